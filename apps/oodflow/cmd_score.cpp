@@ -1,0 +1,40 @@
+#include "commands.h"
+#include "oodflow/pipeline/score_command.h"
+
+namespace oodflow::cli {
+
+void setup_score(CLI::App& app, CommandStatus& status) {
+  auto opts = std::make_shared<pipeline::ScoreOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "score",
+      "Score ID test and OOD features with a trained flow (log-density in nats, higher = more "
+      "in-distribution) and report AUROC, FPR@95TPR, AUPR-In/Out per OOD set.");
+  sub->config_formatter(make_json_config());
+  sub->set_config("--config", "", "JSON file of option values, keys = long option names");
+  sub->allow_config_extras(CLI::config_extras_mode::error);
+
+  sub->add_option("--flow", opts->flow, "Flow file written by `oodflow train`")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sub->add_option("--id", opts->id, "ID test features (.safetensors or .npy [N, D])")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sub->add_option("--ood", opts->ood,
+                  "OOD features as NAME=FILE (repeatable); a bare FILE is named after the file")
+      ->take_all();
+  sub->add_option("--out,-o", opts->out, "Write the JSON report here");
+  sub->add_option("--scores", opts->scores,
+                  "Write per-sample scores here as CSV: set,index,source,score");
+  sub->add_option("--fail-under", opts->fail_under,
+                  "CI gate, e.g. auroc=0.9,fpr95=0.3: exit 3 when any OOD set has a lower auroc "
+                  "/ aupr_in / aupr_out, or a higher fpr95, than given");
+  sub->add_option("--batch-size,-b", opts->batch_size, "Rows per forward pass")
+      ->capture_default_str();
+  sub->add_option("--threads", opts->threads,
+                  "Compute threads for LibTorch and OpenBLAS; 0 = all cores")
+      ->capture_default_str();
+  sub->add_option("--device", opts->device, "cpu, cuda or cuda:N")->capture_default_str();
+  sub->callback([opts, &status] { status.run = [opts] { return pipeline::run_score(*opts); }; });
+}
+
+}  // namespace oodflow::cli

@@ -1,0 +1,62 @@
+// --config FILE for subcommands: a flat JSON object whose keys are the long option names
+// ("batch-size" or "batch_size"); keys starting with '_' are comments.
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+
+namespace oodflow::cli {
+namespace {
+
+class JsonConfig : public CLI::Config {
+ public:
+  std::string to_config(const CLI::App* app, bool default_also, bool /*write_description*/,
+                        std::string /*prefix*/) const override {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (const CLI::Option* opt : app->get_options()) {
+      if (opt->get_lnames().empty() || !opt->get_configurable()) continue;
+      const std::string name = opt->get_lnames().front();
+      if (opt->count() > 0) {
+        const auto& results = opt->results();
+        j[name] = results.size() == 1 ? nlohmann::ordered_json(results.front())
+                                      : nlohmann::ordered_json(results);
+      } else if (default_also && !opt->get_default_str().empty()) {
+        j[name] = opt->get_default_str();
+      }
+    }
+    return j.dump(2) + "\n";
+  }
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    const nlohmann::json j = nlohmann::json::parse(input, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      throw CLI::ConversionError("--config", "the config file is not a JSON object");
+    }
+    std::vector<CLI::ConfigItem> items;
+    for (const auto& [key, value] : j.items()) {
+      if (!key.empty() && key.front() == '_') continue;
+      CLI::ConfigItem item;
+      item.name = key;
+      for (char& c : item.name) c = c == '_' ? '-' : c;
+      if (value.is_array()) {
+        for (const auto& v : value) item.inputs.push_back(text_of(v));
+      } else {
+        item.inputs.push_back(text_of(value));
+      }
+      items.push_back(std::move(item));
+    }
+    return items;
+  }
+
+ private:
+  static std::string text_of(const nlohmann::json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+    return v.dump();
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<CLI::Config> make_json_config() { return std::make_shared<JsonConfig>(); }
+
+}  // namespace oodflow::cli

@@ -1,0 +1,33 @@
+// Flow files: a trained flow's parameters and buffers as safetensors, with metadata holding
+// the architecture, the feature preprocessing, what it was trained on and the training summary.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "oodflow/core/normalizer.h"
+#include "oodflow/flow/flow.h"
+
+namespace oodflow::flow {
+
+inline constexpr const char* kFlowFormat = "oodflow.flow";
+inline constexpr int kFlowFormatVersion = 1;
+
+struct LoadedFlow {
+  std::shared_ptr<Flow> flow;
+  Normalizer normalizer;
+  std::map<std::string, std::string> metadata;
+  /// SHA-256 of the tensor data alone: identical for identical parameters, whatever the
+  /// metadata (which holds timings) says.
+  std::string parameters_sha256;
+};
+
+/// Writes `flow` (moved to CPU for writing) atomically; `metadata` adds to the format keys.
+void save_flow(const std::string& path, Flow& flow, const Normalizer& normalizer,
+               const std::map<std::string, std::string>& metadata);
+
+/// Reads a flow file on the CPU; throws Error naming the file when it is not a valid flow.
+LoadedFlow load_flow(const std::string& path);
+
+}  // namespace oodflow::flow

@@ -1,0 +1,85 @@
+// The invertible layers of the flows (METHOD.md §1), written in the normalizing direction
+// x -> z that training and scoring use. Inputs are row batches [B, d]; every forward returns
+// the output [B, d] and the per-sample log|det dy/dx| [B] in nats.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <utility>
+
+namespace oodflow::flow {
+
+using torch::Tensor;
+
+/// A bijection on R^d with a tractable Jacobian determinant.
+class FlowLayer : public torch::nn::Module {
+ public:
+  /// y = f(x) and log|det J_f(x)| per row.
+  virtual std::pair<Tensor, Tensor> forward(const Tensor& x) = 0;
+  /// x = f^{-1}(y).
+  virtual Tensor inverse(const Tensor& y) = 0;
+  /// Data-dependent initialisation from the first training batch (ActNorm only).
+  virtual void data_init(const Tensor& /*x*/) {}
+};
+
+/// y = (x - shift) * exp(-log_scale); data_init sets shift = mean, exp(log_scale) = std of the
+/// batch, so that the output has zero mean and unit variance per dimension.
+class ActNorm : public FlowLayer {
+ public:
+  explicit ActNorm(std::int64_t dim);
+  std::pair<Tensor, Tensor> forward(const Tensor& x) override;
+  Tensor inverse(const Tensor& y) override;
+  void data_init(const Tensor& x) override;
+
+  Tensor shift;
+  Tensor log_scale;
+};
+
+/// Glow's invertible 1x1 convolution on a vector, LU-parameterised:
+/// W = P L (U + diag(sign * exp(log_s))), y = W x, log|det W| = sum(log_s).
+/// `lower` and `upper` are full d x d parameters of which only the strict triangles are used.
+class InvertibleLinear : public FlowLayer {
+ public:
+  /// Initialised from a random orthogonal matrix drawn with torch's current generator.
+  explicit InvertibleLinear(std::int64_t dim);
+  std::pair<Tensor, Tensor> forward(const Tensor& x) override;
+  Tensor inverse(const Tensor& y) override;
+  /// The dense matrix W (for tests and diagnostics; the forward never forms it).
+  Tensor weight() const;
+
+  Tensor row_perm;  ///< buffer: (P v)_i = v[row_perm[i]]
+  Tensor sign;      ///< buffer: signs of U's diagonal
+  Tensor lower;
+  Tensor upper;
+  Tensor log_s;
+};
+
+/// Masked affine coupling with mask b (1 = conditioning dimension):
+/// y = b*x + (1-b) * (x * exp(s(b*x)) + t(b*x)), log-det = sum over (1-b) dims of s.
+/// s and t are separate MLPs d -> hidden -> d with ReLU. Exact fast path: they read only the
+/// conditioning dimensions and produce only the transformed ones, so the weights that the
+/// mask multiplies by zero are not stored (they get zero gradient in the masked form too).
+class AffineCoupling : public FlowLayer {
+ public:
+  /// `condition_on_even`: b = [1,0,1,0,...] when true, its complement when false.
+  AffineCoupling(std::int64_t dim, std::int64_t hidden, bool condition_on_even,
+                 double scale_clamp);
+  std::pair<Tensor, Tensor> forward(const Tensor& x) override;
+  Tensor inverse(const Tensor& y) override;
+  /// The log-scale s and shift t for the transformed dimensions, from the conditioning ones.
+  std::pair<Tensor, Tensor> scale_shift(const Tensor& x_cond) const;
+
+  Tensor cond_index;     ///< buffer: dimensions with b = 1
+  Tensor trans_index;    ///< buffer: dimensions with b = 0
+  Tensor merge_index;    ///< buffer: cat(cond, trans) columns back to 0..d-1
+  Tensor in_weight;      ///< [2*hidden, n_cond]: first layers of s (rows < hidden) and t
+  Tensor in_bias;        ///< [2*hidden]
+  Tensor s_out_weight;   ///< [n_trans, hidden], zero-initialised
+  Tensor s_out_bias;     ///< [n_trans], zero-initialised
+  Tensor t_out_weight;   ///< [n_trans, hidden], zero-initialised
+  Tensor t_out_bias;     ///< [n_trans], zero-initialised
+  std::int64_t hidden;
+  double scale_clamp;
+};
+
+}  // namespace oodflow::flow

@@ -1,0 +1,42 @@
+// `oodflow score`: log-density scores of a trained flow on an ID test set and OOD sets, with
+// the metrics table, a JSON report, a per-sample scores CSV, and optional CI gates.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "oodflow/core/threads.h"
+
+namespace oodflow::pipeline {
+
+/// Exit code of score and metrics when a --fail-under gate is missed.
+inline constexpr int kExitGateFailed = 3;
+
+struct ScoreOptions {
+  // Trained flow file.
+  std::string flow;
+  // ID test features.
+  std::string id;
+  // OOD sets as NAME=FILE (or FILE, named after the file).
+  std::vector<std::string> ood;
+  // JSON report path (optional).
+  std::string out;
+  // Per-sample scores CSV path (optional).
+  std::string scores;
+  // Quality gates, e.g. "auroc=0.9,fpr95=0.3" (optional).
+  std::string fail_under;
+  // Rows per forward pass.
+  std::int64_t batch_size = 4096;
+  // Compute threads (LibTorch and OpenBLAS); 0 = all cores.
+  int threads = kDefaultThreads;
+  // cpu or cuda (or cuda:N).
+  std::string device = "cpu";
+};
+
+void validate(const ScoreOptions& options);
+
+/// Scores, prints the table, writes the outputs; returns 0, or kExitGateFailed.
+int run_score(const ScoreOptions& options);
+
+}  // namespace oodflow::pipeline

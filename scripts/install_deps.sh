@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every system package oodflow needs to build, test and run, from Debian's archive.
+# Idempotent: packages already present are skipped by apt-get; the index is refreshed only
+# when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev            # LibTorch 1.13 (CPU): tensors, autograd, optimisers, TorchScript
+  libopenblas0-pthread    # fast BLAS for LibTorch (the reference BLAS is ~25x slower)
+  libcli11-dev            # command line parsing and --config files
+  libspdlog-dev           # logging
+  nlohmann-json3-dev      # JSON configs, metadata and reports
+  libgtest-dev libgmock-dev
+  libopencv-dev           # image decoding and resizing (extract)
+  zlib1g-dev              # gzip-compressed IDX files
+  clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install_deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install_deps: all system packages present"
+fi

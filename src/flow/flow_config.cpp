@@ -1,0 +1,58 @@
+#include "oodflow/flow/flow_config.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "oodflow/core/error.h"
+
+namespace oodflow::flow {
+
+const std::vector<std::string>& flow_arch_names() {
+  static const std::vector<std::string> names = {"glow", "realnvp"};
+  return names;
+}
+
+std::int64_t default_blocks(const std::string& arch) { return arch == "realnvp" ? 4 : 10; }
+
+void validate(const FlowConfig& c) {
+  const auto& names = flow_arch_names();
+  OODFLOW_CHECK(std::find(names.begin(), names.end(), c.arch) != names.end(),
+                "unknown flow architecture '" << c.arch << "' (known: glow, realnvp)");
+  OODFLOW_CHECK(c.dim >= 2, "a flow needs features of dimension >= 2, got " << c.dim);
+  OODFLOW_CHECK(c.blocks >= 1, "--blocks must be >= 1, got " << c.blocks);
+  OODFLOW_CHECK(c.hidden >= 1, "--hidden must be >= 1, got " << c.hidden);
+  OODFLOW_CHECK(c.scale_clamp >= 0, "--scale-clamp must be >= 0 (0 = off), got " << c.scale_clamp);
+}
+
+std::string to_json_text(const FlowConfig& c) {
+  nlohmann::json j = {{"arch", c.arch},
+                      {"dim", c.dim},
+                      {"blocks", c.blocks},
+                      {"hidden", c.hidden},
+                      {"scale_clamp", c.scale_clamp}};
+  return j.dump();
+}
+
+FlowConfig flow_config_from_json_text(const std::string& text, const std::string& source) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  OODFLOW_CHECK(!j.is_discarded() && j.is_object(),
+                "'" << source << "' has a corrupt flow architecture record");
+  FlowConfig c;
+  try {
+    c.arch = j.at("arch").get<std::string>();
+    c.dim = j.at("dim").get<std::int64_t>();
+    c.blocks = j.at("blocks").get<std::int64_t>();
+    c.hidden = j.at("hidden").get<std::int64_t>();
+    c.scale_clamp = j.at("scale_clamp").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    OODFLOW_FAIL("'" << source << "' has a corrupt flow architecture record: " << e.what());
+  }
+  try {
+    validate(c);
+  } catch (const Error& e) {
+    OODFLOW_FAIL("'" << source << "': " << e.what());
+  }
+  return c;
+}
+
+}  // namespace oodflow::flow

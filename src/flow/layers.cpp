@@ -1,0 +1,135 @@
+#include "oodflow/flow/layers.h"
+
+#include <ATen/ATen.h>
+#include <torch/linalg.h>
+
+#include <cmath>
+
+namespace oodflow::flow {
+namespace {
+
+// PyTorch's nn.Linear default initialisation bound: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+// fan_in is the full d of the reference's masked MLP, not the conditioning half.
+Tensor linear_default_init(std::vector<std::int64_t> shape, std::int64_t fan_in) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  return torch::empty(shape, torch::kFloat32).uniform_(-bound, bound);
+}
+
+Tensor parity_index(std::int64_t dim, std::int64_t parity) {
+  return torch::arange(parity, dim, 2, torch::kLong);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+ActNorm::ActNorm(std::int64_t dim) {
+  shift = register_parameter("shift", torch::zeros({dim}));
+  log_scale = register_parameter("log_scale", torch::zeros({dim}));
+}
+
+std::pair<Tensor, Tensor> ActNorm::forward(const Tensor& x) {
+  const Tensor y = (x - shift) * torch::exp(-log_scale);
+  const Tensor logdet = (-log_scale.sum()).expand({x.size(0)});
+  return {y, logdet};
+}
+
+Tensor ActNorm::inverse(const Tensor& y) { return y * torch::exp(log_scale) + shift; }
+
+void ActNorm::data_init(const Tensor& x) {
+  torch::NoGradGuard no_grad;
+  const Tensor mean = x.mean(0);
+  // Population std, plus a floor so that a constant dimension does not give log(0).
+  const Tensor std = (x - mean).pow(2).mean(0).sqrt() + 1e-6;
+  shift.copy_(mean);
+  log_scale.copy_(torch::log(std));
+}
+
+// ---------------------------------------------------------------------------------------------
+InvertibleLinear::InvertibleLinear(std::int64_t dim) {
+  torch::NoGradGuard no_grad;
+  const Tensor gaussian = torch::randn({dim, dim}, torch::kFloat64);
+  const Tensor q = std::get<0>(torch::linalg::qr(gaussian));
+  auto [p, l, u] = at::linalg_lu(q);
+  const Tensor diag = u.diagonal();
+  row_perm = register_buffer("row_perm", p.argmax(1).to(torch::kLong));
+  sign = register_buffer("sign", torch::sign(diag).to(torch::kFloat32));
+  lower = register_parameter("lower", torch::tril(l, -1).to(torch::kFloat32));
+  upper = register_parameter("upper", torch::triu(u, 1).to(torch::kFloat32));
+  log_s = register_parameter("log_s", torch::log(torch::abs(diag)).to(torch::kFloat32));
+}
+
+std::pair<Tensor, Tensor> InvertibleLinear::forward(const Tensor& x) {
+  // Row batch: y = x W^T = x U^T L^T P^T. The factors are applied one by one (two B x d x d
+  // products) instead of forming W (a d x d x d product per batch). The diagonal and unit
+  // diagonal enter as elementwise terms, so only the strict triangles go through GEMMs.
+  const Tensor u_diag = sign * torch::exp(log_s);
+  Tensor h = torch::addmm(x * u_diag, x, torch::triu(upper, 1).t());
+  h = torch::addmm(h, h, torch::tril(lower, -1).t());
+  const Tensor y = h.index_select(1, row_perm);
+  return {y, log_s.sum().expand({x.size(0)})};
+}
+
+Tensor InvertibleLinear::inverse(const Tensor& y) {
+  const auto dim = y.size(1);
+  const Tensor inv_perm = torch::empty_like(row_perm);
+  inv_perm.index_put_({row_perm}, torch::arange(dim, row_perm.options()));
+  const Tensor h = y.index_select(1, inv_perm).t();
+  const Tensor l = torch::tril(lower, -1) + torch::eye(dim, lower.options());
+  const Tensor u = torch::triu(upper, 1) + torch::diag(sign * torch::exp(log_s));
+  const Tensor g = torch::linalg_solve_triangular(l, h, /*upper=*/false, /*left=*/true,
+                                                  /*unitriangular=*/true);
+  return torch::linalg_solve_triangular(u, g, /*upper=*/true).t();
+}
+
+Tensor InvertibleLinear::weight() const {
+  const auto dim = lower.size(0);
+  const Tensor l = torch::tril(lower, -1) + torch::eye(dim, lower.options());
+  const Tensor u = torch::triu(upper, 1) + torch::diag(sign * torch::exp(log_s));
+  return l.matmul(u).index_select(0, row_perm);
+}
+
+// ---------------------------------------------------------------------------------------------
+AffineCoupling::AffineCoupling(std::int64_t dim, std::int64_t hidden_width, bool condition_on_even,
+                               double clamp)
+    : hidden(hidden_width), scale_clamp(clamp) {
+  cond_index = register_buffer("cond_index", parity_index(dim, condition_on_even ? 0 : 1));
+  trans_index = register_buffer("trans_index", parity_index(dim, condition_on_even ? 1 : 0));
+  merge_index =
+      register_buffer("merge_index", torch::argsort(torch::cat({cond_index, trans_index})));
+  const auto n_cond = cond_index.size(0);
+  const auto n_trans = trans_index.size(0);
+  in_weight = register_parameter("in_weight", linear_default_init({2 * hidden, n_cond}, dim));
+  in_bias = register_parameter("in_bias", linear_default_init({2 * hidden}, dim));
+  s_out_weight = register_parameter("s_out_weight", torch::zeros({n_trans, hidden}));
+  s_out_bias = register_parameter("s_out_bias", torch::zeros({n_trans}));
+  t_out_weight = register_parameter("t_out_weight", torch::zeros({n_trans, hidden}));
+  t_out_bias = register_parameter("t_out_bias", torch::zeros({n_trans}));
+}
+
+std::pair<Tensor, Tensor> AffineCoupling::scale_shift(const Tensor& x_cond) const {
+  // One GEMM for the first layers of both MLPs, which read the same input.
+  const Tensor h = torch::relu(torch::addmm(in_bias, x_cond, in_weight.t()));
+  Tensor s = torch::addmm(s_out_bias, h.narrow(1, 0, hidden), s_out_weight.t());
+  const Tensor t = torch::addmm(t_out_bias, h.narrow(1, hidden, hidden), t_out_weight.t());
+  if (scale_clamp > 0) s = scale_clamp * torch::tanh(s / scale_clamp);
+  return {s, t};
+}
+
+std::pair<Tensor, Tensor> AffineCoupling::forward(const Tensor& x) {
+  const Tensor x_cond = x.index_select(1, cond_index);
+  const Tensor x_trans = x.index_select(1, trans_index);
+  auto [s, t] = scale_shift(x_cond);
+  const Tensor y_trans = x_trans * torch::exp(s) + t;
+  const Tensor y = torch::cat({x_cond, y_trans}, 1).index_select(1, merge_index);
+  return {y, s.sum(1)};
+}
+
+Tensor AffineCoupling::inverse(const Tensor& y) {
+  const Tensor y_cond = y.index_select(1, cond_index);
+  const Tensor y_trans = y.index_select(1, trans_index);
+  auto [s, t] = scale_shift(y_cond);
+  const Tensor x_trans = (y_trans - t) * torch::exp(-s);
+  return torch::cat({y_cond, x_trans}, 1).index_select(1, merge_index);
+}
+
+}  // namespace oodflow::flow

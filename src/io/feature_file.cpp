@@ -1,0 +1,143 @@
+#include "oodflow/io/feature_file.h"
+
+#include <cstring>
+
+#include "oodflow/core/error.h"
+#include "oodflow/core/sha256.h"
+#include "oodflow/io/npy.h"
+
+namespace oodflow::io {
+namespace {
+
+bool looks_like_npy(const MappedFile& file) {
+  return file.size() >= 6 && std::memcmp(file.data(), "\x93NUMPY", 6) == 0;
+}
+
+}  // namespace
+
+FeatureFile FeatureFile::open(const std::string& path) {
+  FeatureFile f;
+  f.file_ = std::make_shared<MappedFile>(path);
+  if (looks_like_npy(*f.file_)) {
+    f.features_ = parse_npy(f.file_->data(), f.file_->size(), path);
+  } else {
+    SafetensorsView view = parse_safetensors(f.file_->data(), f.file_->size(), path);
+    const TensorView* features = view.find(kFeaturesTensor);
+    OODFLOW_CHECK(features != nullptr, "'" << path << "' has no 'features' tensor; a feature file "
+                                              "needs features [N, D] (see METHOD.md §3)");
+    f.features_ = *features;
+    if (const TensorView* t = view.find(kLabelsTensor)) f.labels_ = *t;
+    if (const TensorView* t = view.find(kLogitsTensor)) f.logits_ = *t;
+    if (const TensorView* t = view.find(kSourcesTensor)) f.sources_ = *t;
+    f.metadata_ = std::move(view.metadata);
+  }
+  const TensorView& x = f.features_;
+  OODFLOW_CHECK(x.shape.size() == 2, "'" << path << "' holds features of " << x.shape.size()
+                                         << " dimensions; expected a 2-D [N, D] matrix");
+  OODFLOW_CHECK(is_float_dtype(x.dtype), "'" << path << "' stores features as "
+                                             << dtype_name(x.dtype) << "; expected F32, F16, BF16 or F64");
+  f.rows_ = x.shape[0];
+  f.dim_ = x.shape[1];
+  OODFLOW_CHECK(f.rows_ > 0, "'" << path << "' holds no samples (empty set)");
+  OODFLOW_CHECK(f.dim_ > 0, "'" << path << "' holds features of dimension 0");
+  if (f.labels_) {
+    OODFLOW_CHECK(f.labels_->shape == std::vector<std::int64_t>{f.rows_} &&
+                      (f.labels_->dtype == DType::I64 || f.labels_->dtype == DType::I32),
+                  "'" << path << "': labels must be I64 [" << f.rows_ << "]");
+  }
+  if (f.logits_) {
+    OODFLOW_CHECK(f.logits_->shape.size() == 2 && f.logits_->shape[0] == f.rows_ &&
+                      is_float_dtype(f.logits_->dtype),
+                  "'" << path << "': logits must be a float [" << f.rows_ << ", C] matrix");
+  }
+  if (f.sources_) {
+    OODFLOW_CHECK(f.sources_->dtype == DType::U8 && f.sources_->shape.size() == 1,
+                  "'" << path << "': sources must be a 1-D U8 tensor");
+  }
+  return f;
+}
+
+void FeatureFile::read_rows(std::int64_t begin, std::int64_t count, float* out) const {
+  OODFLOW_CHECK(begin >= 0 && count >= 0 && begin + count <= rows_,
+                "internal: rows [" << begin << ", " << begin + count << ") outside '" << path() << "'");
+  const std::size_t row_bytes = static_cast<std::size_t>(dim_) * dtype_size(features_.dtype);
+  convert_to_float(features_.dtype, features_.data + static_cast<std::size_t>(begin) * row_bytes,
+                   static_cast<std::size_t>(count * dim_), out);
+}
+
+void FeatureFile::gather_rows(const std::int64_t* index, std::int64_t n, float* out) const {
+  const std::size_t row_bytes = static_cast<std::size_t>(dim_) * dtype_size(features_.dtype);
+  for (std::int64_t i = 0; i < n; ++i) {
+    OODFLOW_CHECK(index[i] >= 0 && index[i] < rows_,
+                  "internal: row " << index[i] << " outside '" << path() << "'");
+    convert_to_float(features_.dtype, features_.data + static_cast<std::size_t>(index[i]) * row_bytes,
+                     static_cast<std::size_t>(dim_), out + i * dim_);
+  }
+}
+
+std::vector<std::int64_t> FeatureFile::labels() const {
+  if (!labels_) return {};
+  std::vector<std::int64_t> out(static_cast<std::size_t>(rows_));
+  for (std::int64_t i = 0; i < rows_; ++i) {
+    if (labels_->dtype == DType::I64) {
+      std::memcpy(&out[i], labels_->data + 8 * i, 8);
+    } else {
+      std::int32_t v;
+      std::memcpy(&v, labels_->data + 4 * i, 4);
+      out[i] = v;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> FeatureFile::sources() const {
+  std::vector<std::string> out;
+  if (!sources_) return out;
+  const char* p = reinterpret_cast<const char*>(sources_->data);
+  const char* end = p + sources_->nbytes;
+  while (p <= end && static_cast<std::int64_t>(out.size()) < rows_) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    if (nl == nullptr) nl = end;
+    out.emplace_back(p, nl);
+    p = nl + 1;
+  }
+  OODFLOW_CHECK(static_cast<std::int64_t>(out.size()) == rows_,
+                "'" << path() << "' lists " << out.size() << " source paths for " << rows_ << " samples");
+  return out;
+}
+
+const std::string& FeatureFile::sha256() const {
+  if (sha256_.empty()) sha256_ = sha256_hex(file_->data(), file_->size());
+  return sha256_;
+}
+
+void write_feature_file(const std::string& path, const FeatureFileContents& c) {
+  OODFLOW_CHECK(c.rows > 0 && c.dim > 0, "refusing to write an empty feature file '" << path << "'");
+  OODFLOW_CHECK(c.sources.empty() || static_cast<std::int64_t>(c.sources.size()) == c.rows,
+                "internal: " << c.sources.size() << " sources for " << c.rows << " rows");
+  std::vector<TensorSpec> tensors;
+  tensors.push_back({kFeaturesTensor, DType::F32, {c.rows, c.dim}, c.features});
+  if (c.labels != nullptr) tensors.push_back({kLabelsTensor, DType::I64, {c.rows}, c.labels});
+  if (c.logits != nullptr) {
+    tensors.push_back({kLogitsTensor, DType::F32, {c.rows, c.classes}, c.logits});
+  }
+  std::string joined;
+  if (!c.sources.empty()) {
+    for (std::size_t i = 0; i < c.sources.size(); ++i) {
+      OODFLOW_CHECK(c.sources[i].find('\n') == std::string::npos,
+                    "source path with a newline cannot be stored: '" << c.sources[i] << "'");
+      if (i > 0) joined.push_back('\n');
+      joined += c.sources[i];
+    }
+    tensors.push_back({kSourcesTensor, DType::U8, {static_cast<std::int64_t>(joined.size())},
+                       joined.data()});
+  }
+  auto metadata = c.metadata;
+  metadata["format"] = kFeatureFormat;
+  metadata["format_version"] = std::to_string(kFeatureFormatVersion);
+  metadata["count"] = std::to_string(c.rows);
+  metadata["dim"] = std::to_string(c.dim);
+  write_safetensors(path, tensors, metadata);
+}
+
+}  // namespace oodflow::io

@@ -1,0 +1,43 @@
+#include "oodflow/io/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "oodflow/core/error.h"
+
+namespace oodflow::io {
+
+MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  OODFLOW_CHECK(fd >= 0, "cannot open '" << path_ << "': " << std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    ::close(fd);
+    OODFLOW_FAIL("cannot open '" << path_ << "': "
+                                 << (S_ISDIR(st.st_mode) ? "it is a directory"
+                                                         : std::strerror(err ? err : EINVAL)));
+  }
+  size_ = static_cast<std::size_t>(st.st_size);
+  if (size_ == 0) {
+    ::close(fd);
+    OODFLOW_FAIL("'" << path_ << "' is empty");
+  }
+  void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int err = errno;
+  ::close(fd);
+  OODFLOW_CHECK(map != MAP_FAILED, "cannot map '" << path_ << "': " << std::strerror(err));
+  data_ = static_cast<const std::uint8_t*>(map);
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+}
+
+}  // namespace oodflow::io

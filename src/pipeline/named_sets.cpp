@@ -1,0 +1,57 @@
+#include "oodflow/pipeline/named_sets.h"
+
+#include <cstdio>
+#include <set>
+
+#include "oodflow/core/atomic_file.h"
+#include "oodflow/core/error.h"
+#include "oodflow/io/report.h"
+#include "oodflow/pipeline/score_command.h"
+
+namespace oodflow::pipeline {
+
+std::pair<std::string, std::string> parse_named_set(const std::string& spec) {
+  const auto eq = spec.find('=');
+  if (eq != std::string::npos) {
+    const std::string name = spec.substr(0, eq);
+    const std::string file = spec.substr(eq + 1);
+    OODFLOW_CHECK(!name.empty() && !file.empty(), "--ood '" << spec << "' is not NAME=FILE");
+    return {name, file};
+  }
+  OODFLOW_CHECK(!spec.empty(), "--ood needs NAME=FILE or FILE");
+  std::string name = spec.substr(spec.find_last_of('/') + 1);
+  const auto dot = name.find('.');
+  if (dot != std::string::npos && dot > 0) name = name.substr(0, dot);
+  return {name, spec};
+}
+
+std::vector<std::pair<std::string, std::string>> parse_named_sets(
+    const std::vector<std::string>& specs) {
+  std::vector<std::pair<std::string, std::string>> sets;
+  std::set<std::string> names = {"id"};
+  for (const auto& spec : specs) {
+    sets.push_back(parse_named_set(spec));
+    OODFLOW_CHECK(names.insert(sets.back().first).second,
+                  "--ood: set name '" << sets.back().first
+                                      << "' is used twice (or is 'id'); name sets with NAME=FILE");
+  }
+  return sets;
+}
+
+int publish_evaluation(const metrics::ScoredSet& id, const std::vector<metrics::ScoredSet>& ood,
+                       const std::string& detector_json, const std::string& report_path,
+                       const std::string& fail_under) {
+  const metrics::Evaluation evaluation = metrics::evaluate(id, ood);
+  const auto checks = metrics::check_gates(evaluation, metrics::parse_gates(fail_under));
+  if (!report_path.empty()) {
+    write_file_atomically(report_path, io::report_json(evaluation, detector_json, checks));
+  }
+  std::fputs(io::report_table(evaluation, checks).c_str(), stdout);
+  std::fflush(stdout);
+  for (const auto& check : checks) {
+    if (!check.passed) return kExitGateFailed;
+  }
+  return 0;
+}
+
+}  // namespace oodflow::pipeline

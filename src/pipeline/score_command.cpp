@@ -1,0 +1,84 @@
+#include "oodflow/pipeline/score_command.h"
+
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include "oodflow/core/error.h"
+#include "oodflow/core/threads.h"
+#include "oodflow/flow/flow_file.h"
+#include "oodflow/flow/scorer.h"
+#include "oodflow/io/feature_file.h"
+#include "oodflow/io/report.h"
+#include "oodflow/pipeline/named_sets.h"
+#include "torch_errors.h"
+
+namespace oodflow::pipeline {
+namespace {
+
+std::string detector_record(const ScoreOptions& o, const flow::LoadedFlow& loaded) {
+  const flow::FlowConfig& c = loaded.flow->config();
+  nlohmann::json record = {{"kind", "flow"},
+                           {"file", o.flow},
+                           {"parameters_sha256", loaded.parameters_sha256},
+                           {"arch", c.arch},
+                           {"blocks", c.blocks},
+                           {"dim", c.dim},
+                           {"hidden", c.hidden},
+                           {"scale_clamp", c.scale_clamp},
+                           {"normalize", normalization_name(loaded.normalizer.kind())},
+                           {"score", "log p(x) in nats"}};
+  const auto training = loaded.metadata.find("training");
+  if (training != loaded.metadata.end()) {
+    record["training"] = nlohmann::json::parse(training->second, nullptr, false);
+  }
+  return record.dump();
+}
+
+metrics::ScoredSet score_set(const std::string& name, const std::string& path,
+                             flow::LoadedFlow& loaded, const ScoreOptions& o) {
+  const io::FeatureFile data = io::FeatureFile::open(path);
+  std::vector<double> scores = with_torch_errors("scoring '" + path + "'", [&] {
+    return flow::score_features(*loaded.flow, loaded.normalizer, data, o.batch_size, o.device);
+  });
+  return {name, path, std::move(scores), data.sources()};
+}
+
+}  // namespace
+
+void validate(const ScoreOptions& o) {
+  OODFLOW_CHECK(!o.flow.empty(), "--flow is required");
+  OODFLOW_CHECK(!o.id.empty(), "--id is required");
+  OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
+  OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got " << o.threads);
+  OODFLOW_CHECK(o.device == "cpu" || o.device.rfind("cuda", 0) == 0,
+                "--device must be cpu or cuda[:N], got '" << o.device << "'");
+  OODFLOW_CHECK(!o.ood.empty() || !o.scores.empty(),
+                "give at least one --ood NAME=FILE (or --scores to only write scores)");
+  parse_named_sets(o.ood);
+  metrics::parse_gates(o.fail_under);
+}
+
+int run_score(const ScoreOptions& o) {
+  validate(o);
+  set_compute_threads(o.threads);
+  if (o.device != "cpu") {
+    OODFLOW_CHECK(torch::cuda::is_available(),
+                  "--device " << o.device << ": this LibTorch build or machine has no CUDA device");
+  }
+  flow::LoadedFlow loaded =
+      with_torch_errors("loading '" + o.flow + "'", [&] { return flow::load_flow(o.flow); });
+  loaded.flow->to(torch::Device(o.device));
+
+  const metrics::ScoredSet id = score_set("id", o.id, loaded, o);
+  std::vector<metrics::ScoredSet> ood;
+  for (const auto& [name, file] : parse_named_sets(o.ood)) {
+    ood.push_back(score_set(name, file, loaded, o));
+  }
+  if (!o.scores.empty()) io::write_scores_csv(o.scores, id, ood);
+  if (ood.empty()) return 0;
+  return publish_evaluation(id, ood, detector_record(o, loaded), o.out, o.fail_under);
+}
+
+}  // namespace oodflow::pipeline

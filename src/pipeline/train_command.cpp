@@ -1,0 +1,130 @@
+#include "oodflow/pipeline/train_command.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "oodflow/core/error.h"
+#include "oodflow/core/threads.h"
+#include "oodflow/flow/flow_file.h"
+#include "oodflow/flow/trainer.h"
+#include "oodflow/io/feature_file.h"
+#include "torch_errors.h"
+
+namespace oodflow::pipeline {
+namespace {
+
+constexpr std::int64_t kStatsChunkRows = 4096;
+
+// Per-dimension statistics for --normalize standardize, in one streaming pass that also
+// rejects non-finite features before any training starts.
+Normalizer fit_standardization(const io::FeatureFile& data) {
+  MomentAccumulator moments(data.dim());
+  const Normalizer check_only(Normalization::kNone);
+  std::vector<float> chunk(static_cast<std::size_t>(kStatsChunkRows * data.dim()));
+  for (std::int64_t begin = 0; begin < data.rows(); begin += kStatsChunkRows) {
+    const std::int64_t count = std::min(kStatsChunkRows, data.rows() - begin);
+    data.read_rows(begin, count, chunk.data());
+    check_only.apply(chunk.data(), count, data.dim(), data.path(), begin);
+    moments.add(chunk.data(), count);
+  }
+  return moments.finish();
+}
+
+void check_device(const std::string& device) {
+  OODFLOW_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0,
+                "--device must be cpu or cuda[:N], got '" << device << "'");
+  if (device != "cpu") {
+    OODFLOW_CHECK(torch::cuda::is_available(),
+                  "--device " << device << ": this LibTorch build or machine has no CUDA device");
+  }
+}
+
+std::string training_record(const TrainOptions& o, const io::FeatureFile& data) {
+  return nlohmann::json{{"features", o.features},
+                        {"features_sha256", data.sha256()},
+                        {"count", data.rows()},
+                        {"dim", data.dim()},
+                        {"lr", o.lr},
+                        {"batch_size", o.batch_size},
+                        {"epochs", o.epochs},
+                        {"seed", o.seed},
+                        {"skip_nonfinite", o.skip_nonfinite},
+                        {"optimizer", "adam"}}
+      .dump();
+}
+
+}  // namespace
+
+void validate(const TrainOptions& o) {
+  OODFLOW_CHECK(!o.features.empty(), "--features is required");
+  OODFLOW_CHECK(!o.out.empty(), "--out is required");
+  OODFLOW_CHECK(o.out != o.features, "--out must differ from --features");
+  OODFLOW_CHECK(o.arch == "glow" || o.arch == "realnvp",
+                "--arch must be glow or realnvp, got '" << o.arch << "'");
+  OODFLOW_CHECK(o.blocks >= 0, "--blocks must be >= 1 (0 = default), got " << o.blocks);
+  OODFLOW_CHECK(o.hidden >= 0, "--hidden must be >= 1 (0 = feature dimension), got " << o.hidden);
+  OODFLOW_CHECK(o.scale_clamp >= 0 && std::isfinite(o.scale_clamp),
+                "--scale-clamp must be >= 0 (0 = off), got " << o.scale_clamp);
+  OODFLOW_CHECK(o.epochs >= 1, "--epochs must be >= 1, got " << o.epochs);
+  OODFLOW_CHECK(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0, got " << o.lr);
+  OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
+  OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got " << o.threads);
+  parse_normalization(o.normalize);
+  check_device(o.device);
+}
+
+flow::TrainSummary run_train(const TrainOptions& o) {
+  validate(o);
+  set_compute_threads(o.threads);
+  const io::FeatureFile data = io::FeatureFile::open(o.features);
+  spdlog::info("train: {} samples of dimension {} from '{}'", data.rows(), data.dim(), o.features);
+  const Normalizer normalizer = parse_normalization(o.normalize) == Normalization::kStandardize
+                                    ? fit_standardization(data)
+                                    : Normalizer(parse_normalization(o.normalize));
+  flow::FlowConfig config;
+  config.arch = o.arch;
+  config.dim = data.dim();
+  config.blocks = o.blocks > 0 ? o.blocks : flow::default_blocks(o.arch);
+  config.hidden = o.hidden > 0 ? o.hidden : data.dim();
+  config.scale_clamp = o.scale_clamp;
+
+  flow::TrainSettings settings;
+  settings.epochs = o.epochs;
+  settings.lr = o.lr;
+  settings.batch_size = o.batch_size;
+  settings.seed = o.seed;
+  settings.skip_nonfinite = o.skip_nonfinite;
+  settings.device = o.device;
+
+  return with_torch_errors("training on '" + o.features + "'", [&] {
+    torch::manual_seed(o.seed);
+    flow::Flow flow(config);
+    flow.to(torch::Device(o.device));
+    spdlog::info("train: {} flow, {} blocks, hidden {}, {} parameters, {} thread(s), device {}",
+                 config.arch, config.blocks, config.hidden,
+                 [&] {
+                   std::int64_t n = 0;
+                   for (const auto& p : flow.parameters()) n += p.numel();
+                   return n;
+                 }(),
+                 torch_threads(), o.device);
+    const flow::TrainSummary summary = flow::train_flow(flow, data, normalizer, settings);
+    flow::save_flow(o.out, flow, normalizer,
+                    {{"training", training_record(o, data)},
+                     {"summary", flow::to_json_text(summary)},
+                     {"oodflow_version", OODFLOW_VERSION}});
+    spdlog::info("train: {} steps, mean NLL {:.4f}, last NLL {:.4f}, {:.0f} samples/s; wrote '{}'",
+                 summary.steps, summary.mean_nll, summary.last_nll, summary.samples_per_second,
+                 o.out);
+    if (summary.skipped_batches > 0) {
+      spdlog::warn("train: skipped {} batches with a non-finite loss", summary.skipped_batches);
+    }
+    return summary;
+  });
+}
+
+}  // namespace oodflow::pipeline
