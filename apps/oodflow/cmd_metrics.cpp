@@ -9,9 +9,8 @@ void setup_metrics(CLI::App& app, CommandStatus& status) {
       "metrics",
       "AUROC, FPR@95TPR, AUPR-In/Out from precomputed scores of any detector (higher = more "
       "in-distribution), with the same table, JSON report and gates as `score`.");
-  sub->config_formatter(make_json_config());
-  sub->set_config("--config", "", "JSON file of option values, keys = long option names");
-  sub->allow_config_extras(CLI::config_extras_mode::error);
+  sub->fallthrough();  // --config belongs to the root app
+  sub->footer(kConfigFooter);
 
   sub->add_option("--id", opts->id,
                   "ID scores: .npy vector, or CSV (column --column; a `set` column selects the "

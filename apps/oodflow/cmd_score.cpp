@@ -9,9 +9,8 @@ void setup_score(CLI::App& app, CommandStatus& status) {
       "score",
       "Score ID test and OOD features with a trained flow (log-density in nats, higher = more "
       "in-distribution) and report AUROC, FPR@95TPR, AUPR-In/Out per OOD set.");
-  sub->config_formatter(make_json_config());
-  sub->set_config("--config", "", "JSON file of option values, keys = long option names");
-  sub->allow_config_extras(CLI::config_extras_mode::error);
+  sub->fallthrough();  // --config belongs to the root app
+  sub->footer(kConfigFooter);
 
   sub->add_option("--flow", opts->flow, "Flow file written by `oodflow train`")
       ->required()

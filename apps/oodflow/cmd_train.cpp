@@ -9,10 +9,8 @@ void setup_train(CLI::App& app, CommandStatus& status) {
       "train",
       "Fit a normalizing flow to in-distribution training features (one epoch by default) and "
       "write the flow file. Defaults reproduce the paper's recipe (configs/glow.json).");
-  sub->config_formatter(make_json_config());
-  sub->set_config("--config", "", "JSON file of option values, keys = long option names "
-                                  "(e.g. configs/glow.json); command-line flags override it");
-  sub->allow_config_extras(CLI::config_extras_mode::error);
+  sub->fallthrough();  // --config belongs to the root app
+  sub->footer(kConfigFooter);
 
   sub->add_option("--features,-f", opts->features,
                   "ID training features: .safetensors (oodflow extract) or .npy [N, D]")

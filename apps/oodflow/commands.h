@@ -18,8 +18,15 @@ struct CommandStatus {
 void setup_train(CLI::App& app, CommandStatus& status);
 void setup_score(CLI::App& app, CommandStatus& status);
 void setup_metrics(CLI::App& app, CommandStatus& status);
+void setup_synth(CLI::App& app, CommandStatus& status);
 
-/// CLI11 config formatter reading flat JSON objects, for --config FILE.
-std::shared_ptr<CLI::Config> make_json_config();
+/// CLI11 config formatter reading JSON objects for --config FILE; keys go to the subcommand
+/// parsed on `root`.
+std::shared_ptr<CLI::Config> make_json_config(const CLI::App* root);
+
+/// Help text shared by the subcommands about the root's --config option.
+inline constexpr const char* kConfigFooter =
+    "Options can also come from a JSON file: oodflow <command> --config FILE, keys = long option "
+    "names (e.g. configs/glow.json); flags on the command line override the file.";
 
 }  // namespace oodflow::cli

@@ -1,5 +1,8 @@
-// --config FILE for subcommands: a flat JSON object whose keys are the long option names
-// ("batch-size" or "batch_size"); keys starting with '_' are comments.
+// --config FILE: a JSON object whose keys are the long option names ("batch-size" or
+// "batch_size") of the subcommand being run; an object under a subcommand's name ("train":
+// {...}) applies to that subcommand only, so one file can configure several. Keys starting
+// with '_' are comments. CLI11 2.1 reads config files only on the root app, so the option
+// lives there and this formatter routes each key to the parsed subcommand.
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -9,6 +12,8 @@ namespace {
 
 class JsonConfig : public CLI::Config {
  public:
+  explicit JsonConfig(const CLI::App* root) : root_(root) {}
+
   std::string to_config(const CLI::App* app, bool default_also, bool /*write_description*/,
                         std::string /*prefix*/) const override {
     nlohmann::ordered_json j = nlohmann::ordered_json::object();
@@ -31,32 +36,55 @@ class JsonConfig : public CLI::Config {
     if (j.is_discarded() || !j.is_object()) {
       throw CLI::ConversionError("--config", "the config file is not a JSON object");
     }
+    std::vector<std::string> parents;
+    for (const CLI::App* sub : root_->get_subcommands()) parents = {sub->get_name()};
     std::vector<CLI::ConfigItem> items;
     for (const auto& [key, value] : j.items()) {
-      if (!key.empty() && key.front() == '_') continue;
-      CLI::ConfigItem item;
-      item.name = key;
-      for (char& c : item.name) c = c == '_' ? '-' : c;
-      if (value.is_array()) {
-        for (const auto& v : value) item.inputs.push_back(text_of(v));
-      } else {
-        item.inputs.push_back(text_of(value));
+      if (value.is_object()) {
+        // A section for one subcommand: used only when that subcommand runs.
+        if (!parents.empty() && key == parents.front()) add_items(value, parents, &items);
+        continue;
       }
-      items.push_back(std::move(item));
+      add_item(key, value, parents, &items);
     }
     return items;
   }
 
  private:
+  static void add_items(const nlohmann::json& object, const std::vector<std::string>& parents,
+                        std::vector<CLI::ConfigItem>* items) {
+    for (const auto& [key, value] : object.items()) add_item(key, value, parents, items);
+  }
+
+  static void add_item(const std::string& key, const nlohmann::json& value,
+                       const std::vector<std::string>& parents,
+                       std::vector<CLI::ConfigItem>* items) {
+    if (key.empty() || key.front() == '_') return;
+    CLI::ConfigItem item;
+    item.parents = parents;
+    item.name = key;
+    for (char& c : item.name) c = c == '_' ? '-' : c;
+    if (value.is_array()) {
+      for (const auto& v : value) item.inputs.push_back(text_of(v));
+    } else {
+      item.inputs.push_back(text_of(value));
+    }
+    items->push_back(std::move(item));
+  }
+
   static std::string text_of(const nlohmann::json& v) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
     return v.dump();
   }
+
+  const CLI::App* root_;
 };
 
 }  // namespace
 
-std::shared_ptr<CLI::Config> make_json_config() { return std::make_shared<JsonConfig>(); }
+std::shared_ptr<CLI::Config> make_json_config(const CLI::App* root) {
+  return std::make_shared<JsonConfig>(root);
+}
 
 }  // namespace oodflow::cli

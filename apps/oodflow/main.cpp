@@ -3,7 +3,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.h"
 #include "oodflow/core/error.h"
@@ -38,14 +40,25 @@ int main(int argc, char** argv) {
   bool verbose = false;
   app.add_flag("--quiet,-q", quiet, "Only warnings and errors on stderr; no progress");
   app.add_flag("--verbose,-v", verbose, "Debug log messages");
+  app.set_config("--config", "", "JSON file of option values for the subcommand (see configs/)");
+  app.config_formatter(oodflow::cli::make_json_config(&app));
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   oodflow::cli::CommandStatus status;
   oodflow::cli::setup_train(app, status);
   oodflow::cli::setup_score(app, status);
   oodflow::cli::setup_metrics(app, status);
+  oodflow::cli::setup_synth(app, status);
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 words these as INI errors ("INI was not able to parse train.blockz").
+    std::string what = e.what();
+    const std::string prefix = "INI was not able to parse ";
+    if (what.rfind(prefix, 0) == 0) what = "unknown option '" + what.substr(prefix.size()) + "'";
+    std::fprintf(stderr, "error: --config: %s\n", what.c_str());
+    return kExitUsage;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;

@@ -22,6 +22,19 @@ Tensor parity_index(std::int64_t dim, std::int64_t parity) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+void FlowLayer::to(torch::Dtype dtype, bool non_blocking) {
+  for (auto& p : parameters(/*recurse=*/false)) p.set_data(p.data().to(dtype, non_blocking));
+  for (auto& b : buffers(/*recurse=*/false)) {
+    if (b.is_floating_point()) b.set_data(b.to(dtype, non_blocking));
+  }
+}
+
+void FlowLayer::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
+  to(device, non_blocking);
+  to(dtype, non_blocking);
+}
+
+// ---------------------------------------------------------------------------------------------
 ActNorm::ActNorm(std::int64_t dim) {
   shift = register_parameter("shift", torch::zeros({dim}));
   log_scale = register_parameter("log_scale", torch::zeros({dim}));

@@ -20,7 +20,7 @@ std::pair<std::string, std::string> parse_named_set(const std::string& spec) {
   }
   OODFLOW_CHECK(!spec.empty(), "--ood needs NAME=FILE or FILE");
   std::string name = spec.substr(spec.find_last_of('/') + 1);
-  const auto dot = name.find('.');
+  const auto dot = name.rfind('.');
   if (dot != std::string::npos && dot > 0) name = name.substr(0, dot);
   return {name, spec};
 }

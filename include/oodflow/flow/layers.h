@@ -20,6 +20,12 @@ class FlowLayer : public torch::nn::Module {
   virtual Tensor inverse(const Tensor& y) = 0;
   /// Data-dependent initialisation from the first training batch (ActNorm only).
   virtual void data_init(const Tensor& /*x*/) {}
+
+  /// Converts the floating-point parameters and buffers only: LibTorch's Module::to(dtype)
+  /// would also turn the integer index buffers into floats.
+  void to(torch::Dtype dtype, bool non_blocking = false) override;
+  void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
+  using torch::nn::Module::to;
 };
 
 /// y = (x - shift) * exp(-log_scale); data_init sets shift = mean, exp(log_scale) = std of the

@@ -1,0 +1,65 @@
+# Runs the CLI as a user would: synth -> train -> score -> metrics, checking exit codes,
+# outputs and error behaviour. Invoked by CTest with -DOODFLOW=<binary> -DWORK=<dir>.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+
+function(run expected_code)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT code EQUAL expected_code)
+    message(FATAL_ERROR "expected exit ${expected_code}, got ${code}: ${ARGN}\n${out}\n${err}")
+  endif()
+  set(last_out "${out}" PARENT_SCOPE)
+  set(last_err "${err}" PARENT_SCOPE)
+endfunction()
+
+run(0 ${OODFLOW} --quiet synth -o ${WORK} --dim 32 --train 4000 --test 800 --shifts 2)
+run(0 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/flow.safetensors
+    --blocks 2 --lr 1e-3)
+run(0 ${OODFLOW} --quiet score --flow ${WORK}/flow.safetensors --id ${WORK}/id_test.safetensors
+    --ood shifted=${WORK}/ood_shift2.safetensors --out ${WORK}/report.json
+    --scores ${WORK}/scores.csv)
+if(NOT last_out MATCHES "shifted" OR NOT last_out MATCHES "AUROC")
+  message(FATAL_ERROR "score printed no table:\n${last_out}")
+endif()
+file(READ ${WORK}/report.json report)
+string(JSON auroc GET "${report}" ood 0 auroc)
+if(auroc LESS 0.9)
+  message(FATAL_ERROR "AUROC ${auroc} on a well separated synthetic set")
+endif()
+
+# The per-sample CSV evaluated again by `metrics` gives the same AUROC.
+run(0 ${OODFLOW} --quiet metrics --id ${WORK}/scores.csv --ood shifted=${WORK}/scores.csv
+    --out ${WORK}/metrics.json)
+file(READ ${WORK}/metrics.json metrics_report)
+string(JSON auroc2 GET "${metrics_report}" ood 0 auroc)
+if(NOT auroc STREQUAL auroc2)
+  message(FATAL_ERROR "metrics AUROC ${auroc2} differs from score AUROC ${auroc}")
+endif()
+
+# Gates on scores with AUROC 4/6: a bar above it exits 3, one below exits 0.
+file(WRITE ${WORK}/gate_id.txt "1\n2\n3\n")
+file(WRITE ${WORK}/gate_ood.txt "2.5\n0\n")
+run(3 ${OODFLOW} --quiet metrics --id ${WORK}/gate_id.txt --ood o=${WORK}/gate_ood.txt
+    --fail-under auroc=0.9)
+run(0 ${OODFLOW} --quiet metrics --id ${WORK}/gate_id.txt --ood o=${WORK}/gate_ood.txt
+    --fail-under auroc=0.6,fpr95=1)
+
+# A config file sets options; an unknown key is a usage error.
+file(WRITE ${WORK}/cfg.json "{\"blocks\": 1, \"lr\": 0.001, \"_comment\": \"ignored\"}")
+run(0 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/flow_cfg.safetensors
+    --config ${WORK}/cfg.json)
+file(WRITE ${WORK}/bad_cfg.json "{\"blockz\": 1}")
+run(2 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors
+    --config ${WORK}/bad_cfg.json)
+
+# Bad input: one line on stderr naming the file, exit 1, no output left behind.
+file(WRITE ${WORK}/broken.safetensors "not a safetensors file at all")
+run(1 ${OODFLOW} --quiet train -f ${WORK}/broken.safetensors -o ${WORK}/never.safetensors)
+string(STRIP "${last_err}" err)
+string(FIND "${err}" "\n" newline)
+if(NOT newline EQUAL -1 OR NOT err MATCHES "broken.safetensors")
+  message(FATAL_ERROR "expected one line naming the file, got:\n${last_err}")
+endif()
+if(EXISTS ${WORK}/never.safetensors)
+  message(FATAL_ERROR "a failed train left its output file")
+endif()

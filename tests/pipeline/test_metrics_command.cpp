@@ -1,0 +1,51 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "oodflow/core/error.h"
+#include "oodflow/io/npy.h"
+#include "oodflow/pipeline/metrics_command.h"
+#include "oodflow/pipeline/score_command.h"
+#include "test_util.h"
+
+namespace oodflow::pipeline {
+namespace {
+
+TEST(MetricsCommand, EvaluatesCsvAndNpyScoresWithGates) {
+  test::TempDir dir;
+  // The "small_mixed" case of the scikit-learn fixture.
+  test::write_bytes(dir.path("id.csv"), "logp\n0.9\n0.8\n0.7\n0.3\n");
+  const std::vector<double> ood = {0.75, 0.2, 0.1};
+  test::write_bytes(dir.path("ood.npy"), io::serialize_npy(io::DType::F64, {3}, ood.data()));
+  MetricsOptions o;
+  o.id = dir.path("id.csv");
+  o.ood = {"near=" + dir.path("ood.npy")};
+  o.column = "logp";
+  o.out = dir.path("report.json");
+  EXPECT_EQ(run_metrics(o), 0);
+  const auto report = nlohmann::json::parse(test::read_bytes(dir.path("report.json")));
+  EXPECT_NEAR(report["ood"][0]["auroc"].get<double>(), 0.8333333333333334, 1e-12);
+  EXPECT_NEAR(report["ood"][0]["fpr95"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(report["ood"][0]["aupr_in"].get<double>(), 0.8875, 1e-12);
+  EXPECT_EQ(report["detector"]["kind"], "precomputed scores");
+  EXPECT_TRUE(report["gates"]["passed"].get<bool>());
+
+  o.fail_under = "fpr95=0.2";
+  EXPECT_EQ(run_metrics(o), kExitGateFailed);
+  const auto failed = nlohmann::json::parse(test::read_bytes(dir.path("report.json")));
+  EXPECT_FALSE(failed["gates"]["passed"].get<bool>());
+}
+
+TEST(MetricsCommand, RejectsDuplicateNamesAndMissingFiles) {
+  test::TempDir dir;
+  test::write_bytes(dir.path("s.txt"), "1\n2\n");
+  MetricsOptions o;
+  o.id = dir.path("s.txt");
+  o.ood = {"a=" + dir.path("s.txt"), "a=" + dir.path("s.txt")};
+  EXPECT_THROW(run_metrics(o), Error);
+  o.ood = {"b=" + dir.path("missing.txt")};
+  EXPECT_THROW(run_metrics(o), Error);
+}
+
+}  // namespace
+}  // namespace oodflow::pipeline

@@ -1,0 +1,69 @@
+#include "test_util.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "oodflow/io/feature_file.h"
+
+namespace oodflow::test {
+
+TempDir::TempDir() {
+  std::string pattern = "/tmp/oodflow_test_XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  dir_ = pattern;
+}
+
+TempDir::~TempDir() {
+  for (const auto& f : files()) ::unlink(path(f).c_str());
+  ::rmdir(dir_.c_str());
+}
+
+std::vector<std::string> TempDir::files() const {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir_.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    ::closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+void write_features(const std::string& path, const std::vector<float>& values, std::int64_t rows,
+                    std::int64_t dim) {
+  io::FeatureFileContents c;
+  c.rows = rows;
+  c.dim = dim;
+  c.features = values.data();
+  io::write_feature_file(path, c);
+}
+
+std::string data_path(const std::string& name) { return std::string(OODFLOW_TEST_DATA_DIR) + "/" + name; }
+
+}  // namespace oodflow::test
