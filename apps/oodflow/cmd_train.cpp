@@ -43,8 +43,9 @@ void setup_train(CLI::App& app, CommandStatus& status) {
   sub->add_option("--seed", opts->seed, "Seed of initialisation and shuffling")
       ->capture_default_str();
   sub->add_option("--threads", opts->threads,
-                  "Compute threads for LibTorch and OpenBLAS; 0 = all cores. The default is the "
-                  "fastest measured setting (see README)")
+                  "Compute threads for LibTorch and OpenBLAS. 0 = automatic, the fastest measured: "
+                  "OpenBLAS on all cores, LibTorch on all cores only if OMP_WAIT_POLICY=passive "
+                  "is set, else 1 (see README, Speed)")
       ->capture_default_str();
   sub->add_option("--device", opts->device, "cpu, cuda or cuda:N")->capture_default_str();
   sub->add_flag("--skip-nonfinite", opts->skip_nonfinite,

@@ -2,7 +2,10 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <strings.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 namespace oodflow {
@@ -18,11 +21,25 @@ Fn blas_symbol(const char* name) {
   return reinterpret_cast<Fn>(::dlsym(RTLD_DEFAULT, name));
 }
 
+bool openmp_waits_passively() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  return policy != nullptr && ::strcasecmp(policy, "passive") == 0;
+}
+
 }  // namespace
 
 void set_compute_threads(int threads) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads > 0) {
+    at::set_num_threads(threads);
+    set_blas_threads(threads);
+    return;
+  }
+  at::set_num_threads(openmp_waits_passively() ? cores : 1);
+  set_blas_threads(cores);
+}
+
+void set_blas_threads(int threads) {
   if (auto set = blas_symbol<SetThreadsFn>("openblas_set_num_threads")) set(threads);
 }
 

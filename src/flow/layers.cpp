@@ -66,9 +66,16 @@ InvertibleLinear::InvertibleLinear(std::int64_t dim) {
   const Tensor diag = u.diagonal();
   row_perm = register_buffer("row_perm", p.argmax(1).to(torch::kLong));
   sign = register_buffer("sign", torch::sign(diag).to(torch::kFloat32));
-  lower = register_parameter("lower", torch::tril(l, -1).to(torch::kFloat32));
-  upper = register_parameter("upper", torch::triu(u, 1).to(torch::kFloat32));
+  lu = register_parameter("lu", (torch::tril(l, -1) + torch::triu(u, 1)).to(torch::kFloat32));
   log_s = register_parameter("log_s", torch::log(torch::abs(diag)).to(torch::kFloat32));
+}
+
+Tensor InvertibleLinear::lower_factor() const {
+  return torch::tril(lu, -1) + torch::eye(lu.size(0), lu.options());
+}
+
+Tensor InvertibleLinear::upper_factor() const {
+  return torch::triu(lu, 1) + torch::diag(sign * torch::exp(log_s));
 }
 
 std::pair<Tensor, Tensor> InvertibleLinear::forward(const Tensor& x) {
@@ -76,29 +83,23 @@ std::pair<Tensor, Tensor> InvertibleLinear::forward(const Tensor& x) {
   // products) instead of forming W (a d x d x d product per batch). The diagonal and unit
   // diagonal enter as elementwise terms, so only the strict triangles go through GEMMs.
   const Tensor u_diag = sign * torch::exp(log_s);
-  Tensor h = torch::addmm(x * u_diag, x, torch::triu(upper, 1).t());
-  h = torch::addmm(h, h, torch::tril(lower, -1).t());
+  Tensor h = torch::addmm(x * u_diag, x, torch::triu(lu, 1).t());
+  h = torch::addmm(h, h, torch::tril(lu, -1).t());
   const Tensor y = h.index_select(1, row_perm);
   return {y, log_s.sum().expand({x.size(0)})};
 }
 
 Tensor InvertibleLinear::inverse(const Tensor& y) {
-  const auto dim = y.size(1);
   const Tensor inv_perm = torch::empty_like(row_perm);
-  inv_perm.index_put_({row_perm}, torch::arange(dim, row_perm.options()));
+  inv_perm.index_put_({row_perm}, torch::arange(y.size(1), row_perm.options()));
   const Tensor h = y.index_select(1, inv_perm).t();
-  const Tensor l = torch::tril(lower, -1) + torch::eye(dim, lower.options());
-  const Tensor u = torch::triu(upper, 1) + torch::diag(sign * torch::exp(log_s));
-  const Tensor g = torch::linalg_solve_triangular(l, h, /*upper=*/false, /*left=*/true,
-                                                  /*unitriangular=*/true);
-  return torch::linalg_solve_triangular(u, g, /*upper=*/true).t();
+  const Tensor g = torch::linalg_solve_triangular(lower_factor(), h, /*upper=*/false,
+                                                  /*left=*/true, /*unitriangular=*/true);
+  return torch::linalg_solve_triangular(upper_factor(), g, /*upper=*/true).t();
 }
 
 Tensor InvertibleLinear::weight() const {
-  const auto dim = lower.size(0);
-  const Tensor l = torch::tril(lower, -1) + torch::eye(dim, lower.options());
-  const Tensor u = torch::triu(upper, 1) + torch::diag(sign * torch::exp(log_s));
-  return l.matmul(u).index_select(0, row_perm);
+  return lower_factor().matmul(upper_factor()).index_select(0, row_perm);
 }
 
 // ---------------------------------------------------------------------------------------------

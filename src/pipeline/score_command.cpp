@@ -51,7 +51,7 @@ void validate(const ScoreOptions& o) {
   OODFLOW_CHECK(!o.flow.empty(), "--flow is required");
   OODFLOW_CHECK(!o.id.empty(), "--id is required");
   OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
-  OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got " << o.threads);
+  OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
   OODFLOW_CHECK(o.device == "cpu" || o.device.rfind("cuda", 0) == 0,
                 "--device must be cpu or cuda[:N], got '" << o.device << "'");
   OODFLOW_CHECK(!o.ood.empty() || !o.scores.empty(),

@@ -72,7 +72,7 @@ void validate(const TrainOptions& o) {
   OODFLOW_CHECK(o.epochs >= 1, "--epochs must be >= 1, got " << o.epochs);
   OODFLOW_CHECK(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0, got " << o.lr);
   OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
-  OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = all cores), got " << o.threads);
+  OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
   parse_normalization(o.normalize);
   check_device(o.device);
 }

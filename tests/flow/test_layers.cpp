@@ -105,8 +105,8 @@ TEST(Layers, InvertibleLinearIsRotationAtInitAndMatchesDenseLU) {
   const torch::Tensor x = torch::randn({5, 8}, torch::kFloat64);
   auto [y, logdet] = lin.forward(x);
   // Dense W = P L U built from the definition.
-  const torch::Tensor l = torch::tril(lin.lower, -1) + torch::eye(8, torch::kFloat64);
-  const torch::Tensor u = torch::triu(lin.upper, 1) + torch::diag(lin.sign * torch::exp(lin.log_s));
+  const torch::Tensor l = torch::tril(lin.lu, -1) + torch::eye(8, torch::kFloat64);
+  const torch::Tensor u = torch::triu(lin.lu, 1) + torch::diag(lin.sign * torch::exp(lin.log_s));
   const torch::Tensor p = torch::zeros({8, 8}, torch::kFloat64)
                               .index_put_({torch::arange(8), lin.row_perm}, 1.0);
   const torch::Tensor dense = p.matmul(l).matmul(u);

@@ -1,16 +1,21 @@
-// Compute threads. Debian's LibTorch runs its intra-op pool on OpenMP while OpenBLAS keeps
-// its own threads; on small machines the two pools spin against each other (METHOD.md §4),
-// so oodflow sets both explicitly from one --threads value.
+// Compute threads. Debian's LibTorch runs its intra-op pool on OpenMP (libgomp) while
+// OpenBLAS keeps its own threads; on small machines busy-waiting OpenMP threads steal the
+// cores OpenBLAS needs (METHOD.md §4), so oodflow sets both pools from one --threads value.
 #pragma once
 
 namespace oodflow {
 
-/// Threads used by default: the fastest setting measured by scripts/bench_train.sh.
-inline constexpr int kDefaultThreads = 1;
+/// 0 = automatic, the fastest setting measured by scripts/bench_train.sh: OpenBLAS on every
+/// core; LibTorch's OpenMP pool on every core only when OMP_WAIT_POLICY=passive (libgomp
+/// reads it at process start), otherwise one thread.
+inline constexpr int kDefaultThreads = 0;
 
-/// Sets LibTorch's intra-op threads and, when OpenBLAS provides the BLAS, its thread count.
-/// `threads` <= 0 means the number of available cores.
+/// Sets LibTorch's intra-op threads and, when OpenBLAS provides the BLAS, its thread count:
+/// `threads` > 0 uses that many in both pools; 0 chooses automatically (see above).
 void set_compute_threads(int threads);
+
+/// Sets OpenBLAS's threads alone (no effect with another BLAS).
+void set_blas_threads(int threads);
 
 /// The thread counts in force: LibTorch intra-op, and OpenBLAS (-1 when not OpenBLAS).
 int torch_threads();

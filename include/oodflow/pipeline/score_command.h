@@ -28,7 +28,7 @@ struct ScoreOptions {
   std::string fail_under;
   // Rows per forward pass.
   std::int64_t batch_size = 4096;
-  // Compute threads (LibTorch and OpenBLAS); 0 = all cores.
+  // Compute threads (LibTorch and OpenBLAS); 0 = automatic (see core/threads.h).
   int threads = kDefaultThreads;
   // cpu or cuda (or cuda:N).
   std::string device = "cpu";

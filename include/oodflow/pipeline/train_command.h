@@ -33,7 +33,7 @@ struct TrainOptions {
   std::string normalize = "l2";
   // Seed of initialisation and shuffling.
   std::uint64_t seed = 0;
-  // Compute threads (LibTorch and OpenBLAS); 0 = all cores.
+  // Compute threads (LibTorch and OpenBLAS); 0 = automatic (see core/threads.h).
   int threads = kDefaultThreads;
   // cpu or cuda (or cuda:N).
   std::string device = "cpu";
