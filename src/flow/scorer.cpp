@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "oodflow/core/allocator.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/progress.h"
 
@@ -14,6 +15,7 @@ std::vector<double> score_features(Flow& flow, const Normalizer& normalizer,
                 "'" << data.path() << "' has features of dimension " << data.dim()
                     << " but the flow was trained on dimension " << flow.config().dim);
   torch::NoGradGuard no_grad;
+  keep_large_allocations_in_heap();
   flow.eval();
   const torch::Device target(device);
   const std::int64_t n = data.rows();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "oodflow/core/allocator.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/progress.h"
 
@@ -86,6 +87,7 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
                 "'" << data.path() << "' has features of dimension " << data.dim()
                     << " but the flow expects " << flow.config().dim);
   const torch::Device device(settings.device);
+  keep_large_allocations_in_heap();
   const std::int64_t n = data.rows();
   const std::int64_t batch = std::min(settings.batch_size, n);
   const std::int64_t steps_per_epoch = (n + batch - 1) / batch;

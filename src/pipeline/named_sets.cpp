@@ -1,5 +1,7 @@
 #include "oodflow/pipeline/named_sets.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <set>
 
@@ -42,6 +44,16 @@ int publish_evaluation(const metrics::ScoredSet& id, const std::vector<metrics::
                        const std::string& detector_json, const std::string& report_path,
                        const std::string& fail_under) {
   const metrics::Evaluation evaluation = metrics::evaluate(id, ood);
+  if (evaluation.id_nonfinite.total() > 0) {
+    spdlog::warn("set '{}': {} non-finite scores (ranked as most OOD for NaN/-inf)",
+                 evaluation.id_name, evaluation.id_nonfinite.total());
+  }
+  for (const auto& set : evaluation.ood) {
+    if (set.metrics.ood_nonfinite.total() > 0) {
+      spdlog::warn("set '{}': {} non-finite scores (ranked as most OOD for NaN/-inf)", set.name,
+                   set.metrics.ood_nonfinite.total());
+    }
+  }
   const auto checks = metrics::check_gates(evaluation, metrics::parse_gates(fail_under));
   if (!report_path.empty()) {
     write_file_atomically(report_path, io::report_json(evaluation, detector_json, checks));

@@ -52,6 +52,18 @@ file(WRITE ${WORK}/bad_cfg.json "{\"blockz\": 1}")
 run(2 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors
     --config ${WORK}/bad_cfg.json)
 
+# The shipped configs parse and train.
+foreach(config glow realnvp)
+  run(0 ${OODFLOW} --quiet train --config ${CONFIGS}/${config}.json
+      -f ${WORK}/id_train.safetensors -o ${WORK}/flow_${config}.safetensors --blocks 1)
+endforeach()
+
+# Usage errors exit 2.
+run(2 ${OODFLOW} train --no-such-option)
+run(2 ${OODFLOW} train -f ${WORK}/does_not_exist.npy -o ${WORK}/x.safetensors)
+run(2 ${OODFLOW} score --flow ${WORK}/flow.safetensors --id ${WORK}/id_test.safetensors
+    --ood x=${WORK}/id_test.safetensors --batch-size many)
+
 # Bad input: one line on stderr naming the file, exit 1, no output left behind.
 file(WRITE ${WORK}/broken.safetensors "not a safetensors file at all")
 run(1 ${OODFLOW} --quiet train -f ${WORK}/broken.safetensors -o ${WORK}/never.safetensors)
