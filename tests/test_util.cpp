@@ -64,6 +64,8 @@ void write_features(const std::string& path, const std::vector<float>& values, s
   io::write_feature_file(path, c);
 }
 
-std::string data_path(const std::string& name) { return std::string(OODFLOW_TEST_DATA_DIR) + "/" + name; }
+std::string data_path(const std::string& name) {
+  return std::string(OODFLOW_TEST_DATA_DIR) + "/" + name;
+}
 
 }  // namespace oodflow::test

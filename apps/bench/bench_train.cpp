@@ -74,13 +74,20 @@ int main(int argc, char** argv) {
   std::string arch = "glow";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
-    if (key == "--dims") dims = parse_list(argv[i + 1]);
-    else if (key == "--samples") samples = std::atoll(argv[i + 1]);
-    else if (key == "--blocks") blocks = std::atoll(argv[i + 1]);
-    else if (key == "--batch") batch = std::atoll(argv[i + 1]);
-    else if (key == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (key == "--arch") arch = argv[i + 1];
-    else if (key == "--blas-threads") blas_threads = std::atoi(argv[i + 1]);
+    if (key == "--dims")
+      dims = parse_list(argv[i + 1]);
+    else if (key == "--samples")
+      samples = std::atoll(argv[i + 1]);
+    else if (key == "--blocks")
+      blocks = std::atoll(argv[i + 1]);
+    else if (key == "--batch")
+      batch = std::atoll(argv[i + 1]);
+    else if (key == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (key == "--arch")
+      arch = argv[i + 1];
+    else if (key == "--blas-threads")
+      blas_threads = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -117,8 +124,8 @@ int main(int argc, char** argv) {
     oodflow::flow::Flow flow(config);
     oodflow::flow::TrainSettings settings;
     settings.batch_size = batch;
-    const auto summary =
-        oodflow::flow::train_flow(flow, data, oodflow::Normalizer(oodflow::Normalization::kL2), settings);
+    const auto summary = oodflow::flow::train_flow(
+        flow, data, oodflow::Normalizer(oodflow::Normalization::kL2), settings);
     std::remove(path.c_str());
     const double gflops =
         train_flops_per_sample(arch, d, d, blocks) * summary.samples_per_second / 1e9;

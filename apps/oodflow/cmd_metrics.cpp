@@ -22,8 +22,7 @@ void setup_metrics(CLI::App& app, CommandStatus& status) {
                   "of set NAME are read")
       ->required()
       ->take_all();
-  sub->add_option("--column", opts->column, "CSV column holding the scores")
-      ->capture_default_str();
+  sub->add_option("--column", opts->column, "CSV column holding the scores")->capture_default_str();
   sub->add_option("--out,-o", opts->out, "Write the JSON report here");
   sub->add_option("--fail-under", opts->fail_under,
                   "CI gate, e.g. auroc=0.9,fpr95=0.3: exit 3 when any OOD set misses it");

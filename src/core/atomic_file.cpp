@@ -68,6 +68,10 @@ void AtomicFile::commit() {
   committed_ = true;
 }
 
+void check_writable(const std::string& path) {
+  AtomicFile probe(path);
+}
+
 void write_file_atomically(const std::string& path, std::string_view contents) {
   AtomicFile file(path);
   file.write(contents);

@@ -2,6 +2,8 @@
 
 namespace oodflow::detail {
 
-void throw_error(const std::string& message) { throw Error(message); }
+void throw_error(const std::string& message) {
+  throw Error(message);
+}
 
 }  // namespace oodflow::detail

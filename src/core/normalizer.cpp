@@ -13,9 +13,8 @@ constexpr float kStdFloor = 1e-6f;
 void check_finite(const float* row, std::int64_t dim, const std::string& source,
                   std::int64_t sample) {
   for (std::int64_t j = 0; j < dim; ++j) {
-    OODFLOW_CHECK(std::isfinite(row[j]), "'" << source << "' sample " << sample << ": feature "
-                                             << j << " is " << row[j]
-                                             << " (features must be finite)");
+    OODFLOW_CHECK(std::isfinite(row[j]), "'" << source << "' sample " << sample << ": feature " << j
+                                             << " is " << row[j] << " (features must be finite)");
   }
 }
 
@@ -23,9 +22,12 @@ void check_finite(const float* row, std::int64_t dim, const std::string& source,
 
 const char* normalization_name(Normalization kind) {
   switch (kind) {
-    case Normalization::kL2: return "l2";
-    case Normalization::kStandardize: return "standardize";
-    case Normalization::kNone: return "none";
+    case Normalization::kL2:
+      return "l2";
+    case Normalization::kStandardize:
+      return "standardize";
+    case Normalization::kNone:
+      return "none";
   }
   return "?";
 }

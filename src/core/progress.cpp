@@ -15,7 +15,9 @@ constexpr double kRedrawSeconds = 0.1;
 
 }  // namespace
 
-void Progress::set_default_mode(ProgressMode mode) { g_default_mode = mode; }
+void Progress::set_default_mode(ProgressMode mode) {
+  g_default_mode = mode;
+}
 
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || seconds > 1e7) return "?";

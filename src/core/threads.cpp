@@ -43,7 +43,9 @@ void set_blas_threads(int threads) {
   if (auto set = blas_symbol<SetThreadsFn>("openblas_set_num_threads")) set(threads);
 }
 
-int torch_threads() { return at::get_num_threads(); }
+int torch_threads() {
+  return at::get_num_threads();
+}
 
 int blas_threads() {
   auto get = blas_symbol<GetThreadsFn>("openblas_get_num_threads");

@@ -6,7 +6,9 @@
 
 namespace oodflow::data {
 
-double NormalSampler::uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+double NormalSampler::uniform() {
+  return static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+}
 
 double NormalSampler::next() {
   if (has_spare_) {
@@ -40,7 +42,8 @@ FeatureMatrix sample_mixture(const MixtureSpec& spec, std::int64_t n, std::uint6
   out.labels.resize(static_cast<std::size_t>(n));
   NormalSampler noise(sample_seed);
   for (std::int64_t i = 0; i < n; ++i) {
-    const auto c = std::min(k - 1, static_cast<std::size_t>(noise.uniform() * static_cast<double>(k)));
+    const auto c =
+        std::min(k - 1, static_cast<std::size_t>(noise.uniform() * static_cast<double>(k)));
     out.labels[i] = static_cast<std::int64_t>(c);
     for (std::size_t j = 0; j < d; ++j) {
       out.values[i * d + j] = static_cast<float>(means[c * d + j] + spec.shift * shift[j] +

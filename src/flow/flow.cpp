@@ -7,7 +7,7 @@
 
 namespace oodflow::flow {
 
-Flow::Flow(const FlowConfig& config) : config_(config) {
+Flow::Flow(const FlowConfig& config, bool random_init) : config_(config) {
   validate(config_);
   auto add = [this](std::shared_ptr<FlowLayer> layer) {
     layers_.push_back(register_module(std::to_string(layers_.size()), std::move(layer)));
@@ -16,7 +16,7 @@ Flow::Flow(const FlowConfig& config) : config_(config) {
   for (std::int64_t k = 0; k < config_.blocks; ++k) {
     if (config_.arch == "glow") {
       add(std::make_shared<ActNorm>(d));
-      add(std::make_shared<InvertibleLinear>(d));
+      add(std::make_shared<InvertibleLinear>(d, random_init));
       add(std::make_shared<AffineCoupling>(d, config_.hidden, /*condition_on_even=*/true,
                                            config_.scale_clamp));
     } else {  // realnvp: masks alternate so that every dimension gets transformed

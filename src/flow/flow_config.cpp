@@ -12,7 +12,9 @@ const std::vector<std::string>& flow_arch_names() {
   return names;
 }
 
-std::int64_t default_blocks(const std::string& arch) { return arch == "realnvp" ? 4 : 10; }
+std::int64_t default_blocks(const std::string& arch) {
+  return arch == "realnvp" ? 4 : 10;
+}
 
 void validate(const FlowConfig& c) {
   const auto& names = flow_arch_names();

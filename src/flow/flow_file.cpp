@@ -23,7 +23,8 @@ torch::ScalarType to_torch_dtype(io::DType dtype) {
   return dtype == io::DType::I64 ? torch::kLong : torch::kFloat32;
 }
 
-std::vector<float> read_vector(const io::SafetensorsFile& file, const char* name, std::int64_t dim) {
+std::vector<float> read_vector(const io::SafetensorsFile& file, const char* name,
+                               std::int64_t dim) {
   const io::TensorView& t = file.require(name);
   OODFLOW_CHECK(t.dtype == io::DType::F32 && t.shape == std::vector<std::int64_t>{dim},
                 "'" << file.path() << "': tensor '" << name << "' must be F32 [" << dim << "]");
@@ -87,13 +88,14 @@ LoadedFlow load_flow(const std::string& path) {
                                                     read_vector(file, kStdTensor, config.dim))
                           : Normalizer(kind);
 
-  loaded.flow = std::make_shared<Flow>(config);
+  loaded.flow = std::make_shared<Flow>(config, /*random_init=*/false);
   torch::NoGradGuard no_grad;
   auto restore = [&](const std::string& name, torch::Tensor& target) {
     const io::TensorView& t = file.require(name);
-    OODFLOW_CHECK(t.shape == target.sizes().vec() && to_torch_dtype(t.dtype) == target.scalar_type(),
-                  "'" << path << "': tensor '" << name << "' has the wrong shape or dtype for a "
-                      << config.arch << " flow of dimension " << config.dim << " (corrupt)");
+    OODFLOW_CHECK(
+        t.shape == target.sizes().vec() && to_torch_dtype(t.dtype) == target.scalar_type(),
+        "'" << path << "': tensor '" << name << "' has the wrong shape or dtype for a "
+            << config.arch << " flow of dimension " << config.dim << " (corrupt)");
     std::memcpy(target.data_ptr(), t.data, t.nbytes);
   };
   for (auto& p : loaded.flow->named_parameters()) restore(p.key(), p.value());

@@ -46,7 +46,9 @@ std::pair<Tensor, Tensor> ActNorm::forward(const Tensor& x) {
   return {y, logdet};
 }
 
-Tensor ActNorm::inverse(const Tensor& y) { return y * torch::exp(log_scale) + shift; }
+Tensor ActNorm::inverse(const Tensor& y) {
+  return y * torch::exp(log_scale) + shift;
+}
 
 void ActNorm::data_init(const Tensor& x) {
   torch::NoGradGuard no_grad;
@@ -58,10 +60,11 @@ void ActNorm::data_init(const Tensor& x) {
 }
 
 // ---------------------------------------------------------------------------------------------
-InvertibleLinear::InvertibleLinear(std::int64_t dim) {
+InvertibleLinear::InvertibleLinear(std::int64_t dim, bool random_init) {
   torch::NoGradGuard no_grad;
-  const Tensor gaussian = torch::randn({dim, dim}, torch::kFloat64);
-  const Tensor q = std::get<0>(torch::linalg::qr(gaussian));
+  const Tensor q = random_init
+                       ? std::get<0>(torch::linalg::qr(torch::randn({dim, dim}, torch::kFloat64)))
+                       : torch::eye(dim, torch::kFloat64);
   auto [p, l, u] = at::linalg_lu(q);
   const Tensor diag = u.diagonal();
   row_perm = register_buffer("row_perm", p.argmax(1).to(torch::kLong));

@@ -126,11 +126,10 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
       }
       if (!finite) {
         OODFLOW_CHECK(settings.skip_nonfinite,
-                      "training diverged at step " << step + 1 << " of " << total_steps
-                                                   << " (epoch " << epoch + 1 << "): the loss is "
-                                                   << loss_value << "; lower --lr (now "
-                                                   << settings.lr
-                                                   << ") or pass --skip-nonfinite to skip such batches");
+                      "training diverged at step "
+                          << step + 1 << " of " << total_steps << " (epoch " << epoch + 1
+                          << "): the loss is " << loss_value << "; lower --lr (now " << settings.lr
+                          << ") or pass --skip-nonfinite to skip such batches");
         ++summary.skipped_batches;
         continue;
       }
@@ -139,7 +138,8 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
       summary.last_nll = loss_value;
       epoch_nll_sum += loss_value;
       ++epoch_batches;
-      progress.update(step + 1, status_line(loss_value, summary.samples / std::max(elapsed(), 1e-9)));
+      progress.update(step + 1,
+                      status_line(loss_value, summary.samples / std::max(elapsed(), 1e-9)));
     }
     summary.mean_nll = epoch_batches > 0 ? epoch_nll_sum / epoch_batches : NAN;
     summary.epochs = epoch + 1;

@@ -30,7 +30,8 @@ void convert(DType dtype, const void* src, std::size_t count, Out* dst) {
       for (std::size_t i = 0; i < count; ++i) dst[i] = static_cast<Out>(load<double>(p + 8 * i));
       return;
     case DType::F16:
-      for (std::size_t i = 0; i < count; ++i) dst[i] = half_to_float(load<std::uint16_t>(p + 2 * i));
+      for (std::size_t i = 0; i < count; ++i)
+        dst[i] = half_to_float(load<std::uint16_t>(p + 2 * i));
       return;
     case DType::BF16:
       for (std::size_t i = 0; i < count; ++i) {
@@ -38,10 +39,12 @@ void convert(DType dtype, const void* src, std::size_t count, Out* dst) {
       }
       return;
     case DType::I64:
-      for (std::size_t i = 0; i < count; ++i) dst[i] = static_cast<Out>(load<std::int64_t>(p + 8 * i));
+      for (std::size_t i = 0; i < count; ++i)
+        dst[i] = static_cast<Out>(load<std::int64_t>(p + 8 * i));
       return;
     case DType::I32:
-      for (std::size_t i = 0; i < count; ++i) dst[i] = static_cast<Out>(load<std::int32_t>(p + 4 * i));
+      for (std::size_t i = 0; i < count; ++i)
+        dst[i] = static_cast<Out>(load<std::int32_t>(p + 4 * i));
       return;
     case DType::U8:
       for (std::size_t i = 0; i < count; ++i) dst[i] = static_cast<Out>(p[i]);
@@ -70,20 +73,27 @@ std::size_t dtype_size(DType dtype) {
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F32: return "F32";
-    case DType::F64: return "F64";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::U8: return "U8";
+    case DType::F32:
+      return "F32";
+    case DType::F64:
+      return "F64";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
+    case DType::I64:
+      return "I64";
+    case DType::I32:
+      return "I32";
+    case DType::U8:
+      return "U8";
   }
   return "?";
 }
 
 bool parse_dtype_name(const std::string& name, DType* dtype) {
-  for (DType d : {DType::F32, DType::F64, DType::F16, DType::BF16, DType::I64, DType::I32,
-                  DType::U8}) {
+  for (DType d :
+       {DType::F32, DType::F64, DType::F16, DType::BF16, DType::I64, DType::I32, DType::U8}) {
     if (name == dtype_name(d)) {
       *dtype = d;
       return true;

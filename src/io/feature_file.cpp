@@ -23,7 +23,8 @@ FeatureFile FeatureFile::open(const std::string& path) {
   } else {
     SafetensorsView view = parse_safetensors(f.file_->data(), f.file_->size(), path);
     const TensorView* features = view.find(kFeaturesTensor);
-    OODFLOW_CHECK(features != nullptr, "'" << path << "' has no 'features' tensor; a feature file "
+    OODFLOW_CHECK(features != nullptr, "'" << path
+                                           << "' has no 'features' tensor; a feature file "
                                               "needs features [N, D] (see METHOD.md §3)");
     f.features_ = *features;
     if (const TensorView* t = view.find(kLabelsTensor)) f.labels_ = *t;
@@ -35,7 +36,8 @@ FeatureFile FeatureFile::open(const std::string& path) {
   OODFLOW_CHECK(x.shape.size() == 2, "'" << path << "' holds features of " << x.shape.size()
                                          << " dimensions; expected a 2-D [N, D] matrix");
   OODFLOW_CHECK(is_float_dtype(x.dtype), "'" << path << "' stores features as "
-                                             << dtype_name(x.dtype) << "; expected F32, F16, BF16 or F64");
+                                             << dtype_name(x.dtype)
+                                             << "; expected F32, F16, BF16 or F64");
   f.rows_ = x.shape[0];
   f.dim_ = x.shape[1];
   OODFLOW_CHECK(f.rows_ > 0, "'" << path << "' holds no samples (empty set)");
@@ -58,8 +60,9 @@ FeatureFile FeatureFile::open(const std::string& path) {
 }
 
 void FeatureFile::read_rows(std::int64_t begin, std::int64_t count, float* out) const {
-  OODFLOW_CHECK(begin >= 0 && count >= 0 && begin + count <= rows_,
-                "internal: rows [" << begin << ", " << begin + count << ") outside '" << path() << "'");
+  OODFLOW_CHECK(
+      begin >= 0 && count >= 0 && begin + count <= rows_,
+      "internal: rows [" << begin << ", " << begin + count << ") outside '" << path() << "'");
   const std::size_t row_bytes = static_cast<std::size_t>(dim_) * dtype_size(features_.dtype);
   convert_to_float(features_.dtype, features_.data + static_cast<std::size_t>(begin) * row_bytes,
                    static_cast<std::size_t>(count * dim_), out);
@@ -70,7 +73,8 @@ void FeatureFile::gather_rows(const std::int64_t* index, std::int64_t n, float* 
   for (std::int64_t i = 0; i < n; ++i) {
     OODFLOW_CHECK(index[i] >= 0 && index[i] < rows_,
                   "internal: row " << index[i] << " outside '" << path() << "'");
-    convert_to_float(features_.dtype, features_.data + static_cast<std::size_t>(index[i]) * row_bytes,
+    convert_to_float(features_.dtype,
+                     features_.data + static_cast<std::size_t>(index[i]) * row_bytes,
                      static_cast<std::size_t>(dim_), out + i * dim_);
   }
 }
@@ -96,13 +100,15 @@ std::vector<std::string> FeatureFile::sources() const {
   const char* p = reinterpret_cast<const char*>(sources_->data);
   const char* end = p + sources_->nbytes;
   while (p <= end && static_cast<std::int64_t>(out.size()) < rows_) {
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const char* nl =
+        static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
     if (nl == nullptr) nl = end;
     out.emplace_back(p, nl);
     p = nl + 1;
   }
-  OODFLOW_CHECK(static_cast<std::int64_t>(out.size()) == rows_,
-                "'" << path() << "' lists " << out.size() << " source paths for " << rows_ << " samples");
+  OODFLOW_CHECK(
+      static_cast<std::int64_t>(out.size()) == rows_,
+      "'" << path() << "' lists " << out.size() << " source paths for " << rows_ << " samples");
   return out;
 }
 
@@ -112,7 +118,8 @@ const std::string& FeatureFile::sha256() const {
 }
 
 void write_feature_file(const std::string& path, const FeatureFileContents& c) {
-  OODFLOW_CHECK(c.rows > 0 && c.dim > 0, "refusing to write an empty feature file '" << path << "'");
+  OODFLOW_CHECK(c.rows > 0 && c.dim > 0,
+                "refusing to write an empty feature file '" << path << "'");
   OODFLOW_CHECK(c.sources.empty() || static_cast<std::int64_t>(c.sources.size()) == c.rows,
                 "internal: " << c.sources.size() << " sources for " << c.rows << " rows");
   std::vector<TensorSpec> tensors;
@@ -129,8 +136,8 @@ void write_feature_file(const std::string& path, const FeatureFileContents& c) {
       if (i > 0) joined.push_back('\n');
       joined += c.sources[i];
     }
-    tensors.push_back({kSourcesTensor, DType::U8, {static_cast<std::int64_t>(joined.size())},
-                       joined.data()});
+    tensors.push_back(
+        {kSourcesTensor, DType::U8, {static_cast<std::int64_t>(joined.size())}, joined.data()});
   }
   auto metadata = c.metadata;
   metadata["format"] = kFeatureFormat;

@@ -20,7 +20,8 @@ constexpr NpyDescr kDescrs[] = {{"<f4", DType::F32}, {"<f8", DType::F64}, {"<f2"
                                 {"<i8", DType::I64}, {"<i4", DType::I32}, {"|u1", DType::U8}};
 
 // Extracts the value text after 'key': in the header dict, up to the matching delimiter.
-std::string dict_value(const std::string& header, const std::string& key, const std::string& source) {
+std::string dict_value(const std::string& header, const std::string& key,
+                       const std::string& source) {
   const std::string quoted = "'" + key + "'";
   auto pos = header.find(quoted);
   OODFLOW_CHECK(pos != std::string::npos,
@@ -87,16 +88,17 @@ TensorView parse_npy(const std::uint8_t* data, std::size_t size, const std::stri
                  (static_cast<std::size_t>(data[11]) << 24);
     prefix = 12;
   }
-  OODFLOW_CHECK(header_len <= size - prefix,
-                "'" << source << "' is truncated: .npy header of " << header_len
-                    << " bytes runs past the end of the file");
+  OODFLOW_CHECK(header_len <= size - prefix, "'" << source << "' is truncated: .npy header of "
+                                                 << header_len
+                                                 << " bytes runs past the end of the file");
   const std::string header(reinterpret_cast<const char*>(data + prefix), header_len);
 
   TensorView view;
   const std::string descr = dict_value(header, "descr", source);
   bool known = false;
   for (const auto& d : kDescrs) {
-    if (descr == d.text || (descr.size() == 3 && descr[0] == '=' && descr.substr(1) == std::string(d.text).substr(1))) {
+    if (descr == d.text || (descr.size() == 3 && descr[0] == '=' &&
+                            descr.substr(1) == std::string(d.text).substr(1))) {
       view.dtype = d.dtype;
       known = true;
     }

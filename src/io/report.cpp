@@ -21,7 +21,9 @@ constexpr const char* kConvention =
     "aupr_out = average precision with ID / OOD positive (step-wise, as scikit-learn). NaN and "
     "-inf scores rank lowest, +inf highest; non-finite numbers are written as null.";
 
-json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+json finite_or_null(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
 
 json nonfinite_json(const metrics::NonFiniteCounts& c) {
   return {{"nan", c.nan}, {"pos_inf", c.pos_inf}, {"neg_inf", c.neg_inf}};
@@ -84,7 +86,7 @@ std::string report_json(const metrics::Evaluation& e, const std::string& detecto
 
 std::string report_table(const metrics::Evaluation& e,
                          const std::vector<metrics::GateCheck>& gates) {
-  const std::vector<std::string> header = {"OOD set", "n",       "AUROC%",    "FPR@95TPR%",
+  const std::vector<std::string> header = {"OOD set", "n",        "AUROC%",    "FPR@95TPR%",
                                            "thr95",   "AUPR-In%", "AUPR-Out%", "non-finite"};
   std::vector<std::vector<std::string>> rows;
   for (const metrics::SetResult& s : e.ood) {
@@ -113,8 +115,9 @@ std::string report_table(const metrics::Evaluation& e,
   };
   emit(header);
   for (const auto& r : rows) emit(r);
-  out += "FPR@95TPR: share of OOD accepted at the threshold (thr95) that keeps 95% of ID "
-         "(ID positive; OpenOOD reports the reverse).\n";
+  out +=
+      "FPR@95TPR: share of OOD accepted at the threshold (thr95) that keeps 95% of ID "
+      "(ID positive; OpenOOD reports the reverse).\n";
   for (const metrics::GateCheck& g : gates) {
     if (!g.passed) {
       char line[256];

@@ -20,9 +20,8 @@ bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
   return !__builtin_mul_overflow(a, b, out);
 }
 
-TensorView parse_tensor_entry(const std::string& name, const json& entry,
-                              const std::uint8_t* body, std::uint64_t body_size,
-                              const std::string& source) {
+TensorView parse_tensor_entry(const std::string& name, const json& entry, const std::uint8_t* body,
+                              std::uint64_t body_size, const std::string& source) {
   const std::string where = "'" + source + "': tensor '" + name + "'";
   OODFLOW_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
                     entry.contains("data_offsets"),
@@ -38,7 +37,8 @@ TensorView parse_tensor_entry(const std::string& name, const json& entry,
     OODFLOW_CHECK(extent.is_number_unsigned() || (extent.is_number_integer() && extent >= 0),
                   where << " has an invalid shape " << shape.dump());
     const auto e = extent.get<std::uint64_t>();
-    OODFLOW_CHECK(checked_mul(numel, e, &numel), where << " has a shape too large: " << shape.dump());
+    OODFLOW_CHECK(checked_mul(numel, e, &numel),
+                  where << " has a shape too large: " << shape.dump());
     view.shape.push_back(static_cast<std::int64_t>(e));
   }
   std::uint64_t nbytes = 0;
@@ -51,8 +51,8 @@ TensorView parse_tensor_entry(const std::string& name, const json& entry,
   const auto begin = offsets[0].get<std::uint64_t>();
   const auto end = offsets[1].get<std::uint64_t>();
   OODFLOW_CHECK(begin <= end && end <= body_size,
-                where << " has data_offsets " << offsets.dump() << " outside the "
-                      << body_size << " data bytes (file truncated or corrupt)");
+                where << " has data_offsets " << offsets.dump() << " outside the " << body_size
+                      << " data bytes (file truncated or corrupt)");
   OODFLOW_CHECK(end - begin == nbytes, where << " holds " << end - begin << " bytes but its shape "
                                              << shape.dump() << " needs " << nbytes);
   view.data = body + begin;
@@ -80,13 +80,13 @@ SafetensorsView parse_safetensors(const std::uint8_t* data, std::size_t size,
   std::uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | data[i];
   OODFLOW_CHECK(header_size <= kMaxHeaderBytes && header_size <= size - 8,
-                "'" << source << "' is not a valid safetensors file: header length "
-                    << header_size << " exceeds the file size " << size
-                    << " (truncated or wrong format)");
+                "'" << source << "' is not a valid safetensors file: header length " << header_size
+                    << " exceeds the file size " << size << " (truncated or wrong format)");
   const char* header_begin = reinterpret_cast<const char*>(data + 8);
   json header = json::parse(header_begin, header_begin + header_size, nullptr, false);
-  OODFLOW_CHECK(!header.is_discarded() && header.is_object(),
-                "'" << source << "' is not a valid safetensors file: its header is not a JSON object");
+  OODFLOW_CHECK(
+      !header.is_discarded() && header.is_object(),
+      "'" << source << "' is not a valid safetensors file: its header is not a JSON object");
 
   const std::uint8_t* body = data + 8 + header_size;
   const std::uint64_t body_size = size - 8 - header_size;

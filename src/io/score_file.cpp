@@ -44,8 +44,8 @@ std::vector<double> read_csv_scores(const std::string& path, const ScoreFileQuer
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty() || line == "\r") continue;
-    OODFLOW_CHECK(split_csv_line(line, &fields), "'" << path << "' line " << line_no
-                                                     << ": unterminated quote");
+    OODFLOW_CHECK(split_csv_line(line, &fields),
+                  "'" << path << "' line " << line_no << ": unterminated quote");
     double value = 0;
     if (column < 0) {
       // First record: a header unless it is a lone number.
@@ -65,9 +65,9 @@ std::vector<double> read_csv_scores(const std::string& path, const ScoreFileQuer
     OODFLOW_CHECK(static_cast<long>(fields.size()) > column,
                   "'" << path << "' line " << line_no << " has " << fields.size() << " fields");
     if (set_column >= 0 && !query.set.empty() && fields[set_column] != query.set) continue;
-    OODFLOW_CHECK(parse_double(fields[column], &value),
-                  "'" << path << "' line " << line_no << ": '" << fields[column]
-                      << "' is not a number");
+    OODFLOW_CHECK(parse_double(fields[column], &value), "'" << path << "' line " << line_no << ": '"
+                                                            << fields[column]
+                                                            << "' is not a number");
     scores.push_back(value);
   }
   OODFLOW_CHECK(!in.bad(), "cannot read '" << path << "': " << std::strerror(errno));

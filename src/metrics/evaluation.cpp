@@ -65,10 +65,10 @@ std::vector<Gate> parse_gates(const std::string& text) {
     char* stop = nullptr;
     errno = 0;
     gate.bound = std::strtod(value.c_str(), &stop);
-    OODFLOW_CHECK(!value.empty() && *stop == '\0' && errno == 0 && gate.bound >= 0 &&
-                      gate.bound <= 1,
-                  "--fail-under: '" << value << "' for " << gate.metric
-                                    << " is not a number between 0 and 1");
+    OODFLOW_CHECK(
+        !value.empty() && *stop == '\0' && errno == 0 && gate.bound >= 0 && gate.bound <= 1,
+        "--fail-under: '" << value << "' for " << gate.metric
+                          << " is not a number between 0 and 1");
     gates.push_back(gate);
   }
   return gates;

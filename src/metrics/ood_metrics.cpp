@@ -28,8 +28,7 @@ std::vector<TieGroup> tie_groups_descending(const std::vector<double>& id,
   all.reserve(id.size() + ood.size());
   for (double s : id) all.emplace_back(rank_key(s), true);
   for (double s : ood) all.emplace_back(rank_key(s), false);
-  std::sort(all.begin(), all.end(),
-            [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<TieGroup> groups;
   for (const auto& [score, is_id] : all) {
     if (groups.empty() || groups.back().score != score) groups.push_back({score, 0, 0});
@@ -99,8 +98,8 @@ OodMetrics compute_ood_metrics(const std::vector<double>& id_scores,
       m.fpr95 = static_cast<double>(ood_above) / static_cast<double>(m.n_ood);
     }
   }
-  m.auroc = static_cast<double>(twice_u) / (2.0 * static_cast<double>(m.n_id) *
-                                            static_cast<double>(m.n_ood));
+  m.auroc = static_cast<double>(twice_u) /
+            (2.0 * static_cast<double>(m.n_id) * static_cast<double>(m.n_ood));
 
   m.aupr_in = average_precision(
       groups.begin(), groups.end(), m.n_id, [](const TieGroup& g) { return g.n_id; },

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/threads.h"
 #include "oodflow/flow/flow_file.h"
@@ -62,6 +63,9 @@ void validate(const ScoreOptions& o) {
 
 int run_score(const ScoreOptions& o) {
   validate(o);
+  for (const std::string& output : {o.out, o.scores}) {
+    if (!output.empty()) check_writable(output);
+  }
   set_compute_threads(o.threads);
   if (o.device != "cpu") {
     OODFLOW_CHECK(torch::cuda::is_available(),

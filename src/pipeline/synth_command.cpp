@@ -39,8 +39,8 @@ void write_set(const std::string& path, const data::FeatureMatrix& m, const std:
   c.dim = m.dim;
   c.features = m.values.data();
   c.labels = m.labels.data();
-  c.metadata = {{"source", source}, {"backbone", "none (synthetic features)"},
-                {"preprocessing", "none"}};
+  c.metadata = {
+      {"source", source}, {"backbone", "none (synthetic features)"}, {"preprocessing", "none"}};
   io::write_feature_file(path, c);
   spdlog::info("synth: wrote '{}' ({} x {})", path, m.rows, m.dim);
 }
@@ -66,8 +66,8 @@ void run_synth(const SynthOptions& o) {
   spec.model_seed = o.seed + 1;
   const std::string mixture = "gaussian mixture, " + std::to_string(o.components) +
                               " components, seed " + std::to_string(o.seed);
-  write_set(o.out_dir + "/id_train.safetensors", data::sample_mixture(spec, o.train, o.seed * 8 + 2),
-            mixture);
+  write_set(o.out_dir + "/id_train.safetensors",
+            data::sample_mixture(spec, o.train, o.seed * 8 + 2), mixture);
   write_set(o.out_dir + "/id_test.safetensors", data::sample_mixture(spec, o.test, o.seed * 8 + 3),
             mixture);
   std::uint64_t stream = 4;

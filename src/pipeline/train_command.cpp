@@ -7,6 +7,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/threads.h"
 #include "oodflow/flow/flow_file.h"
@@ -79,6 +80,7 @@ void validate(const TrainOptions& o) {
 
 flow::TrainSummary run_train(const TrainOptions& o) {
   validate(o);
+  check_writable(o.out);
   set_compute_threads(o.threads);
   const io::FeatureFile data = io::FeatureFile::open(o.features);
   spdlog::info("train: {} samples of dimension {} from '{}'", data.rows(), data.dim(), o.features);
@@ -104,14 +106,15 @@ flow::TrainSummary run_train(const TrainOptions& o) {
     torch::manual_seed(o.seed);
     flow::Flow flow(config);
     flow.to(torch::Device(o.device));
-    spdlog::info("train: {} flow, {} blocks, hidden {}, {} parameters, {} thread(s), device {}",
-                 config.arch, config.blocks, config.hidden,
-                 [&] {
-                   std::int64_t n = 0;
-                   for (const auto& p : flow.parameters()) n += p.numel();
-                   return n;
-                 }(),
-                 torch_threads(), o.device);
+    spdlog::info(
+        "train: {} flow, {} blocks, hidden {}, {} parameters, {} thread(s), device {}", config.arch,
+        config.blocks, config.hidden,
+        [&] {
+          std::int64_t n = 0;
+          for (const auto& p : flow.parameters()) n += p.numel();
+          return n;
+        }(),
+        torch_threads(), o.device);
     const flow::TrainSummary summary = flow::train_flow(flow, data, normalizer, settings);
     flow::save_flow(o.out, flow, normalizer,
                     {{"training", training_record(o, data)},

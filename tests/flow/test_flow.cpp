@@ -86,8 +86,7 @@ TEST(Flow, ZeroInitialisedGlowIsGaussianOfActNormedRotatedInput) {
   const torch::Tensor x = torch::randn({10, d}, torch::kFloat64);
   const torch::Tensor z = x.matmul(a.t()) + c;
   const double logdet = std::get<1>(torch::linalg::slogdet(a)).item<double>();
-  const torch::Tensor expected =
-      -0.5 * z.pow(2).sum(1) - 0.5 * d * std::log(2 * M_PI) + logdet;
+  const torch::Tensor expected = -0.5 * z.pow(2).sum(1) - 0.5 * d * std::log(2 * M_PI) + logdet;
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::allclose(flow.log_prob(x), expected, 1e-9, 1e-9));
 }

@@ -41,8 +41,9 @@ TEST(Layers, LogDetEqualsAutogradJacobian) {
     perturb(*layer, 0.3);
     const torch::Tensor expected = autograd_logdet(*layer, x);
     const torch::Tensor got = layer->forward(x).second;
-    EXPECT_TRUE(torch::allclose(got, expected, 1e-9, 1e-9))
-        << layer->name() << "\n" << got << "\n" << expected;
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-9, 1e-9)) << layer->name() << "\n"
+                                                            << got << "\n"
+                                                            << expected;
   }
 }
 
@@ -107,8 +108,8 @@ TEST(Layers, InvertibleLinearIsRotationAtInitAndMatchesDenseLU) {
   // Dense W = P L U built from the definition.
   const torch::Tensor l = torch::tril(lin.lu, -1) + torch::eye(8, torch::kFloat64);
   const torch::Tensor u = torch::triu(lin.lu, 1) + torch::diag(lin.sign * torch::exp(lin.log_s));
-  const torch::Tensor p = torch::zeros({8, 8}, torch::kFloat64)
-                              .index_put_({torch::arange(8), lin.row_perm}, 1.0);
+  const torch::Tensor p =
+      torch::zeros({8, 8}, torch::kFloat64).index_put_({torch::arange(8), lin.row_perm}, 1.0);
   const torch::Tensor dense = p.matmul(l).matmul(u);
   EXPECT_TRUE(torch::allclose(y, x.matmul(dense.t()), 1e-10, 1e-10));
   const double slogdet = std::get<1>(torch::linalg::slogdet(dense)).item<double>();

@@ -81,10 +81,9 @@ TEST(FeatureFile, ClearErrorsForUnusableFiles) {
   expect_open_error(dir.path("ints.npy"), "I64");
   write_safetensors(dir.path("nofeat.safetensors"), {{"other", DType::F32, {2, 2}, v.data()}}, {});
   expect_open_error(dir.path("nofeat.safetensors"), "no 'features' tensor");
-  write_safetensors(dir.path("badlabels.safetensors"),
-                    {{"features", DType::F32, {2, 2}, v.data()},
-                     {"labels", DType::I64, {3}, ints.data()}},
-                    {});
+  write_safetensors(
+      dir.path("badlabels.safetensors"),
+      {{"features", DType::F32, {2, 2}, v.data()}, {"labels", DType::I64, {3}, ints.data()}}, {});
   expect_open_error(dir.path("badlabels.safetensors"), "labels");
 }
 

@@ -47,8 +47,8 @@ TEST(Safetensors, ReadsHalfAndBfloat16) {
   // 1.0, -2.0, 0.5 and a subnormal (2^-24) in IEEE half; 1.0 and -3.0 in bfloat16.
   const std::uint16_t half[] = {0x3c00, 0xc000, 0x3800, 0x0001};
   const std::uint16_t bf16[] = {0x3f80, 0xc040};
-  const std::string bytes = serialize_safetensors(
-      {{"h", DType::F16, {4}, half}, {"b", DType::BF16, {2}, bf16}}, {});
+  const std::string bytes =
+      serialize_safetensors({{"h", DType::F16, {4}, half}, {"b", DType::BF16, {2}, bf16}}, {});
   const SafetensorsView view = parse(bytes);
   float h[4];
   float b[2];
@@ -77,7 +77,8 @@ void expect_error_containing(const std::string& bytes, const std::string& needle
 
 TEST(Safetensors, RejectsCorruptHeaders) {
   expect_error_containing("abc", "only 3 bytes");
-  expect_error_containing(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}", "header length");
+  expect_error_containing(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}",
+                          "header length");
   expect_error_containing(make_header_file("{not json", ""), "not a JSON object");
   expect_error_containing(make_header_file("[1,2]", ""), "not a JSON object");
   expect_error_containing(make_header_file(R"({"t":{"dtype":"F32","shape":[2]}})", ""),

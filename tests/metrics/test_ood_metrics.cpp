@@ -43,7 +43,8 @@ double brute_auroc(const std::vector<double>& id, const std::vector<double>& ood
 }
 
 // Every candidate threshold from the data, the definition taken literally.
-std::pair<double, double> brute_fpr95(const std::vector<double>& id, const std::vector<double>& ood) {
+std::pair<double, double> brute_fpr95(const std::vector<double>& id,
+                                      const std::vector<double>& ood) {
   double best_fpr = 2;
   double best_t = 0;
   std::vector<double> thresholds = id;

@@ -54,7 +54,8 @@ TEST_F(TrainScore, DefaultRecipeSeparatesShiftedMixtureAndReportsEveryKey) {
   EXPECT_EQ(run_score(score_options()), 0);
 
   const auto report = nlohmann::json::parse(test::read_bytes(dir_.path("report.json")));
-  for (const char* key : {"report_format_version", "convention", "detector", "id", "ood", "gates"}) {
+  for (const char* key :
+       {"report_format_version", "convention", "detector", "id", "ood", "gates"}) {
     EXPECT_TRUE(report.contains(key)) << key;
   }
   ASSERT_EQ(report["ood"].size(), 1u);
@@ -91,8 +92,8 @@ TEST_F(TrainScore, SameSeedGivesSameParametersAndSameReport) {
   train.seed = 1;
   run_train(train);
   run_score(score_options());
-  EXPECT_NE(nlohmann::json::parse(test::read_bytes(dir_.path("report.json")))["detector"]
-                                 ["parameters_sha256"],
+  EXPECT_NE(nlohmann::json::parse(
+                test::read_bytes(dir_.path("report.json")))["detector"]["parameters_sha256"],
             params1);
 }
 
@@ -186,7 +187,8 @@ TEST_F(BadInput, ZeroNormVectorUnderL2) {
   write_matrix("zero.safetensors", v, 64);
   auto o = train_options();
   o.features = dir_.path("zero.safetensors");
-  expect_clean_failure([&] { run_train(o); }, "zero.safetensors", "sample 7: feature vector has zero norm");
+  expect_clean_failure([&] { run_train(o); }, "zero.safetensors",
+                       "sample 7: feature vector has zero norm");
 }
 
 TEST_F(BadInput, NanOrInfInFeatures) {
@@ -206,10 +208,17 @@ TEST_F(BadInput, NanOrInfInFeatures) {
 
 TEST_F(BadInput, EmptySet) {
   const std::vector<float> none;
-  test::write_bytes(dir_.path("empty.npy"), io::serialize_npy(io::DType::F32, {0, 64}, none.data()));
+  test::write_bytes(dir_.path("empty.npy"),
+                    io::serialize_npy(io::DType::F32, {0, 64}, none.data()));
   auto o = train_options();
   o.features = dir_.path("empty.npy");
   expect_clean_failure([&] { run_train(o); }, "empty.npy", "no samples");
+}
+
+TEST_F(BadInput, UnwritableOutputFailsBeforeAnyWork) {
+  auto o = train_options();
+  o.out = dir_.path("no_such_folder/flow.safetensors");
+  expect_clean_failure([&] { run_train(o); }, "no_such_folder/flow.safetensors", "cannot create");
 }
 
 TEST_F(BadInput, OptionsOutOfRange) {

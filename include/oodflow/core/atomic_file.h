@@ -35,6 +35,10 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+/// Throws the error that writing `path` would give (missing folder, no permission), before
+/// hours of work are spent on producing it. Leaves nothing behind.
+void check_writable(const std::string& path);
+
 /// Writes `contents` to `path` atomically.
 void write_file_atomically(const std::string& path, std::string_view contents);
 

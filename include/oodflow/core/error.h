@@ -23,13 +23,13 @@ namespace detail {
 
 /// Throws oodflow::Error with a streamed message when `cond` is false:
 ///   OODFLOW_CHECK(n > 0, "'" << path << "' holds no samples");
-#define OODFLOW_CHECK(cond, msg)                    \
-  do {                                              \
-    if (!(cond)) {                                  \
-      std::ostringstream oodflow_check_stream_;     \
-      oodflow_check_stream_ << msg;                 \
+#define OODFLOW_CHECK(cond, msg)                                   \
+  do {                                                             \
+    if (!(cond)) {                                                 \
+      std::ostringstream oodflow_check_stream_;                    \
+      oodflow_check_stream_ << msg;                                \
       ::oodflow::detail::throw_error(oodflow_check_stream_.str()); \
-    }                                               \
+    }                                                              \
   } while (0)
 
 /// Throws oodflow::Error with a streamed message unconditionally.

@@ -17,7 +17,9 @@ namespace oodflow::flow {
 class Flow : public torch::nn::Module {
  public:
   /// Builds the layers of `config` (validated); random parts use torch's current generator.
-  explicit Flow(const FlowConfig& config);
+  /// `random_init` = false skips the random orthogonal initialisation (for loading a file,
+  /// which overwrites every parameter anyway; at d=2048 the QR and LU take seconds).
+  explicit Flow(const FlowConfig& config, bool random_init = true);
 
   /// z [B, d] and the summed log|det dz/dx| [B].
   std::pair<Tensor, Tensor> forward(const Tensor& x);

@@ -48,8 +48,9 @@ class ActNorm : public FlowLayer {
 /// memory and optimiser work, since Adam leaves entries with zero gradient untouched.
 class InvertibleLinear : public FlowLayer {
  public:
-  /// Initialised from a random orthogonal matrix drawn with torch's current generator.
-  explicit InvertibleLinear(std::int64_t dim);
+  /// Initialised from a random orthogonal matrix drawn with torch's current generator, or,
+  /// with `random_init` false, as the identity (parameters about to be loaded).
+  explicit InvertibleLinear(std::int64_t dim, bool random_init = true);
   std::pair<Tensor, Tensor> forward(const Tensor& x) override;
   Tensor inverse(const Tensor& y) override;
   /// The unit lower triangular L and the upper triangular U (with its diagonal).
@@ -72,22 +73,21 @@ class InvertibleLinear : public FlowLayer {
 class AffineCoupling : public FlowLayer {
  public:
   /// `condition_on_even`: b = [1,0,1,0,...] when true, its complement when false.
-  AffineCoupling(std::int64_t dim, std::int64_t hidden, bool condition_on_even,
-                 double scale_clamp);
+  AffineCoupling(std::int64_t dim, std::int64_t hidden, bool condition_on_even, double scale_clamp);
   std::pair<Tensor, Tensor> forward(const Tensor& x) override;
   Tensor inverse(const Tensor& y) override;
   /// The log-scale s and shift t for the transformed dimensions, from the conditioning ones.
   std::pair<Tensor, Tensor> scale_shift(const Tensor& x_cond) const;
 
-  Tensor cond_index;     ///< buffer: dimensions with b = 1
-  Tensor trans_index;    ///< buffer: dimensions with b = 0
-  Tensor merge_index;    ///< buffer: cat(cond, trans) columns back to 0..d-1
-  Tensor in_weight;      ///< [2*hidden, n_cond]: first layers of s (rows < hidden) and t
-  Tensor in_bias;        ///< [2*hidden]
-  Tensor s_out_weight;   ///< [n_trans, hidden], zero-initialised
-  Tensor s_out_bias;     ///< [n_trans], zero-initialised
-  Tensor t_out_weight;   ///< [n_trans, hidden], zero-initialised
-  Tensor t_out_bias;     ///< [n_trans], zero-initialised
+  Tensor cond_index;    ///< buffer: dimensions with b = 1
+  Tensor trans_index;   ///< buffer: dimensions with b = 0
+  Tensor merge_index;   ///< buffer: cat(cond, trans) columns back to 0..d-1
+  Tensor in_weight;     ///< [2*hidden, n_cond]: first layers of s (rows < hidden) and t
+  Tensor in_bias;       ///< [2*hidden]
+  Tensor s_out_weight;  ///< [n_trans, hidden], zero-initialised
+  Tensor s_out_bias;    ///< [n_trans], zero-initialised
+  Tensor t_out_weight;  ///< [n_trans, hidden], zero-initialised
+  Tensor t_out_bias;    ///< [n_trans], zero-initialised
   std::int64_t hidden;
   double scale_clamp;
 };

@@ -7,11 +7,11 @@
 namespace oodflow::flow {
 
 struct TrainSettings {
-  std::int64_t epochs = 1;          ///< the reference recipe: one epoch
-  double lr = 1e-5;                 ///< Adam learning rate
+  std::int64_t epochs = 1;  ///< the reference recipe: one epoch
+  double lr = 1e-5;         ///< Adam learning rate
   std::int64_t batch_size = 250;
-  std::uint64_t seed = 0;           ///< initialisation and shuffling
-  bool skip_nonfinite = false;      ///< skip a batch with a non-finite loss instead of failing
+  std::uint64_t seed = 0;       ///< initialisation and shuffling
+  bool skip_nonfinite = false;  ///< skip a batch with a non-finite loss instead of failing
   std::string device = "cpu";
 };
 

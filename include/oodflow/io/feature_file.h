@@ -73,8 +73,8 @@ struct FeatureFileContents {
   const std::int64_t* labels = nullptr;  ///< [rows] or null
   const float* logits = nullptr;         ///< [rows, classes] or null
   std::int64_t classes = 0;
-  std::vector<std::string> sources;                ///< empty or one per row
-  std::map<std::string, std::string> metadata;     ///< format keys are added
+  std::vector<std::string> sources;             ///< empty or one per row
+  std::map<std::string, std::string> metadata;  ///< format keys are added
 };
 
 /// Writes an F32 oodflow feature file atomically.
