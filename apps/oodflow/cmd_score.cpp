@@ -29,12 +29,7 @@ void setup_score(CLI::App& app, CommandStatus& status) {
                   "/ aupr_in / aupr_out, or a higher fpr95, than given");
   sub->add_option("--batch-size,-b", opts->batch_size, "Rows per forward pass")
       ->capture_default_str();
-  sub->add_option("--threads", opts->threads,
-                  "Compute threads for LibTorch and OpenBLAS. 0 = automatic, the fastest measured: "
-                  "OpenBLAS on all cores, LibTorch on all cores only if OMP_WAIT_POLICY=passive "
-                  "is set, else 1 (see README, Speed)")
-      ->capture_default_str();
-  sub->add_option("--device", opts->device, "cpu, cuda or cuda:N")->capture_default_str();
+  add_compute_options(sub, opts->threads, opts->device);
   sub->callback([opts, &status] { status.run = [opts] { return pipeline::run_score(*opts); }; });
 }
 

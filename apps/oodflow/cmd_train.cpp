@@ -42,12 +42,7 @@ void setup_train(CLI::App& app, CommandStatus& status) {
       ->capture_default_str();
   sub->add_option("--seed", opts->seed, "Seed of initialisation and shuffling")
       ->capture_default_str();
-  sub->add_option("--threads", opts->threads,
-                  "Compute threads for LibTorch and OpenBLAS. 0 = automatic, the fastest measured: "
-                  "OpenBLAS on all cores, LibTorch on all cores only if OMP_WAIT_POLICY=passive "
-                  "is set, else 1 (see README, Speed)")
-      ->capture_default_str();
-  sub->add_option("--device", opts->device, "cpu, cuda or cuda:N")->capture_default_str();
+  add_compute_options(sub, opts->threads, opts->device);
   sub->add_flag("--skip-nonfinite", opts->skip_nonfinite,
                 "Skip (and count) batches whose loss is NaN/inf instead of stopping with an error");
   sub->callback([opts, &status] {

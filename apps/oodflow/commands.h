@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace oodflow::cli {
 
@@ -19,6 +20,9 @@ void setup_train(CLI::App& app, CommandStatus& status);
 void setup_score(CLI::App& app, CommandStatus& status);
 void setup_metrics(CLI::App& app, CommandStatus& status);
 void setup_synth(CLI::App& app, CommandStatus& status);
+
+/// --threads and --device, shared by the commands that run a flow.
+void add_compute_options(CLI::App* sub, int& threads, std::string& device);
 
 /// CLI11 config formatter reading JSON objects for --config FILE; keys go to the subcommand
 /// parsed on `root`.

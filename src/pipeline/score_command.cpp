@@ -1,6 +1,5 @@
 #include "oodflow/pipeline/score_command.h"
 
-#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +11,7 @@
 #include "oodflow/flow/scorer.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/report.h"
+#include "oodflow/pipeline/device.h"
 #include "oodflow/pipeline/named_sets.h"
 #include "torch_errors.h"
 
@@ -53,8 +53,7 @@ void validate(const ScoreOptions& o) {
   OODFLOW_CHECK(!o.id.empty(), "--id is required");
   OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
   OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
-  OODFLOW_CHECK(o.device == "cpu" || o.device.rfind("cuda", 0) == 0,
-                "--device must be cpu or cuda[:N], got '" << o.device << "'");
+  check_device(o.device);
   OODFLOW_CHECK(!o.ood.empty() || !o.scores.empty(),
                 "give at least one --ood NAME=FILE (or --scores to only write scores)");
   parse_named_sets(o.ood);
@@ -67,10 +66,6 @@ int run_score(const ScoreOptions& o) {
     if (!output.empty()) check_writable(output);
   }
   set_compute_threads(o.threads);
-  if (o.device != "cpu") {
-    OODFLOW_CHECK(torch::cuda::is_available(),
-                  "--device " << o.device << ": this LibTorch build or machine has no CUDA device");
-  }
   flow::LoadedFlow loaded =
       with_torch_errors("loading '" + o.flow + "'", [&] { return flow::load_flow(o.flow); });
   loaded.flow->to(torch::Device(o.device));

@@ -1,7 +1,6 @@
 #include "oodflow/pipeline/train_command.h"
 
 #include <spdlog/spdlog.h>
-#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -13,6 +12,7 @@
 #include "oodflow/flow/flow_file.h"
 #include "oodflow/flow/trainer.h"
 #include "oodflow/io/feature_file.h"
+#include "oodflow/pipeline/device.h"
 #include "torch_errors.h"
 
 namespace oodflow::pipeline {
@@ -33,15 +33,6 @@ Normalizer fit_standardization(const io::FeatureFile& data) {
     moments.add(chunk.data(), count);
   }
   return moments.finish();
-}
-
-void check_device(const std::string& device) {
-  OODFLOW_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0,
-                "--device must be cpu or cuda[:N], got '" << device << "'");
-  if (device != "cpu") {
-    OODFLOW_CHECK(torch::cuda::is_available(),
-                  "--device " << device << ": this LibTorch build or machine has no CUDA device");
-  }
 }
 
 std::string training_record(const TrainOptions& o, const io::FeatureFile& data) {

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <numeric>
@@ -100,6 +101,24 @@ TEST(Trainer, DivergenceStopsWithTheStepOrIsSkippedWhenAsked) {
   EXPECT_GT(summary.skipped_batches, 0);
   EXPECT_EQ(summary.steps + summary.skipped_batches, 8);
   for (const auto& p : skipping->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+TEST(Trainer, CudaTrainingMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  test::TempDir dir;
+  const io::FeatureFile data = synthetic_file(dir, 1000, 8);
+  TrainSettings s;
+  s.lr = 1e-3;
+  auto cpu = make_flow(8, 3);
+  auto gpu = make_flow(8, 3);
+  gpu->to(torch::kCUDA);
+  train_flow(*cpu, data, Normalizer(), s);
+  s.device = "cuda";
+  train_flow(*gpu, data, Normalizer(), s);
+  gpu->to(torch::kCPU);
+  const torch::Tensor x = torch::randn({50, 8});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(cpu->log_prob(x), gpu->log_prob(x), 1e-3, 1e-3));
 }
 
 TEST(Trainer, RejectsFeaturesOfAnotherDimension) {
