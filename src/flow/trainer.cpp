@@ -126,10 +126,10 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
       }
       if (!finite) {
         OODFLOW_CHECK(settings.skip_nonfinite,
-                      "training diverged at step "
-                          << step + 1 << " of " << total_steps << " (epoch " << epoch + 1
-                          << "): the loss is " << loss_value << "; lower --lr (now " << settings.lr
-                          << ") or pass --skip-nonfinite to skip such batches");
+                      "training on '" << data.path() << "' diverged at step " << step + 1 << " of "
+                                      << total_steps << " (epoch " << epoch + 1 << "): the loss is "
+                                      << loss_value << "; lower --lr (now " << settings.lr
+                                      << ") or pass --skip-nonfinite to skip such batches");
         ++summary.skipped_batches;
         continue;
       }
