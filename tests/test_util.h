@@ -1,9 +1,14 @@
 // Helpers shared by the tests: scratch folders and small files.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
+
+#include "oodflow/core/error.h"
 
 namespace oodflow::test {
 
@@ -29,6 +34,21 @@ bool file_exists(const std::string& path);
 /// Writes an F32 feature file of `rows` x `dim` values.
 void write_features(const std::string& path, const std::vector<float>& values, std::int64_t rows,
                     std::int64_t dim);
+
+/// Expects `fn` to throw an oodflow::Error whose message is one line containing every needle.
+template <typename Fn>
+void expect_error(Fn&& fn, std::initializer_list<std::string> needles) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error; expected one containing '" << *needles.begin() << "'";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    for (const auto& needle : needles) {
+      EXPECT_NE(what.find(needle), std::string::npos) << "'" << needle << "' not in: " << what;
+    }
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "not one line: " << what;
+  }
+}
 
 /// Path of a committed test data file.
 std::string data_path(const std::string& name);

@@ -45,13 +45,7 @@ TEST(FlowFile, SaveLoadGivesTheSameDensity) {
 }
 
 void expect_load_error(const std::string& path, const std::string& needle) {
-  try {
-    load_flow(path);
-    FAIL() << "no error for " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
-  }
+  test::expect_error([&] { load_flow(path); }, {path, needle});
 }
 
 TEST(FlowFile, RejectsFilesThatAreNotValidFlows) {

@@ -57,13 +57,7 @@ TEST(FeatureFile, ReadsNpyMatrices) {
 }
 
 void expect_open_error(const std::string& path, const std::string& needle) {
-  try {
-    FeatureFile::open(path);
-    FAIL() << "no error for " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
-  }
+  test::expect_error([&] { FeatureFile::open(path); }, {path, needle});
 }
 
 TEST(FeatureFile, ClearErrorsForUnusableFiles) {

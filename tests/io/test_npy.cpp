@@ -4,6 +4,7 @@
 
 #include "oodflow/core/error.h"
 #include "oodflow/io/npy.h"
+#include "test_util.h"
 
 namespace oodflow::io {
 namespace {
@@ -55,13 +56,7 @@ TEST(Npy, ReadsNumpyWrittenHeadersOfAllFloatTypesAndVersions) {
 }
 
 void expect_error(const std::string& bytes, const std::string& needle) {
-  try {
-    parse(bytes);
-    FAIL() << "no error for " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("x.npy"), std::string::npos) << e.what();
-  }
+  test::expect_error([&] { parse(bytes); }, {"x.npy", needle});
 }
 
 TEST(Npy, RejectsBadFiles) {

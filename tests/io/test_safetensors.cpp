@@ -5,6 +5,7 @@
 
 #include "oodflow/core/error.h"
 #include "oodflow/io/safetensors.h"
+#include "test_util.h"
 
 namespace oodflow::io {
 namespace {
@@ -65,14 +66,7 @@ TEST(Safetensors, ReadsHalfAndBfloat16) {
 }
 
 void expect_error_containing(const std::string& bytes, const std::string& needle) {
-  try {
-    parse(bytes);
-    FAIL() << "no error for: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("x.safetensors"), std::string::npos) << e.what();
-    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "not one line";
-  }
+  test::expect_error([&] { parse(bytes); }, {"x.safetensors", needle});
 }
 
 TEST(Safetensors, RejectsCorruptHeaders) {

@@ -130,15 +130,7 @@ class BadInput : public TrainScore {
   template <typename Fn>
   void expect_clean_failure(Fn fn, const std::string& file, const std::string& needle) {
     const auto before = dir_.files();
-    try {
-      fn();
-      ADD_FAILURE() << "no error for " << needle;
-    } catch (const Error& e) {
-      const std::string what = e.what();
-      EXPECT_NE(what.find(file), std::string::npos) << what;
-      EXPECT_NE(what.find(needle), std::string::npos) << what;
-      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
-    }
+    test::expect_error(fn, {file, needle});
     EXPECT_EQ(dir_.files(), before) << "an output or temporary file was left behind";
   }
 
