@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev      # JSON configs, metadata and reports
   libgtest-dev libgmock-dev
   libopencv-dev           # image decoding and resizing (extract)
+  libssl-dev              # SHA-256 of data and model files (OpenSSL)
   zlib1g-dev              # gzip-compressed IDX files
   clang-format
 )
