@@ -13,7 +13,7 @@ void setup_train(CLI::App& app, CommandStatus& status) {
   sub->footer(kConfigFooter);
 
   sub->add_option("--features,-f", opts->features,
-                  "ID training features: .safetensors (oodflow extract) or .npy [N, D]")
+                  "ID training features: .safetensors feature file or .npy [N, D] matrix")
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_option("--out,-o", opts->out, "Flow file to write (.safetensors)")->required();

@@ -34,7 +34,7 @@ class JsonConfig : public CLI::Config {
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
     const nlohmann::json j = nlohmann::json::parse(input, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      throw CLI::ConversionError("--config", "the config file is not a JSON object");
+      throw CLI::ConfigError("not a JSON object (is it valid JSON?)", CLI::ExitCodes::ConfigError);
     }
     std::vector<std::string> parents;
     for (const CLI::App* sub : root_->get_subcommands()) parents = {sub->get_name()};

@@ -25,6 +25,27 @@ void setup_logging(bool quiet, bool verbose) {
   if (quiet) oodflow::Progress::set_default_mode(oodflow::ProgressMode::kNone);
 }
 
+// One line, like every other error, with the hint users of CLI tools expect.
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "error: %s (see --help)\n", message.c_str());
+  return kExitUsage;
+}
+
+std::string config_path(const CLI::App& app) {
+  const CLI::Option* config = app.get_config_ptr();
+  return config != nullptr && config->count() > 0 ? config->as<std::string>() : "";
+}
+
+// CLI11 words config errors for INI files: "INI was not able to parse train.blockz".
+std::string config_message(std::string what) {
+  const std::string prefix = "INI was not able to parse ";
+  if (what.rfind(prefix, 0) != 0) return what;
+  std::string key = what.substr(prefix.size());
+  const auto dot = key.rfind('.');
+  if (dot == std::string::npos) return "unknown option '" + key + "'";
+  return "unknown option '" + key.substr(dot + 1) + "' for " + key.substr(0, dot);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -53,19 +74,16 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConfigError& e) {
-    // CLI11 words these as INI errors ("INI was not able to parse train.blockz").
-    std::string what = e.what();
-    const std::string prefix = "INI was not able to parse ";
-    if (what.rfind(prefix, 0) == 0) what = "unknown option '" + what.substr(prefix.size()) + "'";
-    std::fprintf(stderr, "error: --config: %s\n", what.c_str());
-    return kExitUsage;
+    return usage_error("--config '" + config_path(app) + "': " + config_message(e.what()));
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return usage_error(e.what());
   }
   setup_logging(quiet, verbose);
   try {
     return status.run();
+  } catch (const oodflow::UsageError& e) {
+    return usage_error(e.what());
   } catch (const oodflow::Error& e) {
     spdlog::error("{}", e.what());
     return kExitError;

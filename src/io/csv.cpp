@@ -48,12 +48,9 @@ std::string format_score(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   char buf[32];
-  // Scores computed in float32 print as the shortest float text ("12.5", not
-  // "12.5000000000001"); it still reads back to the same value.
-  const auto as_float = static_cast<float>(value);
-  const auto result = static_cast<double>(as_float) == value
-                          ? std::to_chars(buf, buf + sizeof buf, as_float)
-                          : std::to_chars(buf, buf + sizeof buf, value);
+  // The shortest text that reads back to the same double: `metrics` on a scores CSV then
+  // sees exactly the numbers `score` evaluated (same AUROC, same threshold95).
+  const auto result = std::to_chars(buf, buf + sizeof buf, value);
   return std::string(buf, result.ptr);
 }
 

@@ -9,11 +9,13 @@
 namespace oodflow::pipeline {
 
 void validate(const MetricsOptions& o) {
-  OODFLOW_CHECK(!o.id.empty(), "--id is required");
-  OODFLOW_CHECK(!o.ood.empty(), "at least one --ood NAME=FILE is required");
-  OODFLOW_CHECK(!o.column.empty(), "--column must not be empty");
-  parse_named_sets(o.ood);
-  metrics::parse_gates(o.fail_under);
+  as_usage_error([&] {
+    OODFLOW_CHECK(!o.id.empty(), "--id is required");
+    OODFLOW_CHECK(!o.ood.empty(), "at least one --ood NAME=FILE is required");
+    OODFLOW_CHECK(!o.column.empty(), "--column must not be empty");
+    parse_named_sets(o.ood);
+    metrics::parse_gates(o.fail_under);
+  });
 }
 
 int run_metrics(const MetricsOptions& o) {

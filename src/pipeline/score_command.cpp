@@ -37,27 +37,44 @@ std::string detector_record(const ScoreOptions& o, const flow::LoadedFlow& loade
   return record.dump();
 }
 
-metrics::ScoredSet score_set(const std::string& name, const std::string& path,
+// Opens every input and checks it against the flow before any scoring, so that a bad last
+// file fails in a second, not after the first sets have been scored.
+std::vector<io::FeatureFile> open_inputs(const std::vector<std::string>& paths,
+                                         const flow::FlowConfig& config,
+                                         const std::string& flow_path) {
+  std::vector<io::FeatureFile> files;
+  for (const auto& path : paths) {
+    files.push_back(io::FeatureFile::open(path));
+    OODFLOW_CHECK(files.back().dim() == config.dim,
+                  "'" << path << "' has features of dimension " << files.back().dim()
+                      << " but the flow '" << flow_path << "' was trained on dimension "
+                      << config.dim);
+  }
+  return files;
+}
+
+metrics::ScoredSet score_set(const std::string& name, const io::FeatureFile& data,
                              flow::LoadedFlow& loaded, const ScoreOptions& o) {
-  const io::FeatureFile data = io::FeatureFile::open(path);
-  std::vector<double> scores = with_torch_errors("scoring '" + path + "'", [&] {
+  std::vector<double> scores = with_torch_errors("scoring '" + data.path() + "'", [&] {
     return flow::score_features(*loaded.flow, loaded.normalizer, data, o.batch_size, o.device);
   });
-  return {name, path, std::move(scores), data.sources()};
+  return {name, data.path(), std::move(scores), data.sources()};
 }
 
 }  // namespace
 
 void validate(const ScoreOptions& o) {
-  OODFLOW_CHECK(!o.flow.empty(), "--flow is required");
-  OODFLOW_CHECK(!o.id.empty(), "--id is required");
-  OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
-  OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
-  check_device(o.device);
-  OODFLOW_CHECK(!o.ood.empty() || !o.scores.empty(),
-                "give at least one --ood NAME=FILE (or --scores to only write scores)");
-  parse_named_sets(o.ood);
-  metrics::parse_gates(o.fail_under);
+  as_usage_error([&] {
+    OODFLOW_CHECK(!o.flow.empty(), "--flow is required");
+    OODFLOW_CHECK(!o.id.empty(), "--id is required");
+    OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
+    OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
+    check_device(o.device);
+    OODFLOW_CHECK(!o.ood.empty() || !o.scores.empty(),
+                  "give at least one --ood NAME=FILE (or --scores to only write scores)");
+    parse_named_sets(o.ood);
+    metrics::parse_gates(o.fail_under);
+  });
 }
 
 int run_score(const ScoreOptions& o) {
@@ -70,10 +87,15 @@ int run_score(const ScoreOptions& o) {
       with_torch_errors("loading '" + o.flow + "'", [&] { return flow::load_flow(o.flow); });
   loaded.flow->to(torch::Device(o.device));
 
-  const metrics::ScoredSet id = score_set("id", o.id, loaded, o);
+  const auto sets = parse_named_sets(o.ood);
+  std::vector<std::string> paths = {o.id};
+  for (const auto& set : sets) paths.push_back(set.second);
+  const std::vector<io::FeatureFile> inputs = open_inputs(paths, loaded.flow->config(), o.flow);
+
+  const metrics::ScoredSet id = score_set("id", inputs[0], loaded, o);
   std::vector<metrics::ScoredSet> ood;
-  for (const auto& [name, file] : parse_named_sets(o.ood)) {
-    ood.push_back(score_set(name, file, loaded, o));
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    ood.push_back(score_set(sets[i].first, inputs[i + 1], loaded, o));
   }
   if (!o.scores.empty()) io::write_scores_csv(o.scores, id, ood);
   if (ood.empty()) return 0;

@@ -48,11 +48,13 @@ void write_set(const std::string& path, const data::FeatureMatrix& m, const std:
 }  // namespace
 
 void validate(const SynthOptions& o) {
-  OODFLOW_CHECK(!o.out_dir.empty(), "--out-dir is required");
-  OODFLOW_CHECK(o.dim >= 2, "--dim must be >= 2, got " << o.dim);
-  OODFLOW_CHECK(o.components >= 1, "--components must be >= 1, got " << o.components);
-  OODFLOW_CHECK(o.train >= 1 && o.test >= 1, "--train and --test must be >= 1");
-  parse_shifts(o.shifts);
+  as_usage_error([&] {
+    OODFLOW_CHECK(!o.out_dir.empty(), "--out-dir is required");
+    OODFLOW_CHECK(o.dim >= 2, "--dim must be >= 2, got " << o.dim);
+    OODFLOW_CHECK(o.components >= 1, "--components must be >= 1, got " << o.components);
+    OODFLOW_CHECK(o.train >= 1 && o.test >= 1, "--train and --test must be >= 1");
+    parse_shifts(o.shifts);
+  });
 }
 
 void run_synth(const SynthOptions& o) {

@@ -52,21 +52,23 @@ std::string training_record(const TrainOptions& o, const io::FeatureFile& data) 
 }  // namespace
 
 void validate(const TrainOptions& o) {
-  OODFLOW_CHECK(!o.features.empty(), "--features is required");
-  OODFLOW_CHECK(!o.out.empty(), "--out is required");
-  OODFLOW_CHECK(o.out != o.features, "--out must differ from --features");
-  OODFLOW_CHECK(o.arch == "glow" || o.arch == "realnvp",
-                "--arch must be glow or realnvp, got '" << o.arch << "'");
-  OODFLOW_CHECK(o.blocks >= 0, "--blocks must be >= 1 (0 = default), got " << o.blocks);
-  OODFLOW_CHECK(o.hidden >= 0, "--hidden must be >= 1 (0 = feature dimension), got " << o.hidden);
-  OODFLOW_CHECK(o.scale_clamp >= 0 && std::isfinite(o.scale_clamp),
-                "--scale-clamp must be >= 0 (0 = off), got " << o.scale_clamp);
-  OODFLOW_CHECK(o.epochs >= 1, "--epochs must be >= 1, got " << o.epochs);
-  OODFLOW_CHECK(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0, got " << o.lr);
-  OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
-  OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
-  parse_normalization(o.normalize);
-  check_device(o.device);
+  as_usage_error([&] {
+    OODFLOW_CHECK(!o.features.empty(), "--features is required");
+    OODFLOW_CHECK(!o.out.empty(), "--out is required");
+    OODFLOW_CHECK(o.out != o.features, "--out must differ from --features");
+    OODFLOW_CHECK(o.arch == "glow" || o.arch == "realnvp",
+                  "--arch must be glow or realnvp, got '" << o.arch << "'");
+    OODFLOW_CHECK(o.blocks >= 0, "--blocks must be >= 1 (0 = default), got " << o.blocks);
+    OODFLOW_CHECK(o.hidden >= 0, "--hidden must be >= 1 (0 = feature dimension), got " << o.hidden);
+    OODFLOW_CHECK(o.scale_clamp >= 0 && std::isfinite(o.scale_clamp),
+                  "--scale-clamp must be >= 0 (0 = off), got " << o.scale_clamp);
+    OODFLOW_CHECK(o.epochs >= 1, "--epochs must be >= 1, got " << o.epochs);
+    OODFLOW_CHECK(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0, got " << o.lr);
+    OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
+    OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
+    parse_normalization(o.normalize);
+    check_device(o.device);
+  });
 }
 
 flow::TrainSummary run_train(const TrainOptions& o) {

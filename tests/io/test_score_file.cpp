@@ -58,8 +58,9 @@ TEST(Csv, QuotesAndSplitsRoundTrip) {
   ASSERT_TRUE(split_csv_line(line, &fields));
   EXPECT_EQ(fields, (std::vector<std::string>{"plain", "a,\"b\"", ""}));
   EXPECT_FALSE(split_csv_line("\"open", &fields));
-  EXPECT_EQ(format_score(0.1f), "0.1");
-  EXPECT_EQ(std::stod(format_score(0.1)), 0.1);
+  for (double v : {0.1, static_cast<double>(0.1f), -372.0591735839844, 1e-300}) {
+    EXPECT_EQ(std::strtod(format_score(v).c_str(), nullptr), v);
+  }
   EXPECT_EQ(format_score(-INFINITY), "-inf");
 }
 

@@ -15,6 +15,25 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+/// An invalid option value or combination: the command line is wrong (exit code 2).
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Runs `check` and rethrows any Error it throws as a UsageError: for validate() functions,
+/// whose helpers (parsers of option values) also serve non-option input.
+template <typename Fn>
+void as_usage_error(Fn&& check) {
+  try {
+    check();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
 namespace detail {
 [[noreturn]] void throw_error(const std::string& message);
 }  // namespace detail
