@@ -61,6 +61,10 @@ endforeach()
 # Usage errors exit 2.
 run(2 ${OODFLOW} train --no-such-option)
 run(2 ${OODFLOW} train -f ${WORK}/does_not_exist.npy -o ${WORK}/x.safetensors)
+run(2 ${OODFLOW} train -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors --lr -1)
+if(NOT last_err MATCHES "^error: --lr must be > 0")
+  message(FATAL_ERROR "unexpected usage error text: ${last_err}")
+endif()
 run(2 ${OODFLOW} score --flow ${WORK}/flow.safetensors --id ${WORK}/id_test.safetensors
     --ood x=${WORK}/id_test.safetensors --batch-size many)
 
