@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "oodflow/flow/flow_config.h"
 #include "oodflow/pipeline/train_command.h"
 
 namespace oodflow::cli {
@@ -20,7 +21,7 @@ void setup_train(CLI::App& app, CommandStatus& status) {
   sub->add_option("--arch", opts->arch,
                   "Flow architecture: glow = K x [ActNorm, LU linear, affine coupling]; "
                   "realnvp = K x [affine coupling, ActNorm]")
-      ->check(CLI::IsMember({"glow", "realnvp"}))
+      ->check(CLI::IsMember(flow::flow_arch_names()))
       ->capture_default_str();
   sub->add_option("--blocks,-K", opts->blocks, "Number of blocks K; 0 = glow 10, realnvp 4")
       ->capture_default_str();

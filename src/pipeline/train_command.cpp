@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -56,7 +57,8 @@ void validate(const TrainOptions& o) {
     OODFLOW_CHECK(!o.features.empty(), "--features is required");
     OODFLOW_CHECK(!o.out.empty(), "--out is required");
     OODFLOW_CHECK(o.out != o.features, "--out must differ from --features");
-    OODFLOW_CHECK(o.arch == "glow" || o.arch == "realnvp",
+    const auto& archs = flow::flow_arch_names();
+    OODFLOW_CHECK(std::find(archs.begin(), archs.end(), o.arch) != archs.end(),
                   "--arch must be glow or realnvp, got '" << o.arch << "'");
     OODFLOW_CHECK(o.blocks >= 0, "--blocks must be >= 1 (0 = default), got " << o.blocks);
     OODFLOW_CHECK(o.hidden >= 0, "--hidden must be >= 1 (0 = feature dimension), got " << o.hidden);
@@ -77,9 +79,10 @@ flow::TrainSummary run_train(const TrainOptions& o) {
   set_compute_threads(o.threads);
   const io::FeatureFile data = io::FeatureFile::open(o.features);
   spdlog::info("train: {} samples of dimension {} from '{}'", data.rows(), data.dim(), o.features);
-  const Normalizer normalizer = parse_normalization(o.normalize) == Normalization::kStandardize
+  const Normalization normalization = parse_normalization(o.normalize);
+  const Normalizer normalizer = normalization == Normalization::kStandardize
                                     ? fit_standardization(data)
-                                    : Normalizer(parse_normalization(o.normalize));
+                                    : Normalizer(normalization);
   flow::FlowConfig config;
   config.arch = o.arch;
   config.dim = data.dim();

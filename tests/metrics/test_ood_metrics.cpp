@@ -42,6 +42,12 @@ double brute_auroc(const std::vector<double>& id, const std::vector<double>& ood
   return wins / (static_cast<double>(id.size()) * static_cast<double>(ood.size()));
 }
 
+// How many scores a threshold t accepts (score >= t).
+double accepted(const std::vector<double>& scores, double t) {
+  return static_cast<double>(
+      std::count_if(scores.begin(), scores.end(), [t](double s) { return s >= t; }));
+}
+
 // Every candidate threshold from the data, the definition taken literally.
 std::pair<double, double> brute_fpr95(const std::vector<double>& id,
                                       const std::vector<double>& ood) {
@@ -50,12 +56,8 @@ std::pair<double, double> brute_fpr95(const std::vector<double>& id,
   std::vector<double> thresholds = id;
   thresholds.insert(thresholds.end(), ood.begin(), ood.end());
   for (double t : thresholds) {
-    double tp = 0;
-    double fp = 0;
-    for (double a : id) tp += a >= t;
-    for (double b : ood) fp += b >= t;
-    const double tpr = tp / id.size();
-    const double fpr = fp / ood.size();
+    const double tpr = accepted(id, t) / id.size();
+    const double fpr = accepted(ood, t) / ood.size();
     if (tpr >= 0.95 && (fpr < best_fpr || (fpr == best_fpr && t > best_t))) {
       best_fpr = fpr;
       best_t = t;
@@ -73,10 +75,8 @@ double brute_ap(const std::vector<double>& pos, const std::vector<double>& neg) 
   double ap = 0;
   double prev_recall = 0;
   for (double t : thresholds) {
-    double tp = 0;
-    double fp = 0;
-    for (double a : pos) tp += a >= t;
-    for (double b : neg) fp += b >= t;
+    const double tp = accepted(pos, t);
+    const double fp = accepted(neg, t);
     const double recall = tp / pos.size();
     ap += (recall - prev_recall) * (tp / (tp + fp));
     prev_recall = recall;
