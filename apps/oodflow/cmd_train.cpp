@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "oodflow/core/normalizer.h"
 #include "oodflow/flow/flow_config.h"
 #include "oodflow/pipeline/train_command.h"
 
@@ -39,7 +40,7 @@ void setup_train(CLI::App& app, CommandStatus& status) {
   sub->add_option("--normalize", opts->normalize,
                   "Feature preprocessing: l2 (reference), standardize (per-dimension, fitted on "
                   "these features) or none")
-      ->check(CLI::IsMember({"l2", "standardize", "none"}))
+      ->check(CLI::IsMember(normalization_names()))
       ->capture_default_str();
   sub->add_option("--seed", opts->seed, "Seed of initialisation and shuffling")
       ->capture_default_str();

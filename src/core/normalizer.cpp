@@ -32,8 +32,17 @@ const char* normalization_name(Normalization kind) {
   return "?";
 }
 
+constexpr Normalization kAllNormalizations[] = {Normalization::kL2, Normalization::kStandardize,
+                                                Normalization::kNone};
+
+std::vector<std::string> normalization_names() {
+  std::vector<std::string> names;
+  for (auto kind : kAllNormalizations) names.emplace_back(normalization_name(kind));
+  return names;
+}
+
 Normalization parse_normalization(const std::string& name) {
-  for (auto kind : {Normalization::kL2, Normalization::kStandardize, Normalization::kNone}) {
+  for (auto kind : kAllNormalizations) {
     if (name == normalization_name(kind)) return kind;
   }
   OODFLOW_FAIL("unknown normalization '" << name << "' (known: l2, standardize, none)");

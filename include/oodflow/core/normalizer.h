@@ -14,6 +14,8 @@ enum class Normalization { kL2, kStandardize, kNone };
 
 /// "l2", "standardize", "none".
 const char* normalization_name(Normalization kind);
+/// All names, in display order (for option validation and help).
+std::vector<std::string> normalization_names();
 /// Inverse of normalization_name; throws Error listing the known names.
 Normalization parse_normalization(const std::string& name);
 
