@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -21,8 +22,8 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  for (const auto& f : files()) ::unlink(path(f).c_str());
-  ::rmdir(dir_.c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
 }
 
 std::vector<std::string> TempDir::files() const {

@@ -20,6 +20,8 @@ void setup_train(CLI::App& app, CommandStatus& status);
 void setup_score(CLI::App& app, CommandStatus& status);
 void setup_metrics(CLI::App& app, CommandStatus& status);
 void setup_synth(CLI::App& app, CommandStatus& status);
+void setup_extract(CLI::App& app, CommandStatus& status);
+void setup_merge(CLI::App& app, CommandStatus& status);
 
 /// --threads and --device, shared by the commands that run a flow.
 void add_compute_options(CLI::App* sub, int& threads, std::string& device);

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
       "oodflow: post-hoc out-of-distribution detection. A normalizing flow fitted for one epoch "
       "to a classifier's penultimate-layer features scores new samples by log-density.\n"
       "Typical use:\n"
+      "  oodflow extract --model backbone.pt --data train_images/ --out id_train.safetensors\n"
       "  oodflow train --features id_train.safetensors --out flow.safetensors\n"
       "  oodflow score --flow flow.safetensors --id id_test.safetensors --ood mnist=mnist.npy"};
   app.set_version_flag("--version", std::string("oodflow ") + OODFLOW_VERSION);
@@ -66,6 +67,8 @@ int main(int argc, char** argv) {
   app.allow_config_extras(CLI::config_extras_mode::error);
 
   oodflow::cli::CommandStatus status;
+  oodflow::cli::setup_extract(app, status);
+  oodflow::cli::setup_merge(app, status);
   oodflow::cli::setup_train(app, status);
   oodflow::cli::setup_score(app, status);
   oodflow::cli::setup_metrics(app, status);

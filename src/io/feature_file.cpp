@@ -79,6 +79,16 @@ void FeatureFile::gather_rows(const std::int64_t* index, std::int64_t n, float* 
   }
 }
 
+void FeatureFile::read_logits(std::int64_t begin, std::int64_t count, float* out) const {
+  OODFLOW_CHECK(
+      logits_ && begin >= 0 && count >= 0 && begin + count <= rows_,
+      "internal: logits rows [" << begin << ", " << begin + count << ") of '" << path() << "'");
+  const std::int64_t classes = logits_->shape[1];
+  const std::size_t row_bytes = static_cast<std::size_t>(classes) * dtype_size(logits_->dtype);
+  convert_to_float(logits_->dtype, logits_->data + static_cast<std::size_t>(begin) * row_bytes,
+                   static_cast<std::size_t>(count * classes), out);
+}
+
 std::vector<std::int64_t> FeatureFile::labels() const {
   if (!labels_) return {};
   std::vector<std::int64_t> out(static_cast<std::size_t>(rows_));

@@ -47,6 +47,10 @@ class FeatureFile {
   bool has_labels() const { return labels_.has_value(); }
   std::vector<std::int64_t> labels() const;
   bool has_logits() const { return logits_.has_value(); }
+  /// Logits per sample (C); 0 without logits.
+  std::int64_t logits_dim() const { return logits_ ? logits_->shape[1] : 0; }
+  /// Copies the logits of rows [begin, begin + count) as float into out[count * C].
+  void read_logits(std::int64_t begin, std::int64_t count, float* out) const;
   /// Source path of each sample, or empty when the file does not record them.
   std::vector<std::string> sources() const;
   /// SHA-256 of the whole file (computed on first call).

@@ -1,0 +1,64 @@
+// A pretrained backbone exported as TorchScript (scripts/export_backbone.py writes one). It
+// takes a float [B, C, H, W] batch of preprocessed images and returns the penultimate-layer
+// features and, when it has them, the logits: as a tensor (features only), a tuple or list
+// (selected by position) or a dict (selected by key). LibTorch stays behind this interface,
+// so the extraction pipeline compiles without it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace oodflow::extract {
+
+struct BackboneOptions {
+  // TorchScript file (torch.jit.save / torch::jit::Module::save).
+  std::string path;
+  // Exported method to call, e.g. forward_features.
+  std::string method = "forward";
+  // Which output is the features: a dict key or a tuple/list position; empty = "features"
+  // for dicts, 0 for tuples, the tensor itself otherwise.
+  std::string features_key;
+  // Which output is the logits; empty = "logits" for dicts (when present), 1 for tuples of
+  // two or more; "none" = do not store logits.
+  std::string logits_key;
+  // cpu, cuda or cuda:N.
+  std::string device = "cpu";
+};
+
+/// One batch of outputs, row-major.
+struct BackboneOutputs {
+  std::vector<float> features;  ///< [batch, dim]
+  std::int64_t dim = 0;
+  std::vector<float> logits;  ///< [batch, classes], empty when the backbone gives none
+  std::int64_t classes = 0;
+};
+
+class Backbone {
+ public:
+  /// Loads the module in eval mode; throws Error naming the file when it is not TorchScript
+  /// or lacks the method.
+  explicit Backbone(const BackboneOptions& options);
+  ~Backbone();
+  Backbone(const Backbone&) = delete;
+  Backbone& operator=(const Backbone&) = delete;
+
+  /// Runs `input` [batch, channels, height, width] without autograd. Throws Error naming the
+  /// file when the module rejects the input or returns outputs of the wrong shape.
+  BackboneOutputs run(const float* input, std::int64_t batch, int channels, int height, int width);
+
+  const BackboneOptions& options() const { return options_; }
+  /// SHA-256 of the TorchScript file.
+  const std::string& sha256() const { return sha256_; }
+  /// JSON object: path, sha256, method, output kind and the keys used (after the first run).
+  std::string describe() const;
+
+ private:
+  struct Impl;
+  BackboneOptions options_;
+  std::string sha256_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace oodflow::extract

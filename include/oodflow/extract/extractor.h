@@ -1,0 +1,56 @@
+// The extraction pipeline: images of a source -> preprocessing -> backbone -> feature rows.
+// Worker threads decode and preprocess whole batches ahead of the backbone (up to two per
+// worker in flight), so with enough workers the backbone never waits for JPEG decoding.
+// Unreadable images are skipped and listed, or stop the run in strict mode.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "oodflow/extract/backbone.h"
+#include "oodflow/extract/image_source.h"
+#include "oodflow/extract/preprocess.h"
+
+namespace oodflow::extract {
+
+struct ExtractSettings {
+  Preprocessing preprocessing;
+  // Images per backbone call.
+  std::int64_t batch_size = 64;
+  // Decoding/preprocessing threads; 0 = in the calling thread, between backbone calls.
+  int workers = 2;
+  // The source indices [begin, end) to extract; end < 0 = to the last image.
+  std::int64_t begin = 0;
+  std::int64_t end = -1;
+  // Stop at the first unreadable image instead of skipping it.
+  bool strict = false;
+};
+
+struct SkippedImage {
+  std::string source;
+  std::string reason;
+};
+
+/// Features (and logits, labels, source names) of every extracted image, in source order.
+struct Extraction {
+  std::int64_t rows = 0;
+  std::int64_t dim = 0;
+  std::vector<float> features;  ///< [rows, dim]
+  std::int64_t classes = 0;
+  std::vector<float> logits;         ///< [rows, classes], empty without logits
+  std::vector<std::int64_t> labels;  ///< [rows], empty when the source has no labels
+  std::vector<std::string> sources;  ///< [rows]
+  std::vector<SkippedImage> skipped;
+  std::vector<int> input_shape;  ///< {C, H, W} given to the backbone
+  double seconds = 0;
+  double backbone_seconds = 0;  ///< time inside the backbone
+};
+
+/// Runs the pipeline. Throws Error when the backbone fails, when images give inputs of
+/// different sizes, when a feature is NaN/inf (naming the image), and in strict mode on the
+/// first unreadable image.
+Extraction extract_features(const ImageSource& source, Backbone& backbone,
+                            const ExtractSettings& settings);
+
+}  // namespace oodflow::extract

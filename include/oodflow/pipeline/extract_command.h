@@ -1,0 +1,61 @@
+// `oodflow extract`: run a TorchScript backbone over a source of images and write the
+// feature file (features, logits when the backbone gives them, labels when the source has
+// them, source paths) that train and score read. METHOD.md §1 (step 1) and §3.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "oodflow/core/threads.h"
+#include "oodflow/extract/extractor.h"
+
+namespace oodflow::pipeline {
+
+struct ExtractOptions {
+  // TorchScript backbone file.
+  std::string model;
+  // Images: a folder, a list file, an IDX file (.gz too) or a .npy image array.
+  std::string data;
+  // Output feature file (.safetensors).
+  std::string out;
+  // Source format: auto, folder, list, idx or npy.
+  std::string format = "auto";
+  // Labels of IDX and .npy sources (IDX labels file or integer .npy).
+  std::string labels;
+  // Backbone method and output selection (see extract/backbone.h).
+  std::string method = "forward";
+  std::string features_key;
+  std::string logits_key;
+  // Resize, crop, channels, mean and std.
+  extract::Preprocessing preprocessing;
+  // Images per backbone call.
+  std::int64_t batch_size = 64;
+  // Decoding/preprocessing threads; 0 = none (decode between backbone calls).
+  int workers = 2;
+  // LibTorch intra-op threads (and OpenBLAS); 0 = automatic (see core/threads.h).
+  int threads = kDefaultThreads;
+  // cpu, cuda or cuda:N.
+  std::string device = "cpu";
+  // "I/N": extract only the I-th (0-based) of N contiguous slices of the source.
+  std::string shard;
+  // Stop at the first unreadable image instead of skipping it.
+  bool strict = false;
+};
+
+/// A parsed --shard value.
+struct Shard {
+  std::int64_t index = 0;
+  std::int64_t count = 1;
+};
+/// "I/N" with 0 <= I < N; throws Error naming --shard otherwise.
+Shard parse_shard(const std::string& text);
+/// The source indices [begin, end) of shard `s` of `size` images: contiguous, so shards
+/// merged in index order give the unsharded order.
+std::pair<std::int64_t, std::int64_t> shard_range(const Shard& s, std::int64_t size);
+
+void validate(const ExtractOptions& options);
+
+/// Extracts and writes options.out.
+extract::Extraction run_extract(const ExtractOptions& options);
+
+}  // namespace oodflow::pipeline

@@ -1,0 +1,210 @@
+#include "oodflow/extract/extractor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <opencv2/core.hpp>
+#include <thread>
+
+#include "oodflow/core/progress.h"
+
+namespace oodflow::extract {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Skipped images are all listed in the output's metadata; the log names the first few.
+constexpr std::size_t kMaxSkipWarnings = 10;
+
+struct PreparedImage {
+  std::vector<float> pixels;  // [C, H, W]
+  int height = 0;
+  int width = 0;
+  std::string error;  // non-empty when the image could not be read
+};
+
+struct PreparedBatch {
+  std::vector<PreparedImage> images;
+  std::exception_ptr failure;  // anything other than an unreadable image
+};
+
+PreparedBatch prepare_batch(const ImageSource& source, const Preprocessing& p, std::int64_t first,
+                            std::int64_t count) {
+  PreparedBatch batch;
+  batch.images.resize(static_cast<std::size_t>(count));
+  try {
+    for (std::int64_t k = 0; k < count; ++k) {
+      PreparedImage& image = batch.images[static_cast<std::size_t>(k)];
+      try {
+        preprocess(source.load(first + k), p, &image.pixels, &image.height, &image.width);
+      } catch (const ImageError& e) {
+        image.error = e.what();
+      } catch (const cv::Exception& e) {
+        image.error = "'" + source.name(first + k) + "' cannot be preprocessed: " + e.err;
+      }
+    }
+  } catch (...) {
+    batch.failure = std::current_exception();
+  }
+  return batch;
+}
+
+// Worker threads that prepare batches 0..n-1 ahead of the consumer, at most `window` ahead.
+// The destructor stops and joins them, also when the consumer leaves with an exception.
+class BatchPrefetcher {
+ public:
+  BatchPrefetcher(const ImageSource& source, const ExtractSettings& s, std::int64_t batches)
+      : source_(source), settings_(s), batches_(batches), window_(2 * s.workers) {
+    for (int w = 0; w < s.workers; ++w) threads_.emplace_back([this] { work(); });
+  }
+  ~BatchPrefetcher() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    space_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  BatchPrefetcher(const BatchPrefetcher&) = delete;
+  BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
+
+  PreparedBatch take(std::int64_t b) {
+    if (threads_.empty()) return prepare(b);
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_cv_.wait(lock, [&] { return ready_.count(b) > 0; });
+    PreparedBatch batch = std::move(ready_[b]);
+    ready_.erase(b);
+    consumed_ = b + 1;
+    space_.notify_all();
+    return batch;
+  }
+
+ private:
+  PreparedBatch prepare(std::int64_t b) const {
+    const std::int64_t first = settings_.begin + b * settings_.batch_size;
+    const std::int64_t count = std::min(settings_.batch_size, settings_.end - first);
+    return prepare_batch(source_, settings_.preprocessing, first, count);
+  }
+
+  void work() {
+    // OpenCV's own thread pool would compete with these workers and the backbone.
+    cv::setNumThreads(0);
+    for (;;) {
+      std::int64_t b = 0;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        space_.wait(
+            lock, [&] { return stop_ || claimed_ >= batches_ || claimed_ < consumed_ + window_; });
+        if (stop_ || claimed_ >= batches_) return;
+        b = claimed_++;
+      }
+      PreparedBatch batch = prepare(b);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ready_[b] = std::move(batch);
+      }
+      ready_cv_.notify_all();
+    }
+  }
+
+  const ImageSource& source_;
+  const ExtractSettings& settings_;
+  const std::int64_t batches_;
+  const std::int64_t window_;
+  std::mutex mutex_;
+  std::condition_variable space_;
+  std::condition_variable ready_cv_;
+  std::map<std::int64_t, PreparedBatch> ready_;
+  std::int64_t claimed_ = 0;
+  std::int64_t consumed_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Appends the batch's readable images to `out` and runs the backbone on them.
+void consume_batch(const ImageSource& source, Backbone& backbone, const ExtractSettings& s,
+                   std::int64_t first, PreparedBatch& batch, Extraction* out,
+                   std::vector<float>* input) {
+  if (batch.failure) std::rethrow_exception(batch.failure);
+  std::vector<std::int64_t> kept;
+  const int channels = s.preprocessing.channels;
+  for (std::size_t k = 0; k < batch.images.size(); ++k) {
+    PreparedImage& image = batch.images[k];
+    const std::int64_t index = first + static_cast<std::int64_t>(k);
+    if (!image.error.empty()) {
+      OODFLOW_CHECK(!s.strict, image.error << " (stopped by --strict)");
+      if (out->skipped.size() < kMaxSkipWarnings) spdlog::warn("skipping {}", image.error);
+      out->skipped.push_back({source.name(index), image.error});
+      continue;
+    }
+    if (out->input_shape.empty()) out->input_shape = {channels, image.height, image.width};
+    OODFLOW_CHECK(image.height == out->input_shape[1] && image.width == out->input_shape[2],
+                  "'" << source.name(index) << "' gives a " << image.height << "x" << image.width
+                      << " input but earlier images gave " << out->input_shape[1] << "x"
+                      << out->input_shape[2]
+                      << "; set --crop (and --resize) so that every image has one size");
+    if (kept.empty()) input->clear();
+    input->insert(input->end(), image.pixels.begin(), image.pixels.end());
+    kept.push_back(index);
+  }
+  if (kept.empty()) return;
+  const auto start = Clock::now();
+  const BackboneOutputs y = backbone.run(input->data(), static_cast<std::int64_t>(kept.size()),
+                                         channels, out->input_shape[1], out->input_shape[2]);
+  out->backbone_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  if (out->rows == 0) {
+    out->dim = y.dim;
+    out->classes = y.classes;
+  }
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    const float* row = y.features.data() + k * static_cast<std::size_t>(y.dim);
+    for (std::int64_t d = 0; d < y.dim; ++d) {
+      OODFLOW_CHECK(std::isfinite(row[d]),
+                    "backbone '" << backbone.options().path << "' gave a non-finite feature ("
+                                 << row[d] << ") for '" << source.name(kept[k]) << "'");
+    }
+    out->sources.push_back(source.name(kept[k]));
+    if (source.has_labels()) out->labels.push_back(source.label(kept[k]));
+  }
+  out->features.insert(out->features.end(), y.features.begin(), y.features.end());
+  out->logits.insert(out->logits.end(), y.logits.begin(), y.logits.end());
+  out->rows += static_cast<std::int64_t>(kept.size());
+}
+
+}  // namespace
+
+Extraction extract_features(const ImageSource& source, Backbone& backbone,
+                            const ExtractSettings& settings) {
+  ExtractSettings s = settings;
+  if (s.end < 0) s.end = source.size();
+  OODFLOW_CHECK(s.begin >= 0 && s.begin <= s.end && s.end <= source.size() && s.batch_size > 0,
+                "internal: extraction range [" << s.begin << ", " << s.end << ") of "
+                                               << source.size() << " images");
+  const auto start = Clock::now();
+  const std::int64_t total = s.end - s.begin;
+  const std::int64_t batches = (total + s.batch_size - 1) / s.batch_size;
+  Extraction out;
+  std::vector<float> input;
+  Progress progress("extract", total, "images");
+  BatchPrefetcher prefetcher(source, s, batches);
+  for (std::int64_t b = 0; b < batches; ++b) {
+    const std::int64_t first = s.begin + b * s.batch_size;
+    PreparedBatch batch = prefetcher.take(b);
+    consume_batch(source, backbone, s, first, batch, &out, &input);
+    const std::int64_t done = std::min(total, (b + 1) * s.batch_size);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    progress.update(done, fmt::format("{:.0f} images/s", done / std::max(elapsed, 1e-9)));
+  }
+  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  progress.finish(fmt::format("{:.0f} images/s", total / std::max(out.seconds, 1e-9)));
+  OODFLOW_CHECK(out.rows > 0, "none of the " << total << " images could be read, e.g. "
+                                             << out.skipped.front().reason);
+  return out;
+}
+
+}  // namespace oodflow::extract

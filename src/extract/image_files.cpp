@@ -1,0 +1,218 @@
+// Sources of image files: folders (torchvision's ImageFolder convention) and list files.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "image_sources.h"
+#include "oodflow/io/mapped_file.h"
+
+namespace oodflow::extract {
+namespace fs = std::filesystem;
+namespace {
+
+// torchvision's IMG_EXTENSIONS, matched case-insensitively.
+constexpr const char* kImageExtensions[] = {".jpg", ".jpeg", ".png",  ".ppm", ".bmp",
+                                            ".pgm", ".tif",  ".tiff", ".webp"};
+
+bool has_image_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find_if(std::begin(kImageExtensions), std::end(kImageExtensions),
+                      [&](const char* e) { return ext == e; }) != std::end(kImageExtensions);
+}
+
+// Image files directly inside `dir`, sorted by name.
+std::vector<std::string> images_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.is_directory() && has_image_extension(entry.path())) {
+      names.push_back(entry.path().filename().string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> paths;
+  for (const auto& n : names) paths.push_back((dir / n).string());
+  return paths;
+}
+
+// torchvision walks each class folder with sorted(os.walk(...)): folders in the order of
+// their path strings, files sorted within each folder.
+std::vector<std::string> images_under(const fs::path& dir) {
+  std::vector<std::string> dirs = {dir.string()};
+  for (const auto& entry :
+       fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
+    if (entry.is_directory()) dirs.push_back(entry.path().string());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  std::vector<std::string> paths;
+  for (const auto& d : dirs) {
+    for (auto& p : images_in(d)) paths.push_back(std::move(p));
+  }
+  return paths;
+}
+
+std::string trim(const std::string& s) {
+  const auto begin = s.find_first_not_of(" \t\r");
+  if (begin == std::string::npos) return "";
+  return s.substr(begin, s.find_last_not_of(" \t\r") - begin + 1);
+}
+
+bool parse_label(const std::string& text, std::int64_t* label) {
+  if (text.empty()) return false;
+  std::size_t used = 0;
+  try {
+    *label = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return used == text.size();
+}
+
+class FileListSource : public ImageSource {
+ public:
+  FileListSource(std::string format, std::string root, std::vector<std::string> paths,
+                 std::vector<std::int64_t> labels, std::vector<std::string> classes)
+      : format_(std::move(format)),
+        root_(std::move(root)),
+        paths_(std::move(paths)),
+        labels_(std::move(labels)),
+        classes_(std::move(classes)) {}
+
+  std::int64_t size() const override { return static_cast<std::int64_t>(paths_.size()); }
+  bool has_labels() const override { return !labels_.empty(); }
+  std::int64_t label(std::int64_t i) const override {
+    return labels_.empty() ? -1 : labels_[static_cast<std::size_t>(i)];
+  }
+  std::string name(std::int64_t i) const override { return paths_[static_cast<std::size_t>(i)]; }
+  cv::Mat load(std::int64_t i) const override {
+    return decode_image_file(paths_[static_cast<std::size_t>(i)]);
+  }
+  std::string describe() const override {
+    nlohmann::json j = {{"format", format_}, {"path", root_}, {"count", size()}};
+    if (!classes_.empty()) j["classes"] = classes_;
+    return j.dump();
+  }
+
+ private:
+  std::string format_;
+  std::string root_;
+  std::vector<std::string> paths_;
+  std::vector<std::int64_t> labels_;
+  std::vector<std::string> classes_;
+};
+
+}  // namespace
+
+cv::Mat decode_image_file(const std::string& path) {
+  cv::Mat decoded;
+  try {
+    const io::MappedFile file(path);
+    const cv::Mat bytes(1, static_cast<int>(file.size()), CV_8U,
+                        const_cast<std::uint8_t*>(file.data()));
+    // UNCHANGED keeps grey as grey and does not apply EXIF rotation, as PIL's loader.
+    decoded = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+  } catch (const ImageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ImageError(e.what());
+  } catch (const cv::Exception& e) {
+    throw ImageError("'" + path + "' cannot be decoded: " + e.err);
+  }
+  if (decoded.empty()) {
+    throw ImageError("'" + path + "' is not a decodable image (corrupt or unsupported format)");
+  }
+  if (decoded.depth() == CV_16U) {
+    decoded.convertTo(decoded, CV_8U, 1.0 / 257.0);
+  } else if (decoded.depth() != CV_8U && decoded.depth() != CV_32F) {
+    throw ImageError("'" + path + "' has an unsupported pixel type (OpenCV depth " +
+                     std::to_string(decoded.depth()) + ")");
+  }
+  cv::Mat rgb;
+  switch (decoded.channels()) {
+    case 1:
+      return decoded;
+    case 3:
+      cv::cvtColor(decoded, rgb, cv::COLOR_BGR2RGB);
+      return rgb;
+    case 4:
+      cv::cvtColor(decoded, rgb, cv::COLOR_BGRA2RGBA);
+      return rgb;
+    default:
+      cv::extractChannel(decoded, rgb, 0);
+      return rgb;
+  }
+}
+
+std::unique_ptr<ImageSource> open_folder_source(const std::string& path) {
+  const fs::path root(path);
+  std::error_code ec;
+  OODFLOW_CHECK(fs::is_directory(root, ec), "'" << path << "' is not a readable folder");
+  std::vector<std::string> classes;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (entry.is_directory()) classes.push_back(entry.path().filename().string());
+  }
+  std::sort(classes.begin(), classes.end());
+  std::vector<std::string> paths;
+  std::vector<std::int64_t> labels;
+  if (classes.empty()) {
+    paths = images_in(root);
+  } else {
+    for (std::size_t c = 0; c < classes.size(); ++c) {
+      auto files = images_under(root / classes[c]);
+      OODFLOW_CHECK(!files.empty(), "'" << path << "': class folder '" << classes[c]
+                                        << "' holds no image files (.jpg .jpeg .png .ppm .bmp "
+                                           ".pgm .tif .tiff .webp); remove it or add images");
+      for (auto& f : files) {
+        paths.push_back(std::move(f));
+        labels.push_back(static_cast<std::int64_t>(c));
+      }
+    }
+  }
+  OODFLOW_CHECK(!paths.empty(), "'" << path
+                                    << "' holds no image files (.jpg .jpeg .png .ppm .bmp .pgm "
+                                       ".tif .tiff .webp) and no class folders");
+  return std::make_unique<FileListSource>("folder", path, std::move(paths), std::move(labels),
+                                          std::move(classes));
+}
+
+std::unique_ptr<ImageSource> open_list_source(const std::string& path) {
+  std::ifstream in(path);
+  OODFLOW_CHECK(in, "cannot open list file '" << path << "'");
+  const fs::path base = fs::path(path).parent_path();
+  std::vector<std::string> paths;
+  std::vector<std::int64_t> labels;
+  std::string line;
+  for (std::int64_t number = 1; std::getline(in, line); ++number) {
+    line = trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    OODFLOW_CHECK(line.find('\0') == std::string::npos,
+                  "'" << path << "' line " << number << " holds a NUL byte; is it a list file?");
+    std::string file = line;
+    std::int64_t label = 0;
+    const auto comma = line.rfind(',');
+    const bool labelled =
+        comma != std::string::npos && parse_label(trim(line.substr(comma + 1)), &label);
+    if (labelled) file = trim(line.substr(0, comma));
+    OODFLOW_CHECK(paths.empty() || labelled == !labels.empty(),
+                  "'" << path << "' line " << number << ": "
+                      << (labelled ? "has a label but earlier lines have none"
+                                   : "has no label but earlier lines have one")
+                      << "; give 'path,label' on every line or on none");
+    OODFLOW_CHECK(!labelled || label >= 0,
+                  "'" << path << "' line " << number << ": label " << label << " is negative");
+    OODFLOW_CHECK(!file.empty(), "'" << path << "' line " << number << ": empty path");
+    const fs::path p(file);
+    paths.push_back(p.is_absolute() || base.empty() ? p.string() : (base / p).string());
+    if (labelled) labels.push_back(label);
+  }
+  OODFLOW_CHECK(!paths.empty(), "list file '" << path << "' names no images");
+  return std::make_unique<FileListSource>("list", path, std::move(paths), std::move(labels),
+                                          std::vector<std::string>{});
+}
+
+}  // namespace oodflow::extract

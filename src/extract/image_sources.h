@@ -1,0 +1,18 @@
+// Internal: the constructors of each kind of image source, chosen by open_image_source().
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "oodflow/extract/image_source.h"
+
+namespace oodflow::extract {
+
+std::unique_ptr<ImageSource> open_folder_source(const std::string& path);
+std::unique_ptr<ImageSource> open_list_source(const std::string& path);
+std::unique_ptr<ImageSource> open_idx_source(const std::string& path,
+                                             const std::string& labels_path);
+std::unique_ptr<ImageSource> open_npy_source(const std::string& path,
+                                             const std::string& labels_path);
+
+}  // namespace oodflow::extract

@@ -1,0 +1,142 @@
+#include "oodflow/pipeline/extract_command.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "oodflow/core/atomic_file.h"
+#include "oodflow/core/error.h"
+#include "oodflow/io/feature_file.h"
+#include "oodflow/pipeline/device.h"
+
+namespace oodflow::pipeline {
+namespace {
+
+std::string skipped_json(const std::vector<extract::SkippedImage>& skipped) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& s : skipped) list.push_back({{"source", s.source}, {"reason", s.reason}});
+  return list.dump();
+}
+
+void write_extraction(const ExtractOptions& o, const extract::Extraction& x,
+                      const extract::Backbone& backbone, const extract::ImageSource& source,
+                      const Shard& shard, std::pair<std::int64_t, std::int64_t> range) {
+  io::FeatureFileContents c;
+  c.rows = x.rows;
+  c.dim = x.dim;
+  c.features = x.features.data();
+  if (!x.labels.empty()) c.labels = x.labels.data();
+  if (!x.logits.empty()) {
+    c.logits = x.logits.data();
+    c.classes = x.classes;
+  }
+  c.sources = x.sources;
+  // No timings or thread counts: the same inputs give a byte-identical file.
+  c.metadata = {
+      {"producer", "oodflow extract"},     {"oodflow_version", OODFLOW_VERSION},
+      {"backbone", backbone.describe()},   {"preprocessing", extract::to_json(o.preprocessing)},
+      {"source", source.describe()},       {"input_shape", nlohmann::json(x.input_shape).dump()},
+      {"skipped", skipped_json(x.skipped)}};
+  if (shard.count > 1) {
+    c.metadata["shard"] = nlohmann::json{
+        {"index", shard.index},
+        {"count", shard.count},
+        {"begin", range.first},
+        {"end", range.second}}.dump();
+  }
+  io::write_feature_file(o.out, c);
+}
+
+}  // namespace
+
+Shard parse_shard(const std::string& text) {
+  Shard s;
+  const auto slash = text.find('/');
+  bool ok = slash != std::string::npos;
+  try {
+    std::size_t used = 0;
+    if (ok) {
+      s.index = std::stoll(text.substr(0, slash), &used);
+      ok = used == slash;
+      s.count = std::stoll(text.substr(slash + 1), &used);
+      ok = ok && used == text.size() - slash - 1;
+    }
+  } catch (const std::exception&) {
+    ok = false;
+  }
+  OODFLOW_CHECK(
+      ok && s.count >= 1 && s.index >= 0 && s.index < s.count,
+      "--shard must be I/N with 0 <= I < N (e.g. 0/4 for the first of four), got '" << text << "'");
+  return s;
+}
+
+std::pair<std::int64_t, std::int64_t> shard_range(const Shard& s, std::int64_t size) {
+  // 128-bit products: index * size cannot overflow for any 64-bit counts.
+  __extension__ using Wide = __int128;
+  const auto bound = [&](std::int64_t i) {
+    return static_cast<std::int64_t>(static_cast<Wide>(i) * size / s.count);
+  };
+  return {bound(s.index), bound(s.index + 1)};
+}
+
+void validate(const ExtractOptions& o) {
+  as_usage_error([&] {
+    OODFLOW_CHECK(!o.model.empty(), "--model is required");
+    OODFLOW_CHECK(!o.data.empty(), "--data is required");
+    OODFLOW_CHECK(!o.out.empty(), "--out is required");
+    OODFLOW_CHECK(o.out != o.data && o.out != o.model, "--out must differ from the inputs");
+    extract::parse_source_format(o.format);
+    extract::validate(o.preprocessing);
+    OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
+    OODFLOW_CHECK(o.workers >= 0 && o.workers <= 256,
+                  "--workers must be between 0 and 256, got " << o.workers);
+    OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
+    if (!o.shard.empty()) parse_shard(o.shard);
+    check_device(o.device);
+  });
+}
+
+extract::Extraction run_extract(const ExtractOptions& o) {
+  validate(o);
+  check_writable(o.out);
+  set_compute_threads(o.threads);
+  const auto source =
+      extract::open_image_source(o.data, extract::parse_source_format(o.format), o.labels);
+  const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
+  const auto range = shard_range(shard, source->size());
+  OODFLOW_CHECK(range.second > range.first, "--shard " << o.shard << " selects no image: '"
+                                                       << o.data << "' holds only "
+                                                       << source->size() << " images");
+  extract::Backbone backbone({o.model, o.method, o.features_key, o.logits_key, o.device});
+  spdlog::info("extract: {} of {} images of '{}'{}, backbone '{}', batch {}, {} worker(s)",
+               range.second - range.first, source->size(), o.data,
+               shard.count > 1 ? " (shard " + o.shard + ")" : "", o.model, o.batch_size, o.workers);
+
+  extract::ExtractSettings settings;
+  settings.preprocessing = o.preprocessing;
+  settings.batch_size = o.batch_size;
+  settings.workers = o.workers;
+  settings.begin = range.first;
+  settings.end = range.second;
+  settings.strict = o.strict;
+  const extract::Extraction x = extract::extract_features(*source, backbone, settings);
+  write_extraction(o, x, backbone, *source, shard, range);
+  spdlog::info(
+      "extract: wrote {} feature vectors of dimension {}{} to '{}'; {:.0f} images/s, backbone "
+      "{:.0f}% of the time",
+      x.rows, x.dim, x.logits.empty() ? "" : fmt::format(" with {} logits", x.classes), o.out,
+      x.rows / std::max(x.seconds, 1e-9), 100 * x.backbone_seconds / std::max(x.seconds, 1e-9));
+  if (!x.skipped.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < x.skipped.size() && i < 5; ++i) {
+      names += (i ? ", " : "") + x.skipped[i].source;
+    }
+    spdlog::warn(
+        "extract: skipped {} unreadable image(s): {}{} (listed in the file's metadata "
+        "under 'skipped'; --strict makes them errors)",
+        x.skipped.size(), names, x.skipped.size() > 5 ? ", ..." : "");
+  }
+  return x;
+}
+
+}  // namespace oodflow::pipeline
