@@ -15,6 +15,7 @@ packages=(
   libopencv-dev           # image decoding and resizing (extract)
   libssl-dev              # SHA-256 of data and model files (OpenSSL)
   zlib1g-dev              # gzip-compressed IDX files
+  dataset-fashion-mnist   # Fashion-MNIST IDX files (/usr/share/datasets/fashion-mnist), tests and demo
   clang-format
 )
 

@@ -33,33 +33,33 @@ struct PreparedBatch {
   std::exception_ptr failure;  // anything other than an unreadable image
 };
 
-PreparedBatch prepare_batch(const ImageSource& source, const Preprocessing& p, std::int64_t first,
-                            std::int64_t count) {
-  PreparedBatch batch;
-  batch.images.resize(static_cast<std::size_t>(count));
+// Decodes and preprocesses one image; unreadable images are recorded, not thrown.
+void prepare_image(const ImageSource& source, const Preprocessing& p, std::int64_t index,
+                   PreparedImage* image) {
   try {
-    for (std::int64_t k = 0; k < count; ++k) {
-      PreparedImage& image = batch.images[static_cast<std::size_t>(k)];
-      try {
-        preprocess(source.load(first + k), p, &image.pixels, &image.height, &image.width);
-      } catch (const ImageError& e) {
-        image.error = e.what();
-      } catch (const cv::Exception& e) {
-        image.error = "'" + source.name(first + k) + "' cannot be preprocessed: " + e.err;
-      }
-    }
-  } catch (...) {
-    batch.failure = std::current_exception();
+    preprocess(source.load(index), p, &image->pixels, &image->height, &image->width);
+  } catch (const ImageError& e) {
+    image->error = e.what();
+  } catch (const cv::Exception& e) {
+    image->error = "'" + source.name(index) + "' cannot be preprocessed: " + e.err;
   }
-  return batch;
 }
 
-// Worker threads that prepare batches 0..n-1 ahead of the consumer, at most `window` ahead.
-// The destructor stops and joins them, also when the consumer leaves with an exception.
+// Worker threads that prepare the images of batches 0..n-1 ahead of the consumer, at most
+// `window` batches ahead. Workers take single images, not whole batches, so the first batch
+// is ready after 1/workers of its decoding time and no worker idles while another finishes
+// a batch. The destructor stops and joins them, also when the consumer leaves with an
+// exception.
 class BatchPrefetcher {
  public:
   BatchPrefetcher(const ImageSource& source, const ExtractSettings& s, std::int64_t batches)
-      : source_(source), settings_(s), batches_(batches), window_(2 * s.workers) {
+      : source_(source),
+        settings_(s),
+        batches_(batches),
+        total_(s.end - s.begin),
+        window_(std::max<std::int64_t>(2, s.workers)),
+        slots_(static_cast<std::size_t>(window_)) {
+    for (std::int64_t b = 0; b < std::min(window_, batches_); ++b) open_slot(b);
     for (int w = 0; w < s.workers; ++w) threads_.emplace_back([this] { work(); });
   }
   ~BatchPrefetcher() {
@@ -74,54 +74,79 @@ class BatchPrefetcher {
   BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
 
   PreparedBatch take(std::int64_t b) {
-    if (threads_.empty()) return prepare(b);
+    Slot& slot = slot_of(b);
+    if (threads_.empty()) {
+      const auto count = static_cast<std::int64_t>(slot.batch.images.size());
+      for (std::int64_t k = 0; k < count; ++k) prepare(b * settings_.batch_size + k);
+    }
     std::unique_lock<std::mutex> lock(mutex_);
-    ready_cv_.wait(lock, [&] { return ready_.count(b) > 0; });
-    PreparedBatch batch = std::move(ready_[b]);
-    ready_.erase(b);
-    consumed_ = b + 1;
+    ready_.wait(lock, [&] { return slot.remaining == 0; });
+    PreparedBatch batch = std::move(slot.batch);
+    if (b + window_ < batches_) open_slot(b + window_);
     space_.notify_all();
     return batch;
   }
 
  private:
-  PreparedBatch prepare(std::int64_t b) const {
-    const std::int64_t first = settings_.begin + b * settings_.batch_size;
-    const std::int64_t count = std::min(settings_.batch_size, settings_.end - first);
-    return prepare_batch(source_, settings_.preprocessing, first, count);
+  struct Slot {
+    PreparedBatch batch;
+    std::int64_t remaining = 0;  // images not prepared yet
+  };
+
+  Slot& slot_of(std::int64_t b) { return slots_[static_cast<std::size_t>(b % window_)]; }
+
+  void open_slot(std::int64_t b) {
+    Slot& slot = slot_of(b);
+    const std::int64_t count = std::min(settings_.batch_size, total_ - b * settings_.batch_size);
+    slot.batch = PreparedBatch();
+    slot.batch.images.resize(static_cast<std::size_t>(count));
+    slot.remaining = count;
+    open_images_ = std::min(total_, (b + 1) * settings_.batch_size);
+  }
+
+  // Prepares image `i` (counted from settings_.begin) into its slot.
+  void prepare(std::int64_t i) {
+    const std::int64_t b = i / settings_.batch_size;
+    Slot& slot = slot_of(b);
+    PreparedImage& image =
+        slot.batch.images[static_cast<std::size_t>(i - b * settings_.batch_size)];
+    std::exception_ptr failure;
+    try {
+      prepare_image(source_, settings_.preprocessing, settings_.begin + i, &image);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failure && !slot.batch.failure) slot.batch.failure = failure;
+    if (--slot.remaining == 0) ready_.notify_all();
   }
 
   void work() {
     // OpenCV's own thread pool would compete with these workers and the backbone.
     cv::setNumThreads(0);
     for (;;) {
-      std::int64_t b = 0;
+      std::int64_t i = 0;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        space_.wait(
-            lock, [&] { return stop_ || claimed_ >= batches_ || claimed_ < consumed_ + window_; });
-        if (stop_ || claimed_ >= batches_) return;
-        b = claimed_++;
+        space_.wait(lock, [&] { return stop_ || claimed_ < open_images_ || claimed_ >= total_; });
+        if (stop_ || claimed_ >= total_) return;
+        i = claimed_++;
       }
-      PreparedBatch batch = prepare(b);
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        ready_[b] = std::move(batch);
-      }
-      ready_cv_.notify_all();
+      prepare(i);
     }
   }
 
   const ImageSource& source_;
   const ExtractSettings& settings_;
   const std::int64_t batches_;
+  const std::int64_t total_;
   const std::int64_t window_;
+  std::vector<Slot> slots_;
   std::mutex mutex_;
   std::condition_variable space_;
-  std::condition_variable ready_cv_;
-  std::map<std::int64_t, PreparedBatch> ready_;
+  std::condition_variable ready_;
+  std::int64_t open_images_ = 0;  // images of the open slots may be claimed
   std::int64_t claimed_ = 0;
-  std::int64_t consumed_ = 0;
   bool stop_ = false;
   std::vector<std::thread> threads_;
 };

@@ -70,13 +70,16 @@ Shard parse_shard(const std::string& text) {
   return s;
 }
 
-std::pair<std::int64_t, std::int64_t> shard_range(const Shard& s, std::int64_t size) {
-  // 128-bit products: index * size cannot overflow for any 64-bit counts.
+std::pair<std::int64_t, std::int64_t> shard_range(const Shard& s, std::int64_t size,
+                                                  std::int64_t batch_size) {
+  const std::int64_t batches = (size + batch_size - 1) / batch_size;
+  // 128-bit products: index * batches cannot overflow for any 64-bit counts.
   __extension__ using Wide = __int128;
-  const auto bound = [&](std::int64_t i) {
-    return static_cast<std::int64_t>(static_cast<Wide>(i) * size / s.count);
+  const auto first_image = [&](std::int64_t shard) {
+    const auto batch = static_cast<std::int64_t>(static_cast<Wide>(shard) * batches / s.count);
+    return std::min(size, batch * batch_size);
   };
-  return {bound(s.index), bound(s.index + 1)};
+  return {first_image(s.index), first_image(s.index + 1)};
 }
 
 void validate(const ExtractOptions& o) {
@@ -103,10 +106,13 @@ extract::Extraction run_extract(const ExtractOptions& o) {
   const auto source =
       extract::open_image_source(o.data, extract::parse_source_format(o.format), o.labels);
   const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
-  const auto range = shard_range(shard, source->size());
-  OODFLOW_CHECK(range.second > range.first, "--shard " << o.shard << " selects no image: '"
-                                                       << o.data << "' holds only "
-                                                       << source->size() << " images");
+  const auto range = shard_range(shard, source->size(), o.batch_size);
+  OODFLOW_CHECK(range.second > range.first,
+                "--shard " << o.shard << " selects no image: '" << o.data << "' holds "
+                           << source->size() << " images, only "
+                           << (source->size() + o.batch_size - 1) / o.batch_size
+                           << " batches of --batch-size " << o.batch_size
+                           << "; use fewer shards or smaller batches");
   extract::Backbone backbone({o.model, o.method, o.features_key, o.logits_key, o.device});
   spdlog::info("extract: {} of {} images of '{}'{}, backbone '{}', batch {}, {} worker(s)",
                range.second - range.first, source->size(), o.data,

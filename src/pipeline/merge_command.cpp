@@ -31,9 +31,10 @@ void order_shards(std::vector<io::FeatureFile>* files) {
                     << files->size() << " files were given; merge all shards 0.." << count - 1);
   for (const io::FeatureFile& f : *files) {
     const json s = shard_of(f);
-    OODFLOW_CHECK(s.is_object() && s.value("count", std::int64_t{0}) == count,
-                  "'" << f.path() << "' is not a shard of the same split as '"
-                      << files->front().path() << "'");
+    OODFLOW_CHECK(s.is_object() && s.value("count", std::int64_t{0}) == count &&
+                      s.value("batch_size", 0) == first.value("batch_size", 0),
+                  "'" << f.path() << "' is not a shard of the same split (shard count and "
+                      << "--batch-size) as '" << files->front().path() << "'");
     for (const char* key : {"backbone", "preprocessing", "source"}) {
       OODFLOW_CHECK(meta(f, key) == meta(files->front(), key),
                     "'" << f.path() << "' and '" << files->front().path() << "' differ in their "

@@ -1,6 +1,6 @@
 // The extraction pipeline: images of a source -> preprocessing -> backbone -> feature rows.
-// Worker threads decode and preprocess whole batches ahead of the backbone (up to two per
-// worker in flight), so with enough workers the backbone never waits for JPEG decoding.
+// Worker threads decode and preprocess the images of the next batches while the backbone runs
+// on the current one, so with enough workers the backbone never waits for JPEG decoding.
 // Unreadable images are skipped and listed, or stop the run in strict mode.
 #pragma once
 

@@ -49,9 +49,12 @@ struct Shard {
 };
 /// "I/N" with 0 <= I < N; throws Error naming --shard otherwise.
 Shard parse_shard(const std::string& text);
-/// The source indices [begin, end) of shard `s` of `size` images: contiguous, so shards
-/// merged in index order give the unsharded order.
-std::pair<std::int64_t, std::int64_t> shard_range(const Shard& s, std::int64_t size);
+/// The source indices [begin, end) of shard `s` of `size` images: contiguous runs of whole
+/// batches of `batch_size`, so that every image meets the backbone in the same batch as in an
+/// unsharded run (matrix-product results can depend on the batch in their last bits) and
+/// shards merged in index order are bit-identical to one run with that batch size.
+std::pair<std::int64_t, std::int64_t> shard_range(const Shard& s, std::int64_t size,
+                                                  std::int64_t batch_size);
 
 void validate(const ExtractOptions& options);
 
