@@ -70,5 +70,5 @@ for size in "256 224" "64 56"; do
     run_oodflow "$threads" 0 "$1" "$2"
     run_oodflow "$threads" 2 "$1" "$2"
   done
-  run_oodflow 2 2 "$1" "$2" OMP_WAIT_POLICY=PASSIVE
+  run_oodflow 0 2 "$1" "$2"  # the defaults: every core, two workers
 done

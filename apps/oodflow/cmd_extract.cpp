@@ -63,7 +63,8 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
   sub->add_option("--workers,-j", opts->workers,
                   "Threads decoding and preprocessing images ahead of the backbone; 0 = none")
       ->capture_default_str();
-  add_compute_options(sub, opts->threads, opts->device);
+  add_compute_options(sub, opts->threads, opts->device,
+                      "all cores for LibTorch (the backbone's convolutions) and OpenBLAS");
   sub->add_option("--shard", opts->shard,
                   "I/N: extract only the I-th (0-based) of N contiguous slices of the source");
   sub->add_flag("--strict", opts->strict,

@@ -23,8 +23,14 @@ void setup_synth(CLI::App& app, CommandStatus& status);
 void setup_extract(CLI::App& app, CommandStatus& status);
 void setup_merge(CLI::App& app, CommandStatus& status);
 
-/// --threads and --device, shared by the commands that run a flow.
-void add_compute_options(CLI::App* sub, int& threads, std::string& device);
+/// What --threads 0 chooses for the flow's matrix products.
+inline const std::string kAutomaticFlowThreads =
+    "OpenBLAS on all cores, LibTorch on all cores only if OMP_WAIT_POLICY=passive is set, else 1";
+
+/// --threads and --device, shared by the commands that run LibTorch; `automatic_threads` says
+/// what --threads 0 chooses.
+void add_compute_options(CLI::App* sub, int& threads, std::string& device,
+                         const std::string& automatic_threads = kAutomaticFlowThreads);
 
 /// CLI11 config formatter reading JSON objects for --config FILE; keys go to the subcommand
 /// parsed on `root`.

@@ -28,8 +28,9 @@ bool openmp_waits_passively() {
 
 }  // namespace
 
-void set_compute_threads(int threads) {
+void set_compute_threads(int threads, Workload workload) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0 && workload == Workload::kBackbone) threads = cores;
   if (threads > 0) {
     at::set_num_threads(threads);
     set_blas_threads(threads);

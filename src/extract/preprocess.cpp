@@ -65,9 +65,9 @@ void validate(const Preprocessing& p) {
     OODFLOW_CHECK(values->empty() || values->size() == 1 ||
                       values->size() == static_cast<std::size_t>(p.channels),
                   name << " needs "
-                       << (p.channels == 1 ? std::string("1 value")
-                                           : "1 or " + std::to_string(p.channels) +
-                                                 " values (one per channel)")
+                       << (p.channels == 1
+                               ? std::string("1 value")
+                               : "1 or " + std::to_string(p.channels) + " values (one per channel)")
                        << " for --channels " << p.channels << ", got " << values->size());
     for (double v : *values) {
       OODFLOW_CHECK(std::isfinite(v), name << " values must be finite, got " << v);

@@ -102,7 +102,7 @@ void validate(const ExtractOptions& o) {
 extract::Extraction run_extract(const ExtractOptions& o) {
   validate(o);
   check_writable(o.out);
-  set_compute_threads(o.threads);
+  set_compute_threads(o.threads, Workload::kBackbone);
   const auto source =
       extract::open_image_source(o.data, extract::parse_source_format(o.format), o.labels);
   const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
@@ -128,7 +128,7 @@ extract::Extraction run_extract(const ExtractOptions& o) {
   const extract::Extraction x = extract::extract_features(*source, backbone, settings);
   write_extraction(o, x, backbone, *source, shard, range);
   spdlog::info(
-      "extract: wrote {} feature vectors of dimension {}{} to '{}'; {:.0f} images/s, backbone "
+      "extract: wrote {} feature vectors of dimension {}{} to '{}'; {:.1f} images/s, backbone "
       "{:.0f}% of the time",
       x.rows, x.dim, x.logits.empty() ? "" : fmt::format(" with {} logits", x.classes), o.out,
       x.rows / std::max(x.seconds, 1e-9), 100 * x.backbone_seconds / std::max(x.seconds, 1e-9));

@@ -10,9 +10,15 @@ namespace oodflow {
 /// reads it at process start), otherwise one thread.
 inline constexpr int kDefaultThreads = 0;
 
+/// What the threads will mostly run, for the automatic choice: the flow's matrix products
+/// (OpenBLAS), or a backbone's convolutions (oneDNN, on LibTorch's OpenMP pool: there one
+/// thread per core is the fastest, measured by scripts/bench_extract.sh).
+enum class Workload { kMatrixProducts, kBackbone };
+
 /// Sets LibTorch's intra-op threads and, when OpenBLAS provides the BLAS, its thread count:
-/// `threads` > 0 uses that many in both pools; 0 chooses automatically (see above).
-void set_compute_threads(int threads);
+/// `threads` > 0 uses that many in both pools; 0 chooses automatically (see above; for a
+/// backbone, every core in both pools).
+void set_compute_threads(int threads, Workload workload = Workload::kMatrixProducts);
 
 /// Sets OpenBLAS's threads alone (no effect with another BLAS).
 void set_blas_threads(int threads);

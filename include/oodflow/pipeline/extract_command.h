@@ -32,7 +32,7 @@ struct ExtractOptions {
   std::int64_t batch_size = 64;
   // Decoding/preprocessing threads; 0 = none (decode between backbone calls).
   int workers = 2;
-  // LibTorch intra-op threads (and OpenBLAS); 0 = automatic (see core/threads.h).
+  // LibTorch intra-op threads (and OpenBLAS); 0 = every core (see core/threads.h).
   int threads = kDefaultThreads;
   // cpu, cuda or cuda:N.
   std::string device = "cpu";
