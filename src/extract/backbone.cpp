@@ -26,6 +26,25 @@ bool is_index(const std::string& key) {
   return !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
 }
 
+// TorchScript wraps the real failure: "The following operation failed in the TorchScript
+// interpreter." then a traceback, then the cause ("RuntimeError: ... expected input to have
+// 3 channels, but got 1"). The last non-empty line is the one a user needs.
+std::string cause(const std::exception& e) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  const std::string text = torch_error ? torch_error->what_without_backtrace() : e.what();
+  std::string last;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(begin, end - begin);
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+    begin = end + 1;
+  }
+  const auto start = last.find_first_not_of(" \t");
+  return start == std::string::npos ? first_line(text) : last.substr(start);
+}
+
 }  // namespace
 
 struct Backbone::Impl {
@@ -41,9 +60,10 @@ struct Backbone::Impl {
     if (out.isTuple() || out.isList()) {
       const std::vector<c10::IValue> items =
           out.isTuple() ? out.toTuple()->elements().vec() : out.toList().vec();
-      OODFLOW_CHECK(is_index(key), "backbone '" << path << "' returns a " << output_kind << " of "
-                                                << items.size() << " outputs; the " << role
-                                                << " key must be a position, got '" << key << "'");
+      OODFLOW_CHECK(is_index(key) && key.size() < 10,
+                    "backbone '" << path << "' returns a " << output_kind << " of " << items.size()
+                                 << " outputs; the " << role << " key must be a position, got '"
+                                 << key << "'");
       const auto index = std::stoul(key);
       OODFLOW_CHECK(index < items.size(), "backbone '" << path << "' returns " << items.size()
                                                        << " outputs; there is no " << role
@@ -127,6 +147,18 @@ Backbone::~Backbone() = default;
 
 BackboneOutputs Backbone::run(const float* input, std::int64_t batch, int channels, int height,
                               int width) {
+  try {
+    return run_batch(input, batch, channels, height, width);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // LibTorch outside the call itself, e.g. out of memory
+    OODFLOW_FAIL("backbone '" << options_.path << "' failed on a batch of " << batch
+                              << " images: " << cause(e));
+  }
+}
+
+BackboneOutputs Backbone::run_batch(const float* input, std::int64_t batch, int channels,
+                                    int height, int width) {
   Impl& impl = *impl_;
   const std::string& path = options_.path;
   c10::InferenceMode inference;
@@ -139,17 +171,17 @@ BackboneOutputs Backbone::run(const float* input, std::int64_t batch, int channe
   } catch (const std::exception& e) {
     OODFLOW_FAIL("backbone '" << path << "' rejected an input of shape [" << batch << ", "
                               << channels << ", " << height << ", " << width
-                              << "] (check --channels, --resize and --crop): "
-                              << first_line(e.what()));
+                              << "] (check --channels, --resize and --crop): " << cause(e));
   }
   if (impl.output_kind.empty()) impl.resolve_keys(out, options_);
 
   BackboneOutputs result;
   const auto take = [&](const torch::Tensor& t, const char* role, std::vector<float>* values) {
-    OODFLOW_CHECK(t.dim() >= 2 && t.size(0) == batch && t.numel() == batch * t.size(1),
-                  "backbone '" << path << "' returns " << role << " of shape " << shape_text(t)
-                               << " for a batch of " << batch << "; expected [" << batch
-                               << ", D] (one vector per image)");
+    OODFLOW_CHECK(
+        t.dim() >= 2 && t.size(0) == batch && t.size(1) > 0 && t.numel() == batch * t.size(1),
+        "backbone '" << path << "' returns " << role << " of shape " << shape_text(t)
+                     << " for a batch of " << batch << "; expected [" << batch
+                     << ", D] (one vector per image)");
     OODFLOW_CHECK(t.is_floating_point(),
                   "backbone '" << path << "' returns " << role << " of a non-float type");
     const torch::Tensor flat =

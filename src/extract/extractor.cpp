@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
+#include <system_error>
 #include <thread>
 
 #include "oodflow/core/progress.h"
@@ -42,6 +43,10 @@ void prepare_image(const ImageSource& source, const Preprocessing& p, std::int64
     image->error = e.what();
   } catch (const cv::Exception& e) {
     image->error = "'" + source.name(index) + "' cannot be preprocessed: " + e.err;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // e.g. out of memory: not skippable, but named
+    throw Error("'" + source.name(index) + "': " + e.what());
   }
 }
 
@@ -57,19 +62,20 @@ class BatchPrefetcher {
         settings_(s),
         batches_(batches),
         total_(s.end - s.begin),
-        window_(std::max<std::int64_t>(2, s.workers)),
+        // The batch being consumed, the next one, and enough for every worker to hold an
+        // image: a window that does not grow with --workers beyond what they can fill.
+        window_(2 + (s.workers + s.batch_size - 1) / s.batch_size),
         slots_(static_cast<std::size_t>(window_)) {
     for (std::int64_t b = 0; b < std::min(window_, batches_); ++b) open_slot(b);
-    for (int w = 0; w < s.workers; ++w) threads_.emplace_back([this] { work(); });
-  }
-  ~BatchPrefetcher() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+    try {
+      for (int w = 0; w < s.workers; ++w) threads_.emplace_back([this] { work(); });
+    } catch (const std::system_error& e) {
+      stop();
+      OODFLOW_FAIL("cannot start " << s.workers << " worker threads (" << e.what()
+                                   << "); use fewer --workers");
     }
-    space_.notify_all();
-    for (auto& t : threads_) t.join();
   }
+  ~BatchPrefetcher() { stop(); }
   BatchPrefetcher(const BatchPrefetcher&) = delete;
   BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
 
@@ -88,6 +94,16 @@ class BatchPrefetcher {
   }
 
  private:
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    space_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
   struct Slot {
     PreparedBatch batch;
     std::int64_t remaining = 0;  // images not prepared yet
@@ -122,8 +138,6 @@ class BatchPrefetcher {
   }
 
   void work() {
-    // OpenCV's own thread pool would compete with these workers and the backbone.
-    cv::setNumThreads(0);
     for (;;) {
       std::int64_t i = 0;
       {
@@ -151,6 +165,18 @@ class BatchPrefetcher {
   std::vector<std::thread> threads_;
 };
 
+// NaN/inf outputs are an error naming the image, never a silent row.
+void check_finite(const std::vector<float>& values, std::int64_t width, const char* what,
+                  const std::vector<std::int64_t>& kept, const ImageSource& source,
+                  const Backbone& backbone) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    OODFLOW_CHECK(std::isfinite(values[i]),
+                  "backbone '" << backbone.options().path << "' gave a non-finite " << what << " ("
+                               << values[i] << ") for '"
+                               << source.name(kept[i / static_cast<std::size_t>(width)]) << "'");
+  }
+}
+
 // Appends the batch's readable images to `out` and runs the backbone on them.
 void consume_batch(const ImageSource& source, Backbone& backbone, const ExtractSettings& s,
                    std::int64_t first, PreparedBatch& batch, Extraction* out,
@@ -163,7 +189,8 @@ void consume_batch(const ImageSource& source, Backbone& backbone, const ExtractS
     const std::int64_t index = first + static_cast<std::int64_t>(k);
     if (!image.error.empty()) {
       OODFLOW_CHECK(!s.strict, image.error << " (stopped by --strict)");
-      if (out->skipped.size() < kMaxSkipWarnings) spdlog::warn("skipping {}", image.error);
+      if (out->skipped.size() < kMaxSkipWarnings)
+        spdlog::warn("skipping an unreadable image: {}", image.error);
       out->skipped.push_back({source.name(index), image.error});
       continue;
     }
@@ -186,13 +213,14 @@ void consume_batch(const ImageSource& source, Backbone& backbone, const ExtractS
     out->dim = y.dim;
     out->classes = y.classes;
   }
+  OODFLOW_CHECK(y.dim == out->dim && y.classes == out->classes,
+                "backbone '" << backbone.options().path << "' returned " << y.dim
+                             << " features and " << y.classes << " logits for the batch from '"
+                             << source.name(kept.front()) << "' but " << out->dim << " and "
+                             << out->classes << " before");
+  check_finite(y.features, y.dim, "feature", kept, source, backbone);
+  check_finite(y.logits, y.classes, "logit", kept, source, backbone);
   for (std::size_t k = 0; k < kept.size(); ++k) {
-    const float* row = y.features.data() + k * static_cast<std::size_t>(y.dim);
-    for (std::int64_t d = 0; d < y.dim; ++d) {
-      OODFLOW_CHECK(std::isfinite(row[d]),
-                    "backbone '" << backbone.options().path << "' gave a non-finite feature ("
-                                 << row[d] << ") for '" << source.name(kept[k]) << "'");
-    }
     out->sources.push_back(source.name(kept[k]));
     if (source.has_labels()) out->labels.push_back(source.label(kept[k]));
   }
@@ -207,9 +235,12 @@ Extraction extract_features(const ImageSource& source, Backbone& backbone,
                             const ExtractSettings& settings) {
   ExtractSettings s = settings;
   if (s.end < 0) s.end = source.size();
-  OODFLOW_CHECK(s.begin >= 0 && s.begin <= s.end && s.end <= source.size() && s.batch_size > 0,
+  OODFLOW_CHECK(s.begin >= 0 && s.begin < s.end && s.end <= source.size() && s.batch_size > 0,
                 "internal: extraction range [" << s.begin << ", " << s.end << ") of "
                                                << source.size() << " images");
+  // OpenCV's own thread pool would compete with the workers and the backbone. The setting is
+  // process-wide, so it is made once, here, before any worker starts.
+  cv::setNumThreads(0);
   const auto start = Clock::now();
   const std::int64_t total = s.end - s.begin;
   const std::int64_t batches = (total + s.batch_size - 1) / s.batch_size;

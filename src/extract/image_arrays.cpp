@@ -26,11 +26,12 @@ struct PixelArray {
 class ArraySource : public ImageSource {
  public:
   ArraySource(std::string format, std::string path, PixelArray pixels,
-              std::vector<std::int64_t> labels)
+              std::vector<std::int64_t> labels, std::string labels_path)
       : format_(std::move(format)),
         path_(std::move(path)),
         pixels_(std::move(pixels)),
-        labels_(std::move(labels)) {}
+        labels_(std::move(labels)),
+        labels_path_(std::move(labels_path)) {}
 
   std::int64_t size() const override { return pixels_.count; }
   bool has_labels() const override { return !labels_.empty(); }
@@ -49,11 +50,12 @@ class ArraySource : public ImageSource {
         .clone();
   }
   std::string describe() const override {
-    return nlohmann::json{{"format", format_},
-                          {"path", path_},
-                          {"count", size()},
-                          {"image_shape", {pixels_.height, pixels_.width, pixels_.channels}}}
-        .dump();
+    nlohmann::json j = {{"format", format_},
+                        {"path", path_},
+                        {"count", size()},
+                        {"image_shape", {pixels_.height, pixels_.width, pixels_.channels}}};
+    if (!labels_path_.empty()) j["labels"] = labels_path_;
+    return j.dump();
   }
 
  private:
@@ -61,6 +63,7 @@ class ArraySource : public ImageSource {
   std::string path_;
   PixelArray pixels_;
   std::vector<std::int64_t> labels_;
+  std::string labels_path_;
 };
 
 void check_image_shape(const std::vector<std::int64_t>& shape, const std::string& path) {
@@ -150,7 +153,8 @@ std::unique_ptr<ImageSource> open_idx_source(const std::string& path,
   const std::string labels_file = labels_path.empty() ? sibling_labels(path) : labels_path;
   std::vector<std::int64_t> labels;
   if (!labels_file.empty()) labels = read_labels(labels_file, pixels.count);
-  return std::make_unique<ArraySource>("idx", path, std::move(pixels), std::move(labels));
+  return std::make_unique<ArraySource>("idx", path, std::move(pixels), std::move(labels),
+                                       labels_file);
 }
 
 std::unique_ptr<ImageSource> open_npy_source(const std::string& path,
@@ -174,7 +178,8 @@ std::unique_ptr<ImageSource> open_npy_source(const std::string& path,
   PixelArray pixels = pixel_array(owner, data, depth, array.shape, path);
   std::vector<std::int64_t> labels;
   if (!labels_path.empty()) labels = read_labels(labels_path, pixels.count);
-  return std::make_unique<ArraySource>("npy", path, std::move(pixels), std::move(labels));
+  return std::make_unique<ArraySource>("npy", path, std::move(pixels), std::move(labels),
+                                       labels_path);
 }
 
 }  // namespace oodflow::extract

@@ -26,14 +26,32 @@ bool has_image_extension(const fs::path& path) {
                       [&](const char* e) { return ext == e; }) != std::end(kImageExtensions);
 }
 
+// Directory listings report errors (permission denied, a folder removed meanwhile) as one
+// line naming the folder instead of a std::filesystem_error.
+template <typename Fn>
+auto listing(const fs::path& dir, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const fs::filesystem_error& e) {
+    OODFLOW_FAIL("cannot list folder '" << dir.string() << "': " << e.code().message());
+  }
+}
+
+bool is_folder(const fs::directory_entry& entry) {
+  std::error_code ec;
+  return entry.is_directory(ec);
+}
+
 // Image files directly inside `dir`, sorted by name.
 std::vector<std::string> images_in(const fs::path& dir) {
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (!entry.is_directory() && has_image_extension(entry.path())) {
-      names.push_back(entry.path().filename().string());
+  listing(dir, [&] {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (!is_folder(entry) && has_image_extension(entry.path())) {
+        names.push_back(entry.path().filename().string());
+      }
     }
-  }
+  });
   std::sort(names.begin(), names.end());
   std::vector<std::string> paths;
   for (const auto& n : names) paths.push_back((dir / n).string());
@@ -44,10 +62,14 @@ std::vector<std::string> images_in(const fs::path& dir) {
 // their path strings, files sorted within each folder.
 std::vector<std::string> images_under(const fs::path& dir) {
   std::vector<std::string> dirs = {dir.string()};
-  for (const auto& entry :
-       fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
-    if (entry.is_directory()) dirs.push_back(entry.path().string());
-  }
+  // Unreadable sub-folders are passed over, as os.walk does for torchvision.
+  listing(dir, [&] {
+    for (const auto& entry :
+         fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink |
+                                                   fs::directory_options::skip_permission_denied)) {
+      if (is_folder(entry)) dirs.push_back(entry.path().string());
+    }
+  });
   std::sort(dirs.begin(), dirs.end());
   std::vector<std::string> paths;
   for (const auto& d : dirs) {
@@ -106,12 +128,43 @@ class FileListSource : public ImageSource {
   std::vector<std::string> classes_;
 };
 
+// Decoders accept some truncated files without an error: libjpeg fills the missing part of a
+// JPEG with grey (PIL refuses it: "image file is truncated"), and libpng prints its complaint
+// to stderr. Both formats end with a marker that a cut file lacks.
+void check_complete(const std::uint8_t* data, std::size_t size, const std::string& path) {
+  const auto starts_with = [&](std::initializer_list<std::uint8_t> magic) {
+    return size >= magic.size() && std::equal(magic.begin(), magic.end(), data);
+  };
+  if (starts_with({0xff, 0xd8, 0xff})) {
+    // The end-of-image marker must follow the last start-of-scan: entropy-coded data cannot
+    // contain either marker (0xff bytes are stuffed), an embedded thumbnail's EOI comes
+    // before the main scan.
+    std::size_t last_sos = 0;
+    std::size_t last_eoi = 0;
+    for (std::size_t i = 0; i + 1 < size; ++i) {
+      if (data[i] != 0xff) continue;
+      if (data[i + 1] == 0xda) last_sos = i;
+      if (data[i + 1] == 0xd9) last_eoi = i;
+    }
+    if (last_sos == 0 || last_eoi < last_sos) {
+      throw ImageError("'" + path + "' is a truncated JPEG file (no end-of-image marker)");
+    }
+  } else if (starts_with({0x89, 'P', 'N', 'G'})) {
+    static const std::uint8_t kIend[] = {'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    if (size < 8 + sizeof kIend ||
+        !std::equal(std::begin(kIend), std::end(kIend), data + size - sizeof kIend)) {
+      throw ImageError("'" + path + "' is a truncated PNG file (no IEND chunk at its end)");
+    }
+  }
+}
+
 }  // namespace
 
 cv::Mat decode_image_file(const std::string& path) {
   cv::Mat decoded;
   try {
     const io::MappedFile file(path);
+    check_complete(file.data(), file.size(), path);
     const cv::Mat bytes(1, static_cast<int>(file.size()), CV_8U,
                         const_cast<std::uint8_t*>(file.data()));
     // UNCHANGED keeps grey as grey and does not apply EXIF rotation, as PIL's loader.
@@ -127,7 +180,16 @@ cv::Mat decode_image_file(const std::string& path) {
     throw ImageError("'" + path + "' is not a decodable image (corrupt or unsupported format)");
   }
   if (decoded.depth() == CV_16U) {
-    decoded.convertTo(decoded, CV_8U, 1.0 / 257.0);
+    // The high byte, as PIL reads 16-bit colour PNGs (PIL clips 16-bit grey at 255 instead,
+    // which would make most such images white).
+    cv::Mat high(decoded.size(), CV_MAKETYPE(CV_8U, decoded.channels()));
+    const int values = decoded.cols * decoded.channels();
+    for (int y = 0; y < decoded.rows; ++y) {
+      const auto* in = decoded.ptr<std::uint16_t>(y);
+      auto* out = high.ptr<std::uint8_t>(y);
+      for (int i = 0; i < values; ++i) out[i] = static_cast<std::uint8_t>(in[i] >> 8);
+    }
+    decoded = high;
   } else if (decoded.depth() != CV_8U && decoded.depth() != CV_32F) {
     throw ImageError("'" + path + "' has an unsupported pixel type (OpenCV depth " +
                      std::to_string(decoded.depth()) + ")");
@@ -153,9 +215,11 @@ std::unique_ptr<ImageSource> open_folder_source(const std::string& path) {
   std::error_code ec;
   OODFLOW_CHECK(fs::is_directory(root, ec), "'" << path << "' is not a readable folder");
   std::vector<std::string> classes;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    if (entry.is_directory()) classes.push_back(entry.path().filename().string());
-  }
+  listing(root, [&] {
+    for (const auto& entry : fs::directory_iterator(root)) {
+      if (is_folder(entry)) classes.push_back(entry.path().filename().string());
+    }
+  });
   std::sort(classes.begin(), classes.end());
   std::vector<std::string> paths;
   std::vector<std::int64_t> labels;

@@ -6,10 +6,14 @@
 #include <opencv2/imgproc.hpp>
 
 #include "oodflow/core/error.h"
+#include "oodflow/extract/image_source.h"
 #include "oodflow/extract/resample.h"
 
 namespace oodflow::extract {
 namespace {
+
+// Larger resized sides come only from absurd aspect ratios (a 1 x 60000 strip resized to 256).
+constexpr int kMaxSide = 1 << 16;
 
 // To the backbone's channel count, keeping the depth. Alpha is dropped without compositing,
 // as PIL's convert("RGB") does.
@@ -26,7 +30,21 @@ cv::Mat convert_channels(const cv::Mat& image, int channels) {
     return out;
   }
   if (have == 1) return image;
-  cv::cvtColor(image, out, have == 4 ? cv::COLOR_RGBA2GRAY : cv::COLOR_RGB2GRAY);
+  if (image.depth() != CV_8U) {
+    cv::cvtColor(image, out, have == 4 ? cv::COLOR_RGBA2GRAY : cv::COLOR_RGB2GRAY);
+    return out;
+  }
+  // PIL's convert("L") in its own fixed point (OpenCV's rounds its coefficients differently
+  // and is one grey level off on some pixels).
+  out.create(image.size(), CV_8UC1);
+  for (int y = 0; y < image.rows; ++y) {
+    const std::uint8_t* px = image.ptr<std::uint8_t>(y);
+    std::uint8_t* grey = out.ptr<std::uint8_t>(y);
+    for (int x = 0; x < image.cols; ++x, px += have) {
+      grey[x] =
+          static_cast<std::uint8_t>((19595 * px[0] + 38470 * px[1] + 7471 * px[2] + 0x8000) >> 16);
+    }
+  }
   return out;
 }
 
@@ -99,6 +117,11 @@ void preprocess(const cv::Mat& image, const Preprocessing& p, std::vector<float>
   cv::Mat x = convert_channels(image, p.channels);
   if (p.resize > 0) {
     const cv::Size size = shorter_side_size(x.rows, x.cols, p.resize);
+    if (size.width > kMaxSide || size.height > kMaxSide || size.width < 1 || size.height < 1) {
+      throw ImageError("an image of " + std::to_string(x.cols) + "x" + std::to_string(x.rows) +
+                       " pixels would be resized to " + std::to_string(size.width) + "x" +
+                       std::to_string(size.height) + "; its aspect ratio is too extreme");
+    }
     if (size.width != x.cols || size.height != x.rows) {
       x = resize_antialiased(x, size.height, size.width);
     }

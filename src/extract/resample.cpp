@@ -137,11 +137,13 @@ cv::Mat resize_antialiased(const cv::Mat& image, int height, int width) {
 }
 
 cv::Size2i shorter_side_size(int height, int width, int size) {
-  // torchvision: new_long = int(size * long / short), in double precision.
-  if (width <= height) {
-    return {size, static_cast<int>(static_cast<double>(size) * height / width)};
-  }
-  return {static_cast<int>(static_cast<double>(size) * width / height), size};
+  // torchvision: new_long = int(size * long / short), in double precision; clamped so that
+  // absurd aspect ratios give a size the caller rejects instead of an int overflow.
+  const auto longer = [&](int long_side, int short_side) {
+    return static_cast<int>(std::min(static_cast<double>(size) * long_side / short_side, 1e9));
+  };
+  if (width <= height) return {size, longer(height, width)};
+  return {longer(width, height), size};
 }
 
 }  // namespace oodflow::extract

@@ -41,6 +41,7 @@ void write_extraction(const ExtractOptions& o, const extract::Extraction& x,
     c.metadata["shard"] = nlohmann::json{
         {"index", shard.index},
         {"count", shard.count},
+        {"batch_size", o.batch_size},
         {"begin", range.first},
         {"end", range.second}}.dump();
   }
@@ -107,17 +108,27 @@ extract::Extraction run_extract(const ExtractOptions& o) {
       extract::open_image_source(o.data, extract::parse_source_format(o.format), o.labels);
   const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
   const auto range = shard_range(shard, source->size(), o.batch_size);
-  OODFLOW_CHECK(range.second > range.first,
-                "--shard " << o.shard << " selects no image: '" << o.data << "' holds "
-                           << source->size() << " images, only "
-                           << (source->size() + o.batch_size - 1) / o.batch_size
-                           << " batches of --batch-size " << o.batch_size
-                           << "; use fewer shards or smaller batches");
+  // An empty shard cannot be a feature file: a usage error, like any value out of range.
+  if (range.second == range.first)
+    as_usage_error([&] {
+      OODFLOW_CHECK(range.second > range.first,
+                    "--shard " << o.shard << " selects no image: '" << o.data << "' holds "
+                               << source->size() << " images, only "
+                               << (source->size() + o.batch_size - 1) / o.batch_size
+                               << " batches of --batch-size " << o.batch_size
+                               << "; use fewer shards or smaller batches");
+    });
   extract::Backbone backbone({o.model, o.method, o.features_key, o.logits_key, o.device});
   spdlog::info("extract: {} of {} images of '{}'{}, backbone '{}', batch {}, {} worker(s)",
                range.second - range.first, source->size(), o.data,
                shard.count > 1 ? " (shard " + o.shard + ")" : "", o.model, o.batch_size, o.workers);
 
+  if (o.preprocessing.mean.empty() && o.preprocessing.std.empty()) {
+    spdlog::warn(
+        "extract: no --mean/--std: pixels are only scaled to [0,1]; give the backbone's own "
+        "normalisation (e.g. --config configs/extract_imagenet.json, or the preprocessing in "
+        "the card scripts/export_backbone.py wrote next to the model)");
+  }
   extract::ExtractSettings settings;
   settings.preprocessing = o.preprocessing;
   settings.batch_size = o.batch_size;
@@ -128,7 +139,7 @@ extract::Extraction run_extract(const ExtractOptions& o) {
   const extract::Extraction x = extract::extract_features(*source, backbone, settings);
   write_extraction(o, x, backbone, *source, shard, range);
   spdlog::info(
-      "extract: wrote {} feature vectors of dimension {}{} to '{}'; {:.1f} images/s, backbone "
+      "extract: wrote {} feature vector(s) of dimension {}{} to '{}'; {:.1f} images/s, backbone "
       "{:.0f}% of the time",
       x.rows, x.dim, x.logits.empty() ? "" : fmt::format(" with {} logits", x.classes), o.out,
       x.rows / std::max(x.seconds, 1e-9), 100 * x.backbone_seconds / std::max(x.seconds, 1e-9));

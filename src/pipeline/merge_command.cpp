@@ -19,37 +19,88 @@ std::string meta(const io::FeatureFile& f, const std::string& key) {
   return it == f.metadata().end() ? "" : it->second;
 }
 
-// Puts shards in index order after checking that they are one complete, consistent set.
+json parse_meta(const io::FeatureFile& f, const std::string& key) {
+  const json j = json::parse(meta(f, key), nullptr, false);
+  OODFLOW_CHECK(j.is_object(), "'" << f.path() << "' has malformed '" << key << "' metadata");
+  return j;
+}
+
+// What must agree between shards of one extraction. Paths may differ (the same model or data
+// mounted elsewhere on another node); the model's SHA-256, the preprocessing and the source's
+// content description may not.
+std::string provenance(const io::FeatureFile& f) {
+  json backbone = parse_meta(f, "backbone");
+  json source = parse_meta(f, "source");
+  backbone.erase("path");
+  source.erase("path");
+  source.erase("labels");
+  return json{{"backbone", backbone},
+              {"preprocessing", meta(f, "preprocessing")},
+              {"source", source},
+              {"labels", f.has_labels()},
+              {"logits", f.logits_dim()}}
+      .dump();
+}
+
+std::int64_t shard_int(const json& shard, const char* key, const io::FeatureFile& f) {
+  const auto it = shard.find(key);
+  OODFLOW_CHECK(it != shard.end() && it->is_number_integer(),
+                "'" << f.path() << "' has malformed shard metadata (no '" << key << "')");
+  return it->get<std::int64_t>();
+}
+
+// Puts shards in index order after checking that they are one complete, consistent set:
+// same extraction, same split, every index once, slices that tile the source.
 void order_shards(std::vector<io::FeatureFile>* files) {
-  const auto shard_of = [](const io::FeatureFile& f) {
-    return json::parse(meta(f, "shard"), nullptr, false);
-  };
-  const json first = shard_of(files->front());
-  const std::int64_t count = first.value("count", std::int64_t{0});
-  OODFLOW_CHECK(static_cast<std::int64_t>(files->size()) == count,
-                "'" << files->front().path() << "' is one of " << count << " shards but "
-                    << files->size() << " files were given; merge all shards 0.." << count - 1);
-  for (const io::FeatureFile& f : *files) {
-    const json s = shard_of(f);
-    OODFLOW_CHECK(s.is_object() && s.value("count", std::int64_t{0}) == count &&
-                      s.value("batch_size", 0) == first.value("batch_size", 0),
-                  "'" << f.path() << "' is not a shard of the same split (shard count and "
-                      << "--batch-size) as '" << files->front().path() << "'");
-    for (const char* key : {"backbone", "preprocessing", "source"}) {
-      OODFLOW_CHECK(meta(f, key) == meta(files->front(), key),
-                    "'" << f.path() << "' and '" << files->front().path() << "' differ in their "
-                        << key << "; shards must come from one extract command");
-    }
+  const io::FeatureFile& first = files->front();
+  const json first_shard = parse_meta(first, "shard");
+  const std::int64_t count = shard_int(first_shard, "count", first);
+  const std::int64_t batch_size = shard_int(first_shard, "batch_size", first);
+  const std::string first_provenance = provenance(first);
+  std::map<std::int64_t, std::size_t> by_index;
+  for (std::size_t i = 0; i < files->size(); ++i) {
+    const io::FeatureFile& f = (*files)[i];
+    const json shard = parse_meta(f, "shard");
+    OODFLOW_CHECK(
+        shard_int(shard, "count", f) == count && shard_int(shard, "batch_size", f) == batch_size,
+        "'" << f.path() << "' is shard " << shard_int(shard, "index", f) << " of "
+            << shard_int(shard, "count", f) << " with --batch-size "
+            << shard_int(shard, "batch_size", f) << " but '" << first.path() << "' is one of "
+            << count << " with --batch-size " << batch_size
+            << "; shards of one split use the same N and --batch-size");
+    OODFLOW_CHECK(provenance(f) == first_provenance,
+                  "'" << f.path() << "' and '" << first.path()
+                      << "' come from different extractions (backbone SHA-256, preprocessing, "
+                         "source or outputs differ); shards must come from one extract command");
+    const std::int64_t index = shard_int(shard, "index", f);
+    const auto [it, inserted] = by_index.emplace(index, i);
+    OODFLOW_CHECK(inserted, "shard " << index << " is given twice: '" << (*files)[it->second].path()
+                                     << "' and '" << f.path() << "'");
   }
-  std::sort(files->begin(), files->end(), [&](const io::FeatureFile& a, const io::FeatureFile& b) {
-    return shard_of(a)["index"].get<std::int64_t>() < shard_of(b)["index"].get<std::int64_t>();
-  });
+  std::string missing;
   for (std::int64_t i = 0; i < count; ++i) {
-    const std::int64_t index = shard_of((*files)[static_cast<std::size_t>(i)])["index"];
-    OODFLOW_CHECK(index == i, "shard " << i << " of " << count << " is missing ('"
-                                       << (*files)[static_cast<std::size_t>(i)].path()
-                                       << "' is shard " << index << ")");
+    if (by_index.count(i) == 0) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
   }
+  OODFLOW_CHECK(missing.empty(), "missing shard(s) " << missing << " of " << count << ": "
+                                                     << files->size() << " of the " << count
+                                                     << " shards were given");
+  // Read before the files are moved into their new order.
+  const std::int64_t images = parse_meta(first, "source").value("count", std::int64_t{-1});
+  std::vector<io::FeatureFile> ordered;
+  std::int64_t expected_begin = 0;
+  for (const auto& [index, position] : by_index) {
+    io::FeatureFile& f = (*files)[position];
+    const json shard = parse_meta(f, "shard");
+    OODFLOW_CHECK(shard_int(shard, "begin", f) == expected_begin,
+                  "'" << f.path() << "' (shard " << index << ") starts at image "
+                      << shard_int(shard, "begin", f) << " but the previous shard ends at "
+                      << expected_begin);
+    expected_begin = shard_int(shard, "end", f);
+    ordered.push_back(std::move(f));
+  }
+  OODFLOW_CHECK(expected_begin == images,
+                "the shards cover images 0.." << expected_begin << " of a source of " << images);
+  *files = std::move(ordered);
 }
 
 // The metadata of the merged file: for shards, that of the unsharded extraction.

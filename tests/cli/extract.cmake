@@ -5,21 +5,7 @@
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 
-function(run expected_code)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT code EQUAL expected_code)
-    message(FATAL_ERROR "expected exit ${expected_code}, got ${code}: ${ARGN}\n${out}\n${err}")
-  endif()
-  set(last_err "${err}" PARENT_SCOPE)
-endfunction()
-
-function(expect_one_line_naming needle)
-  string(STRIP "${last_err}" err)
-  string(FIND "${err}" "\n" newline)
-  if(NOT newline EQUAL -1 OR NOT err MATCHES "${needle}")
-    message(FATAL_ERROR "expected one error line naming '${needle}', got:\n${last_err}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 
 set(preprocessing --model ${DATA}/tiny_backbone.pt --crop 20 --mean 0.5,0.4,0.3
     --std 0.25,0.2,0.3 --batch-size 3)

@@ -3,14 +3,7 @@
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 
-function(run expected_code)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT code EQUAL expected_code)
-    message(FATAL_ERROR "expected exit ${expected_code}, got ${code}: ${ARGN}\n${out}\n${err}")
-  endif()
-  set(last_out "${out}" PARENT_SCOPE)
-  set(last_err "${err}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 
 run(0 ${OODFLOW} --quiet synth -o ${WORK} --dim 32 --train 4000 --test 800 --shifts 2)
 run(0 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/flow.safetensors
@@ -71,11 +64,7 @@ run(2 ${OODFLOW} score --flow ${WORK}/flow.safetensors --id ${WORK}/id_test.safe
 # Bad input: one line on stderr naming the file, exit 1, no output left behind.
 file(WRITE ${WORK}/broken.safetensors "not a safetensors file at all")
 run(1 ${OODFLOW} --quiet train -f ${WORK}/broken.safetensors -o ${WORK}/never.safetensors)
-string(STRIP "${last_err}" err)
-string(FIND "${err}" "\n" newline)
-if(NOT newline EQUAL -1 OR NOT err MATCHES "broken.safetensors")
-  message(FATAL_ERROR "expected one line naming the file, got:\n${last_err}")
-endif()
+expect_one_line_naming("broken.safetensors")
 if(EXISTS ${WORK}/never.safetensors)
   message(FATAL_ERROR "a failed train left its output file")
 endif()

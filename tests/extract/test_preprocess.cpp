@@ -172,10 +172,11 @@ TEST(Preprocess, ChannelsAndNormalisation) {
   EXPECT_FLOAT_EQ(out[5], (10 / 255.0f) / 2.0f);
 
   p = {};
-  p.channels = 1;  // ITU-R 601 luma, as PIL's convert("L")
+  p.channels = 1;  // ITU-R 601 luma in PIL's fixed point: (19595 R + 38470 G + 7471 B) / 2^16
   preprocess(rgba, p, &out, &h, &w);
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_NEAR(out[0] * 255, 0.299 * 200 + 0.587 * 100 + 0.114 * 50, 0.5);
+  EXPECT_FLOAT_EQ(out[0] * 255, 124);
+  EXPECT_FLOAT_EQ(out[1] * 255, 151);
 
   const cv::Mat grey(1, 1, CV_8UC1, cv::Scalar(51));
   p.channels = 3;  // grey replicated

@@ -194,10 +194,19 @@ TEST_F(Extract, ShardsMergedEqualTheUnshardedExtractionRowForRow) {
   EXPECT_EQ(io::FeatureFile::open(shards.back()).rows(), 4);
   EXPECT_EQ(io::FeatureFile::open(shards.front()).rows(), 3);
   test::expect_error(
-      [&] {
-        run_merge({{shards[0], shards[1]}, dir_.path("part.safetensors")});
-      },
-      {"one of 3 shards", "2 files"});
+      [&] { run_merge({{shards[0], shards[1]}, dir_.path("part.safetensors")}); },
+      {"missing shard(s) 0 of 3", "2 of the 3"});
+  test::expect_error(
+      [&] { run_merge({{shards[0], shards[1], shards[1]}, dir_.path("twice.safetensors")}); },
+      {"shard 1 is given twice"});
+  // A shard of another split (another --batch-size) would overlap or leave gaps.
+  ExtractOptions other = options("other1.safetensors");
+  other.shard = "1/3";
+  other.batch_size = 3;
+  run_extract(other);
+  test::expect_error(
+      [&] { run_merge({{shards[0], other.out, shards[2]}, dir_.path("mixed.safetensors")}); },
+      {"other1.safetensors", "--batch-size 3", "--batch-size 4"});
   run_merge({shards, dir_.path("merged.safetensors")});
   const io::FeatureFile all = io::FeatureFile::open(dir_.path("all.safetensors"));
   const io::FeatureFile merged = io::FeatureFile::open(dir_.path("merged.safetensors"));
@@ -206,6 +215,82 @@ TEST_F(Extract, ShardsMergedEqualTheUnshardedExtractionRowForRow) {
   EXPECT_EQ(merged.labels(), all.labels());
   EXPECT_EQ(merged.sources(), all.sources());
   EXPECT_EQ(merged.metadata(), all.metadata());
+}
+
+TEST_F(Extract, ShardsOfSeveralBatchesEachTileTheSource) {
+  run_extract(options("all.safetensors"));  // 11 images, batch 2: 6 batches in 4 shards
+  std::vector<std::string> shards;
+  std::int64_t rows = 0;
+  for (int i = 0; i < 4; ++i) {
+    ExtractOptions o = options("s" + std::to_string(i) + ".safetensors");
+    o.batch_size = 2;
+    o.shard = std::to_string(i) + "/4";
+    run_extract(o);
+    rows += io::FeatureFile::open(o.out).rows();
+    shards.push_back(o.out);
+  }
+  EXPECT_EQ(rows, 11);
+  run_merge({shards, dir_.path("merged.safetensors")});
+  const io::FeatureFile merged = io::FeatureFile::open(dir_.path("merged.safetensors"));
+  const io::FeatureFile all = io::FeatureFile::open(dir_.path("all.safetensors"));
+  EXPECT_EQ(all_rows(merged), all_rows(all));
+  EXPECT_EQ(merged.sources(), all.sources());
+}
+
+// The IDX fixture (5 images of 4x3, pixel (i, r, c) = 50 i + 3 r + c) through the grey
+// preset's one-channel path, with its labels file.
+TEST_F(Extract, IdxAndNpySourcesThroughTheGreyPath) {
+  const std::string idx = test::data_path("extract/idx/");
+  ExtractOptions o = options("idx.safetensors");
+  o.data = idx + "tiny-images-idx3-ubyte.gz";
+  o.labels = idx + "tiny-labels-idx1-ubyte";
+  o.preprocessing.channels = 1;
+  o.preprocessing.mean = {0.5};
+  o.preprocessing.std = {0.25};
+  run_extract(o);
+  const io::FeatureFile f = io::FeatureFile::open(o.out);
+  ASSERT_EQ(f.rows(), 5);
+  ASSERT_EQ(f.dim(), 2);  // one channel: mean and max
+  EXPECT_EQ(f.labels(), (std::vector<std::int64_t>{3, 1, 4, 1, 5}));
+  const std::vector<float> rows = all_rows(f);
+  for (int i = 0; i < 5; ++i) {
+    const double mean = 50.0 * i + 3 * 1.5 + 1;  // means of r in 0..3 and c in 0..2
+    const double max = 50.0 * i + 9 + 2;
+    EXPECT_NEAR(rows[2 * i], (mean / 255 - 0.5) / 0.25, 1e-5) << i;
+    EXPECT_NEAR(rows[2 * i + 1], (max / 255 - 0.5) / 0.25, 1e-5) << i;
+  }
+  EXPECT_EQ(f.sources()[4], idx + "tiny-images-idx3-ubyte.gz#4");
+
+  // The same pixels as a .npy [N, H, W] uint8 array give the same features.
+  std::vector<std::uint8_t> pixels(5 * 4 * 3);
+  for (int i = 0; i < 5; ++i) {
+    for (int k = 0; k < 12; ++k)
+      pixels[12 * i + k] = static_cast<std::uint8_t>(50 * i + 3 * (k / 3) + k % 3);
+  }
+  test::write_bytes(dir_.path("imgs.npy"),
+                    io::serialize_npy(io::DType::U8, {5, 4, 3}, pixels.data()));
+  ExtractOptions n = o;
+  n.data = dir_.path("imgs.npy");
+  n.out = dir_.path("npy.safetensors");
+  run_extract(n);
+  EXPECT_EQ(all_rows(io::FeatureFile::open(n.out)), rows);
+}
+
+TEST_F(Extract, TruncatedFilesAreSkippedNotGreyFilled) {
+  cv::Mat photo(64, 64, CV_8UC3);
+  cv::randu(photo, 0, 256);
+  std::vector<std::uint8_t> jpeg;
+  ASSERT_TRUE(cv::imencode(".jpg", photo, jpeg));
+  test::write_bytes(dir_.path("images/a/cut.jpg"),
+                    std::string(jpeg.begin(), jpeg.begin() + static_cast<long>(jpeg.size() / 2)));
+  std::vector<std::uint8_t> png;
+  ASSERT_TRUE(cv::imencode(".png", photo, png));
+  test::write_bytes(dir_.path("images/a/cut.png"),
+                    std::string(png.begin(), png.begin() + static_cast<long>(png.size() - 20)));
+  const extract::Extraction x = run_extract(options("f.safetensors"));
+  ASSERT_EQ(x.skipped.size(), 2u);
+  EXPECT_NE(x.skipped[0].reason.find("truncated JPEG"), std::string::npos) << x.skipped[0].reason;
+  EXPECT_NE(x.skipped[1].reason.find("truncated PNG"), std::string::npos) << x.skipped[1].reason;
 }
 
 TEST_F(Extract, NonFiniteFeaturesAndBadOptionsAreErrors) {

@@ -55,6 +55,9 @@ class Backbone {
   std::string describe() const;
 
  private:
+  BackboneOutputs run_batch(const float* input, std::int64_t batch, int channels, int height,
+                            int width);
+
   struct Impl;
   BackboneOptions options_;
   std::string sha256_;
