@@ -17,6 +17,9 @@ packages=(
   zlib1g-dev              # gzip-compressed IDX files
   dataset-fashion-mnist   # Fashion-MNIST IDX files (/usr/share/datasets/fashion-mnist), tests and demo
   clang-format
+  # Python only for the scripts that export or train backbones and make data sets (never
+  # needed by the oodflow binary): Debian's interpreter with its torch and numpy.
+  python3-torch python3-torchvision python3-numpy python3-pil
 )
 
 missing=()
