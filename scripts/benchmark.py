@@ -49,12 +49,22 @@ class BenchmarkError(Exception):
 
 
 def sha256_of(path, _cache={}):
-    if path not in _cache:
-        digest = hashlib.sha256()
+    """Content hash of a file, or of a folder: every file's relative path and content."""
+    if path in _cache:
+        return _cache[path]
+    digest = hashlib.sha256()
+    if os.path.isdir(path):
+        for folder, dirs, files in os.walk(path, followlinks=True):
+            dirs.sort()
+            for name in sorted(files):
+                file = os.path.join(folder, name)
+                digest.update(os.path.relpath(file, path).encode() + b"\0")
+                digest.update(sha256_of(file).encode())
+    else:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-        _cache[path] = digest.hexdigest()
+    _cache[path] = digest.hexdigest()
     return _cache[path]
 
 

