@@ -98,7 +98,7 @@ std::vector<std::int64_t> read_labels(const std::string& path, std::int64_t coun
   std::vector<std::int64_t> labels;
   const std::string bytes = io::read_file_maybe_gzip(path);
   const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  if (bytes.size() >= 6 && bytes.compare(0, 6, "\x93NUMPY") == 0) {
+  if (io::is_npy(bytes.data(), bytes.size())) {
     const io::TensorView v = io::parse_npy(data, bytes.size(), path);
     OODFLOW_CHECK(v.shape.size() == 1 && (v.dtype == io::DType::I64 || v.dtype == io::DType::I32 ||
                                           v.dtype == io::DType::U8),

@@ -5,6 +5,8 @@
 #include <fstream>
 
 #include "image_sources.h"
+#include "oodflow/io/idx.h"
+#include "oodflow/io/npy.h"
 
 namespace oodflow::extract {
 namespace {
@@ -22,12 +24,10 @@ SourceFormat detect_format(const std::string& path) {
   OODFLOW_CHECK(in, "cannot open '" << path << "': no such file or folder");
   char head[6] = {};
   in.read(head, sizeof head);
-  if (in.gcount() >= 6 && std::string(head, 6) == "\x93NUMPY") return SourceFormat::kNpy;
+  const auto got = static_cast<std::size_t>(in.gcount());
+  if (io::is_npy(head, got)) return SourceFormat::kNpy;
   if (in.gcount() >= 4 && head[0] == 0 && head[1] == 0) return SourceFormat::kIdx;
-  if (in.gcount() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f &&
-      static_cast<unsigned char>(head[1]) == 0x8b) {
-    return SourceFormat::kIdx;
-  }
+  if (io::is_gzip(reinterpret_cast<const std::uint8_t*>(head), got)) return SourceFormat::kIdx;
   OODFLOW_CHECK(!ends_with(path, ".npy"), "'" << path << "' is not a valid .npy file (bad magic)");
   return SourceFormat::kList;
 }

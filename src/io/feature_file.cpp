@@ -10,7 +10,7 @@ namespace oodflow::io {
 namespace {
 
 bool looks_like_npy(const MappedFile& file) {
-  return file.size() >= 6 && std::memcmp(file.data(), "\x93NUMPY", 6) == 0;
+  return is_npy(file.data(), file.size());
 }
 
 }  // namespace

@@ -70,6 +70,10 @@ std::vector<std::int64_t> parse_shape(const std::string& text, const std::string
 
 }  // namespace
 
+bool is_npy(const void* data, std::size_t size) {
+  return size >= kMagicSize && std::memcmp(data, kMagic, kMagicSize) == 0;
+}
+
 TensorView parse_npy(const std::uint8_t* data, std::size_t size, const std::string& source) {
   OODFLOW_CHECK(size >= 10 && std::memcmp(data, kMagic, kMagicSize) == 0,
                 "'" << source << "' is not a .npy file (bad magic)");

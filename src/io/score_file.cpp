@@ -85,7 +85,7 @@ std::vector<double> read_scores(const std::string& path, const ScoreFileQuery& q
   OODFLOW_CHECK(probe.good(), "cannot open '" << path << "': " << std::strerror(errno));
   char magic[6] = {};
   probe.read(magic, sizeof magic);
-  if (probe.gcount() == 6 && std::memcmp(magic, "\x93NUMPY", 6) == 0) return read_npy_scores(path);
+  if (is_npy(magic, static_cast<std::size_t>(probe.gcount()))) return read_npy_scores(path);
   return read_csv_scores(path, query);
 }
 

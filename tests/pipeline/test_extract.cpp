@@ -194,10 +194,14 @@ TEST_F(Extract, ShardsMergedEqualTheUnshardedExtractionRowForRow) {
   EXPECT_EQ(io::FeatureFile::open(shards.back()).rows(), 4);
   EXPECT_EQ(io::FeatureFile::open(shards.front()).rows(), 3);
   test::expect_error(
-      [&] { run_merge({{shards[0], shards[1]}, dir_.path("part.safetensors")}); },
+      [&] {
+        run_merge({{shards[0], shards[1]}, dir_.path("part.safetensors")});
+      },
       {"missing shard(s) 0 of 3", "2 of the 3"});
   test::expect_error(
-      [&] { run_merge({{shards[0], shards[1], shards[1]}, dir_.path("twice.safetensors")}); },
+      [&] {
+        run_merge({{shards[0], shards[1], shards[1]}, dir_.path("twice.safetensors")});
+      },
       {"shard 1 is given twice"});
   // A shard of another split (another --batch-size) would overlap or leave gaps.
   ExtractOptions other = options("other1.safetensors");
@@ -205,7 +209,9 @@ TEST_F(Extract, ShardsMergedEqualTheUnshardedExtractionRowForRow) {
   other.batch_size = 3;
   run_extract(other);
   test::expect_error(
-      [&] { run_merge({{shards[0], other.out, shards[2]}, dir_.path("mixed.safetensors")}); },
+      [&] {
+        run_merge({{shards[0], other.out, shards[2]}, dir_.path("mixed.safetensors")});
+      },
       {"other1.safetensors", "--batch-size 3", "--batch-size 4"});
   run_merge({shards, dir_.path("merged.safetensors")});
   const io::FeatureFile all = io::FeatureFile::open(dir_.path("all.safetensors"));

@@ -15,6 +15,9 @@
 
 namespace oodflow::io {
 
+/// True when the bytes start with the .npy magic ("\x93NUMPY").
+bool is_npy(const void* data, std::size_t size);
+
 /// Parses and validates `size` bytes of a .npy file; `source` names it in error messages.
 TensorView parse_npy(const std::uint8_t* data, std::size_t size, const std::string& source);
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "oodflow/core/threads.h"
 #include "oodflow/extract/extractor.h"

@@ -4,6 +4,7 @@
 // are concatenated in the order given.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
