@@ -3,8 +3,8 @@
 // shrinking, the triangle kernel is widened by the scale factor so every source pixel
 // contributes. OpenCV has no such filter (INTER_LINEAR samples 4 pixels, INTER_AREA is a box
 // filter: 1.8/255 mean error on a test photograph), so it is written here from that
-// definition. Measured against torchvision on real photographs: mean absolute difference
-// below 0.01/255, at most one grey level (tests/extract/test_preprocess.cpp).
+// definition, with PIL's fixed-point arithmetic for 8-bit images: byte-identical to
+// torchvision on real photographs (tests/extract/test_preprocess.cpp).
 #pragma once
 
 #include <opencv2/core/mat.hpp>
@@ -12,8 +12,8 @@
 namespace oodflow::extract {
 
 /// Resizes a CV_8U or CV_32F image of 1 to 4 channels to `height` x `width` with the
-/// antialiased bilinear filter: horizontal pass, then vertical, 8-bit images rounded and
-/// clamped after each pass as PIL does.
+/// antialiased bilinear filter: horizontal pass, then vertical, 8-bit images in 22-bit fixed
+/// point, rounded and clamped after each pass as PIL does.
 cv::Mat resize_antialiased(const cv::Mat& image, int height, int width);
 
 /// The size torchvision's Resize(size) gives an image of `height` x `width`: the shorter side
