@@ -1,0 +1,79 @@
+// Post-hoc OOD detectors behind one interface: fit on in-distribution training data, save,
+// load, score. Scores are one double per sample and always oriented so that higher means
+// more in-distribution, whatever the method's own sign convention (a distance is negated).
+//
+// Baselines, each as its paper defines it (citations in the .cpp files):
+//   msp          max softmax probability of the logits (Hendrycks & Gimpel, ICLR 2017)
+//   maxlogit     max logit (Hendrycks et al., ICML 2022)
+//   energy       T * logsumexp(logits / T), T = 1 (Liu et al., NeurIPS 2020)
+//   gaussian     log-density of one Gaussian fitted to the features (class-agnostic)
+//   mahalanobis  -min over classes of the Mahalanobis distance to the class mean with a
+//                shared covariance (Lee et al., NeurIPS 2018, without input perturbation)
+//   knn          -distance to the k-th nearest L2-normalised training feature, k = 50
+//                (Sun et al., ICML 2022)
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "oodflow/detect/feature_set.h"
+
+namespace oodflow::detect {
+
+/// Hyper-parameters; each detector reads the ones it has.
+struct DetectorOptions {
+  // KNN: the neighbour whose distance is the score.
+  std::int64_t k = 50;
+  // KNN: training rows per block of the exact search (bounds its memory).
+  std::int64_t block_size = 8192;
+  // Energy: temperature T.
+  double temperature = 1.0;
+  // Gaussian and Mahalanobis: shrinkage of the covariance towards its mean eigenvalue,
+  // S = (1 - a) S + a tr(S)/d I, so that it is invertible when samples are fewer than
+  // dimensions (a = 0 keeps the sample covariance and fails on a singular one).
+  double shrinkage = 1e-6;
+};
+
+/// A fitted detector's parameters: named arrays of doubles, and its settings as JSON.
+struct DetectorState {
+  struct Array {
+    std::vector<std::int64_t> shape;
+    std::vector<double> values;
+    bool single_precision = false;  ///< stored as F32 (values that came from floats)
+  };
+  std::map<std::string, Array> arrays;
+  std::string settings = "{}";
+};
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  /// The registry name ("knn", ...).
+  virtual std::string name() const = 0;
+  /// Fits on ID training data. Throws Error naming the file and what is missing (logits,
+  /// labels) and how to produce it.
+  virtual void fit(const FeatureSet& train) = 0;
+  /// One score per row of `data`, higher = more in-distribution. Throws Error when `data`
+  /// does not match what the detector was fitted on.
+  virtual std::vector<double> score(const FeatureSet& data) const = 0;
+  virtual DetectorState state() const = 0;
+  virtual void restore(const DetectorState& state) = 0;
+};
+
+/// The detector called `name` with `options`; Error listing the known names otherwise.
+std::unique_ptr<Detector> make_detector(const std::string& name,
+                                        const DetectorOptions& options = {});
+/// Every name make_detector knows, in display order.
+const std::vector<std::string>& detector_names();
+
+/// Writes a fitted detector as a safetensors file (F64 arrays, metadata `format`
+/// oodflow.detector, `detector`, `settings`, plus `extra`), atomically.
+void save_detector(const std::string& path, const Detector& detector,
+                   const std::map<std::string, std::string>& extra = {});
+/// Reads a detector file; Error naming the file when it is not one.
+std::unique_ptr<Detector> load_detector(const std::string& path);
+
+}  // namespace oodflow::detect

@@ -1,0 +1,23 @@
+// Internal: the constructors of the detectors, used by the registry (registry.cpp), and
+// the checks they share.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "oodflow/detect/detector.h"
+
+namespace oodflow::detect {
+
+std::unique_ptr<Detector> make_logit_detector(const std::string& name,
+                                              const DetectorOptions& options);
+std::unique_ptr<Detector> make_gaussian_detector(const std::string& name,
+                                                 const DetectorOptions& options);
+std::unique_ptr<Detector> make_knn_detector(const DetectorOptions& options);
+
+/// Throws Error when `data` has no logits, saying how to get them.
+void require_logits(const FeatureSet& data, const std::string& detector);
+/// Throws Error when `data`'s feature dimension differs from the fitted one.
+void require_dim(const FeatureSet& data, std::int64_t dim, const std::string& detector);
+
+}  // namespace oodflow::detect

@@ -1,0 +1,90 @@
+// The table of detectors (no static self-registration: a linker drops unreferenced objects
+// of a static library) and the detector file format.
+#include <algorithm>
+
+#include "detectors.h"
+#include "oodflow/core/error.h"
+#include "oodflow/io/dtype.h"
+#include "oodflow/io/safetensors.h"
+
+namespace oodflow::detect {
+namespace {
+
+constexpr const char* kDetectorFormat = "oodflow.detector";
+constexpr int kDetectorFormatVersion = 1;
+
+}  // namespace
+
+const std::vector<std::string>& detector_names() {
+  static const std::vector<std::string> names = {"msp",      "maxlogit",    "energy",
+                                                 "gaussian", "mahalanobis", "knn"};
+  return names;
+}
+
+std::unique_ptr<Detector> make_detector(const std::string& name, const DetectorOptions& options) {
+  if (name == "msp" || name == "maxlogit" || name == "energy") {
+    return make_logit_detector(name, options);
+  }
+  if (name == "gaussian" || name == "mahalanobis") return make_gaussian_detector(name, options);
+  if (name == "knn") return make_knn_detector(options);
+  std::string known;
+  for (const auto& n : detector_names()) known += (known.empty() ? "" : ", ") + n;
+  OODFLOW_FAIL("unknown detector '" << name << "'; known detectors: " << known);
+}
+
+void save_detector(const std::string& path, const Detector& detector,
+                   const std::map<std::string, std::string>& extra) {
+  const DetectorState state = detector.state();
+  // Keeps the converted buffers alive until the file is written.
+  std::vector<std::vector<float>> singles;
+  std::vector<io::TensorSpec> tensors;
+  for (const auto& [name, array] : state.arrays) {
+    if (array.single_precision) {
+      singles.emplace_back(array.values.begin(), array.values.end());
+      tensors.push_back({name, io::DType::F32, array.shape, singles.back().data()});
+    } else {
+      tensors.push_back({name, io::DType::F64, array.shape, array.values.data()});
+    }
+  }
+  std::map<std::string, std::string> metadata = extra;
+  metadata["format"] = kDetectorFormat;
+  metadata["format_version"] = std::to_string(kDetectorFormatVersion);
+  metadata["detector"] = detector.name();
+  metadata["settings"] = state.settings;
+  io::write_safetensors(path, tensors, metadata);
+}
+
+std::unique_ptr<Detector> load_detector(const std::string& path) {
+  const io::SafetensorsFile file(path);
+  const auto& meta = file.view().metadata;
+  const auto format = meta.find("format");
+  OODFLOW_CHECK(format != meta.end() && format->second == kDetectorFormat,
+                "'" << path << "' is not an oodflow detector file (no format '" << kDetectorFormat
+                    << "' in its metadata)");
+  const auto name = meta.find("detector");
+  OODFLOW_CHECK(name != meta.end(), "'" << path << "' does not name its detector");
+  auto detector = make_detector(name->second);
+  DetectorState state;
+  const auto settings = meta.find("settings");
+  if (settings != meta.end()) state.settings = settings->second;
+  for (const auto& [tensor_name, view] : file.view().tensors) {
+    OODFLOW_CHECK(io::is_float_dtype(view.dtype),
+                  "'" << path << "': tensor '" << tensor_name << "' is not floating point");
+    DetectorState::Array a;
+    a.shape = view.shape;
+    a.values.resize(static_cast<std::size_t>(view.numel()));
+    io::convert_to_double(view.dtype, view.data, a.values.size(), a.values.data());
+    a.single_precision = view.dtype != io::DType::F64;
+    state.arrays[tensor_name] = std::move(a);
+  }
+  try {
+    detector->restore(state);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    OODFLOW_FAIL("'" << path << "' has malformed " << name->second << " settings: " << e.what());
+  }
+  return detector;
+}
+
+}  // namespace oodflow::detect

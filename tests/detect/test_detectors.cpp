@@ -1,0 +1,280 @@
+// Every detector against an independent straightforward computation in double precision
+// (softmax and logsumexp written out, covariance inverses by cofactors, brute-force
+// neighbours), on small random data, plus the properties the interface promises.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "oodflow/detect/detector.h"
+#include "oodflow/detect/knn.h"
+#include "test_util.h"
+
+namespace oodflow::detect {
+namespace {
+
+// Gaussian features around one of `classes` centres, logits = a fixed linear map of them.
+FeatureSet random_set(std::int64_t rows, std::int64_t dim, std::int64_t classes,
+                      std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0, 1);
+  FeatureSet s;
+  s.rows = rows;
+  s.dim = dim;
+  s.classes = classes;
+  s.source = "set" + std::to_string(seed);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t label = i % classes;
+    s.labels.push_back(label);
+    for (std::int64_t d = 0; d < dim; ++d) {
+      s.features.push_back(normal(rng) + (d % classes == label ? 2.0f : 0.0f));
+    }
+    for (std::int64_t c = 0; c < classes; ++c) {
+      s.logits.push_back(3 * normal(rng) + (c == label ? 4.0f : 0.0f));
+    }
+  }
+  return s;
+}
+
+std::vector<double> fit_and_score(const std::string& name, const FeatureSet& train,
+                                  const FeatureSet& test, DetectorOptions o = {}) {
+  auto d = make_detector(name, o);
+  d->fit(train);
+  return d->score(test);
+}
+
+TEST(Detectors, LogitScoresEqualTheirDefinitions) {
+  const FeatureSet train = random_set(50, 4, 5, 1);
+  const FeatureSet test = random_set(40, 4, 5, 2);
+  const auto msp = fit_and_score("msp", train, test);
+  const auto maxlogit = fit_and_score("maxlogit", train, test);
+  DetectorOptions hot;
+  hot.temperature = 2.5;
+  const auto energy = fit_and_score("energy", train, test);
+  const auto energy_t = fit_and_score("energy", train, test, hot);
+  for (std::int64_t i = 0; i < test.rows; ++i) {
+    const float* z = test.logits.data() + i * 5;
+    double sum = 0, sum_t = 0, top = -1e300;
+    for (int c = 0; c < 5; ++c) {
+      sum += std::exp(double{z[c]});
+      sum_t += std::exp(z[c] / 2.5);
+      top = std::max(top, double{z[c]});
+    }
+    EXPECT_NEAR(msp[i], std::exp(top) / sum, 1e-12) << i;
+    EXPECT_DOUBLE_EQ(maxlogit[i], top);
+    EXPECT_NEAR(energy[i], std::log(sum), 1e-9);
+    EXPECT_NEAR(energy_t[i], 2.5 * std::log(sum_t), 1e-9);
+  }
+}
+
+TEST(Detectors, LogitDetectorsSurviveHugeLogits) {
+  FeatureSet s = random_set(3, 2, 3, 3);
+  s.logits = {1000, 999, -1000, 0, 0, 0, -5000, -5001, -4999};
+  for (const char* name : {"msp", "maxlogit", "energy"}) {
+    for (double v : fit_and_score(name, s, s)) EXPECT_TRUE(std::isfinite(v)) << name;
+  }
+  EXPECT_NEAR(fit_and_score("energy", s, s)[0], 1000 + std::log(1 + std::exp(-1.0)), 1e-9);
+}
+
+// 3x3 inverse by cofactors and determinant, in double: the oracle of the Gaussian tests.
+struct Inverse3 {
+  double m[3][3];  // the inverse
+  double det;      // the determinant of the inverted matrix
+};
+Inverse3 invert3(const double a[3][3]) {
+  Inverse3 r{};
+  r.det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+          a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+          a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      const int r0 = (j + 1) % 3, r1 = (j + 2) % 3, c0 = (i + 1) % 3, c1 = (i + 2) % 3;
+      r.m[i][j] = (a[r0][c0] * a[r1][c1] - a[r0][c1] * a[r1][c0]) / r.det;
+    }
+  }
+  return r;
+}
+
+// Mean, class means and covariance (divided by N) of the rows of `s`, each row centred on
+// the overall mean or, with `per_class`, on its class mean.
+void moments(const FeatureSet& s, double mean[3], double cov[3][3], bool per_class,
+             double class_means[3][3]) {
+  std::fill(mean, mean + 3, 0.0);
+  double counts[3] = {};
+  for (std::int64_t i = 0; i < s.rows; ++i) {
+    for (int d = 0; d < 3; ++d) {
+      mean[d] += s.features[i * 3 + d] / double(s.rows);
+      class_means[s.labels[i]][d] += s.features[i * 3 + d];
+    }
+    counts[s.labels[i]] += 1;
+  }
+  for (int c = 0; c < 3; ++c) {
+    for (int d = 0; d < 3; ++d) class_means[c][d] /= counts[c];
+  }
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) cov[a][b] = 0;
+  }
+  for (std::int64_t i = 0; i < s.rows; ++i) {
+    const double* centre = per_class ? class_means[s.labels[i]] : mean;
+    for (int a = 0; a < 3; ++a) {
+      for (int b = 0; b < 3; ++b) {
+        cov[a][b] += (s.features[i * 3 + a] - centre[a]) * (s.features[i * 3 + b] - centre[b]) /
+                     double(s.rows);
+      }
+    }
+  }
+}
+
+double quadratic(const Inverse3& p, const double* x, const double* mu) {
+  double q = 0;
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) q += (x[a] - mu[a]) * p.m[a][b] * (x[b] - mu[b]);
+  }
+  return q;
+}
+
+TEST(Detectors, GaussianAndMahalanobisEqualClosedForms) {
+  const FeatureSet train = random_set(300, 3, 3, 4);
+  const FeatureSet test = random_set(30, 3, 3, 5);
+  DetectorOptions exact;
+  exact.shrinkage = 0;
+  const auto gaussian = fit_and_score("gaussian", train, test, exact);
+  const auto mahalanobis = fit_and_score("mahalanobis", train, test, exact);
+  double mean[3], cov[3][3], class_means[3][3] = {}, shared[3][3], unused[3][3] = {};
+  moments(train, mean, cov, false, class_means);
+  moments(train, mean, shared, true, unused);
+  const Inverse3 p = invert3(cov);
+  const Inverse3 ps = invert3(shared);
+  for (std::int64_t i = 0; i < test.rows; ++i) {
+    const double x[3] = {test.features[i * 3], test.features[i * 3 + 1], test.features[i * 3 + 2]};
+    // log N(x; mu, S) = -(q + log det S + d log 2 pi) / 2 (p.det is det S).
+    const double expected =
+        -0.5 * (quadratic(p, x, mean) + std::log(p.det) + 3 * std::log(2 * M_PI));
+    EXPECT_NEAR(gaussian[i], expected, 1e-9) << i;
+    double best = 1e300;
+    for (int c = 0; c < 3; ++c) best = std::min(best, quadratic(ps, x, class_means[c]));
+    EXPECT_NEAR(mahalanobis[i], -best, 1e-9) << i;
+  }
+}
+
+TEST(Detectors, SingularCovarianceIsShrunkNotNaN) {
+  const FeatureSet train = random_set(5, 20, 2, 6);  // 5 samples in 20 dimensions
+  const FeatureSet test = random_set(10, 20, 2, 7);
+  for (const char* name : {"gaussian", "mahalanobis"}) {
+    for (double v : fit_and_score(name, train, test)) EXPECT_TRUE(std::isfinite(v)) << name;
+    DetectorOptions none;
+    none.shrinkage = 0;
+    test::expect_error([&] { fit_and_score(name, train, test, none); },
+                       {"covariance", "singular", "shrinkage"});
+  }
+}
+
+TEST(Detectors, KnnBlockedSearchEqualsBruteForce) {
+  const FeatureSet bank = random_set(300, 16, 4, 8);
+  const FeatureSet queries = random_set(25, 16, 4, 9);
+  const auto unit = [](const FeatureSet& s) {
+    std::vector<double> out(s.features.begin(), s.features.end());
+    for (std::int64_t i = 0; i < s.rows; ++i) {
+      double n = 0;
+      for (std::int64_t d = 0; d < s.dim; ++d) n += out[i * s.dim + d] * out[i * s.dim + d];
+      for (std::int64_t d = 0; d < s.dim; ++d) out[i * s.dim + d] /= std::sqrt(n);
+    }
+    return out;
+  };
+  const auto b = unit(bank);
+  const auto q = unit(queries);
+  std::vector<float> bf(b.begin(), b.end()), qf(q.begin(), q.end());
+  const std::int64_t k = 7;
+  for (std::int64_t block : {1, 7, 64, 299, 300, 1000}) {
+    const KnnResult r = knn_search(bf.data(), 300, qf.data(), 25, 16, k, block);
+    for (std::int64_t i = 0; i < 25; ++i) {
+      std::vector<std::pair<double, std::int64_t>> all;
+      for (std::int64_t j = 0; j < 300; ++j) {
+        double dist2 = 0;
+        for (std::int64_t d = 0; d < 16; ++d) {
+          const double diff = q[i * 16 + d] - b[j * 16 + d];
+          dist2 += diff * diff;
+        }
+        all.emplace_back(dist2, j);
+      }
+      std::sort(all.begin(), all.end());
+      std::set<std::int64_t> expected, got;
+      for (std::int64_t n = 0; n < k; ++n) {
+        expected.insert(all[n].second);
+        got.insert(r.index[i * k + n]);
+      }
+      EXPECT_EQ(got, expected) << "block " << block << ", query " << i;
+    }
+  }
+  DetectorOptions o;
+  o.k = k;
+  o.block_size = 13;
+  const auto scores = fit_and_score("knn", bank, queries, o);
+  for (std::int64_t i = 0; i < 25; ++i) {
+    std::vector<double> d;
+    for (std::int64_t j = 0; j < 300; ++j) {
+      double dist2 = 0;
+      for (std::int64_t x = 0; x < 16; ++x) {
+        dist2 += (q[i * 16 + x] - b[j * 16 + x]) * (q[i * 16 + x] - b[j * 16 + x]);
+      }
+      d.push_back(std::sqrt(dist2));
+    }
+    std::nth_element(d.begin(), d.begin() + (k - 1), d.end());
+    EXPECT_NEAR(scores[i], -d[k - 1], 1e-5) << i;
+  }
+}
+
+class EveryDetector : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryDetector, FiniteScoresOrientedAndSaveLoadRoundTrip) {
+  const FeatureSet train = random_set(400, 8, 4, 10);
+  const FeatureSet test = random_set(60, 8, 4, 11);
+  DetectorOptions o;
+  o.k = 10;
+  auto d = make_detector(GetParam(), o);
+  EXPECT_EQ(d->name(), GetParam());
+  d->fit(train);
+  const auto scores = d->score(test);
+  ASSERT_EQ(scores.size(), 60u);
+  for (double v : scores) EXPECT_TRUE(std::isfinite(v));
+  // Higher = more in-distribution: far-off features with flat logits score lower.
+  FeatureSet ood = random_set(60, 8, 4, 12);
+  for (float& v : ood.features) v += 6;
+  for (float& v : ood.logits) v *= 0.05f;
+  const auto ood_scores = d->score(ood);
+  EXPECT_GT(std::accumulate(scores.begin(), scores.end(), 0.0),
+            std::accumulate(ood_scores.begin(), ood_scores.end(), 0.0));
+
+  test::TempDir dir;
+  save_detector(dir.path("d.safetensors"), *d);
+  const auto loaded = load_detector(dir.path("d.safetensors"));
+  EXPECT_EQ(loaded->name(), GetParam());
+  EXPECT_EQ(loaded->score(test), scores);
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, EveryDetector, ::testing::ValuesIn(detector_names()));
+
+TEST(Detectors, MissingInputsAndUnknownNamesAreClearErrors) {
+  FeatureSet bare = random_set(20, 4, 2, 12);
+  bare.logits.clear();
+  bare.labels.clear();
+  bare.classes = 0;
+  test::expect_error([&] { fit_and_score("energy", bare, bare); },
+                     {"set12", "no logits", "energy", "export_backbone.py"});
+  test::expect_error([&] { fit_and_score("mahalanobis", bare, bare); },
+                     {"set12", "no labels", "mahalanobis"});
+  test::expect_error([] { make_detector("odin"); }, {"unknown detector 'odin'", "knn"});
+  const FeatureSet wide = random_set(20, 6, 2, 13);
+  DetectorOptions o;
+  o.k = 5;
+  test::expect_error([&] { fit_and_score("knn", bare, wide, o); },
+                     {"dimension 6", "fitted on dimension 4"});
+  o.k = 50;
+  test::expect_error([&] { fit_and_score("knn", bare, bare, o); }, {"k = 50", "has 20"});
+}
+
+}  // namespace
+}  // namespace oodflow::detect
