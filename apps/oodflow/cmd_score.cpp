@@ -8,13 +8,17 @@ void setup_score(CLI::App& app, CommandStatus& status) {
   CLI::App* sub = app.add_subcommand(
       "score",
       "Score ID test and OOD features with a trained flow (log-density in nats, higher = more "
-      "in-distribution) and report AUROC, FPR@95TPR, AUPR-In/Out per OOD set.");
+      "in-distribution) or a baseline detector from `oodflow fit`, and report AUROC, "
+      "FPR@95TPR, AUPR-In/Out per OOD set.");
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);
 
-  sub->add_option("--flow", opts->flow, "Flow file written by `oodflow train`")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* flow = sub->add_option("--flow", opts->flow, "Flow file written by `oodflow train`")
+                   ->check(CLI::ExistingFile);
+  sub->add_option("--detector", opts->detector,
+                  "Baseline detector file written by `oodflow fit` (instead of --flow)")
+      ->check(CLI::ExistingFile)
+      ->excludes(flow);
   sub->add_option("--id", opts->id, "ID test features (.safetensors or .npy [N, D])")
       ->required()
       ->check(CLI::ExistingFile);

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   oodflow::cli::setup_extract(app, status);
   oodflow::cli::setup_merge(app, status);
   oodflow::cli::setup_train(app, status);
+  oodflow::cli::setup_fit(app, status);
   oodflow::cli::setup_score(app, status);
   oodflow::cli::setup_metrics(app, status);
   oodflow::cli::setup_synth(app, status);

@@ -7,10 +7,13 @@
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/threads.h"
+#include "oodflow/detect/detector.h"
+#include "oodflow/detect/feature_set.h"
 #include "oodflow/flow/flow_file.h"
 #include "oodflow/flow/scorer.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/report.h"
+#include "oodflow/io/safetensors.h"
 #include "oodflow/pipeline/device.h"
 #include "oodflow/pipeline/named_sets.h"
 #include "torch_errors.h"
@@ -61,11 +64,42 @@ metrics::ScoredSet score_set(const std::string& name, const io::FeatureFile& dat
   return {name, data.path(), std::move(scores), data.sources()};
 }
 
+// The same evaluation with a baseline detector: every set is read into memory and scored.
+int score_with_detector(const ScoreOptions& o) {
+  const auto detector = detect::load_detector(o.detector);
+  const io::SafetensorsFile file(o.detector);
+  const auto& meta = file.view().metadata;
+  nlohmann::json record = {{"kind", "baseline"},
+                           {"name", detector->name()},
+                           {"file", o.detector},
+                           {"settings", nlohmann::json::parse(meta.at("settings"), nullptr, false)},
+                           {"score", "higher = more in-distribution"}};
+  const auto training = meta.find("training");
+  if (training != meta.end()) {
+    record["training"] = nlohmann::json::parse(training->second, nullptr, false);
+  }
+  const auto sets = parse_named_sets(o.ood);
+  std::vector<std::pair<std::string, io::FeatureFile>> inputs = {
+      {"id", io::FeatureFile::open(o.id)}};
+  for (const auto& set : sets) inputs.emplace_back(set.first, io::FeatureFile::open(set.second));
+  std::vector<metrics::ScoredSet> scored;
+  for (const auto& [name, data] : inputs) {
+    const detect::FeatureSet features = detect::FeatureSet::load(data);
+    scored.push_back({name, data.path(), detector->score(features), data.sources()});
+  }
+  const metrics::ScoredSet id = scored.front();
+  const std::vector<metrics::ScoredSet> ood(scored.begin() + 1, scored.end());
+  if (!o.scores.empty()) io::write_scores_csv(o.scores, id, ood);
+  if (ood.empty()) return 0;
+  return publish_evaluation(id, ood, record.dump(), o.out, o.fail_under);
+}
+
 }  // namespace
 
 void validate(const ScoreOptions& o) {
   as_usage_error([&] {
-    OODFLOW_CHECK(!o.flow.empty(), "--flow is required");
+    OODFLOW_CHECK(o.flow.empty() != o.detector.empty(),
+                  "give either --flow (a flow from train) or --detector (a baseline from fit)");
     OODFLOW_CHECK(!o.id.empty(), "--id is required");
     OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
     OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
@@ -83,6 +117,7 @@ int run_score(const ScoreOptions& o) {
     if (!output.empty()) check_writable(output);
   }
   set_compute_threads(o.threads);
+  if (!o.detector.empty()) return score_with_detector(o);
   flow::LoadedFlow loaded =
       with_torch_errors("loading '" + o.flow + "'", [&] { return flow::load_flow(o.flow); });
   loaded.flow->to(torch::Device(o.device));

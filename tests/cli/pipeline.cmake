@@ -68,3 +68,21 @@ expect_one_line_naming("broken.safetensors")
 if(EXISTS ${WORK}/never.safetensors)
   message(FATAL_ERROR "a failed train left its output file")
 endif()
+
+# Baseline detectors: fit, then score like a flow; a detector that needs logits says so.
+run(0 ${OODFLOW} --quiet fit --detector knn --k 5 -f ${WORK}/id_train.safetensors
+    -o ${WORK}/knn.safetensors)
+run(0 ${OODFLOW} --quiet score --detector ${WORK}/knn.safetensors --id ${WORK}/id_test.safetensors
+    --ood shifted=${WORK}/ood_shift2.safetensors --out ${WORK}/knn_report.json)
+file(READ ${WORK}/knn_report.json knn_report)
+string(JSON knn_auroc GET "${knn_report}" ood 0 auroc)
+string(JSON knn_name GET "${knn_report}" detector name)
+if(knn_auroc LESS 0.9 OR NOT knn_name STREQUAL "knn")
+  message(FATAL_ERROR "knn: AUROC ${knn_auroc}, detector '${knn_name}'")
+endif()
+run(1 ${OODFLOW} --quiet fit --detector energy -f ${WORK}/id_train.safetensors
+    -o ${WORK}/energy.safetensors)
+expect_one_line_naming("no logits")
+run(2 ${OODFLOW} score --flow ${WORK}/flow.safetensors --detector ${WORK}/knn.safetensors
+    --id ${WORK}/id_test.safetensors --ood ${WORK}/ood_shift2.safetensors)
+run(2 ${OODFLOW} fit --detector odin -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors)

@@ -14,8 +14,10 @@ namespace oodflow::pipeline {
 inline constexpr int kExitGateFailed = 3;
 
 struct ScoreOptions {
-  // Trained flow file.
+  // Trained flow file (or a baseline detector file, below).
   std::string flow;
+  // Baseline detector file written by `oodflow fit` (instead of --flow).
+  std::string detector;
   // ID test features.
   std::string id;
   // OOD sets as NAME=FILE (or FILE, named after the file).

@@ -1,0 +1,41 @@
+#include "commands.h"
+#include "oodflow/detect/detector.h"
+#include "oodflow/pipeline/fit_command.h"
+
+namespace oodflow::cli {
+
+void setup_fit(CLI::App& app, CommandStatus& status) {
+  auto opts = std::make_shared<pipeline::FitOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "fit",
+      "Fit a baseline detector to ID training features and write its detector file, for "
+      "`oodflow score --detector`: msp, maxlogit, energy (need logits), gaussian, "
+      "mahalanobis (needs labels), knn. The flow is trained by `oodflow train`.");
+  sub->fallthrough();  // --config belongs to the root app
+  sub->footer(kConfigFooter);
+  detect::DetectorOptions& d = opts->options;
+  sub->add_option("--detector", opts->detector, "Detector name")
+      ->required()
+      ->check(CLI::IsMember(detect::detector_names()));
+  sub->add_option("--features,-f", opts->features, "ID training features (.safetensors)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sub->add_option("--out,-o", opts->out, "Detector file to write (.safetensors)")->required();
+  sub->add_option("--k", d.k, "knn: the neighbour whose distance is the score")
+      ->capture_default_str();
+  sub->add_option("--block-size", d.block_size,
+                  "knn: training rows per block of the exact search (bounds its memory)")
+      ->capture_default_str();
+  sub->add_option("--temperature", d.temperature, "energy: temperature T")->capture_default_str();
+  sub->add_option("--shrinkage", d.shrinkage,
+                  "gaussian, mahalanobis: covariance shrinkage a in (1-a) S + a tr(S)/d I")
+      ->capture_default_str();
+  sub->callback([opts, &status] {
+    status.run = [opts] {
+      pipeline::run_fit(*opts);
+      return 0;
+    };
+  });
+}
+
+}  // namespace oodflow::cli

@@ -1,0 +1,28 @@
+// `oodflow fit`: fit a baseline detector (detect/detector.h) to in-distribution training
+// features and write its detector file, which `oodflow score --detector` reads.
+#pragma once
+
+#include <string>
+
+#include "oodflow/detect/detector.h"
+
+namespace oodflow::pipeline {
+
+struct FitOptions {
+  // Detector name: msp, maxlogit, energy, gaussian, mahalanobis, knn.
+  std::string detector;
+  // ID training features (with logits or labels when the detector needs them).
+  std::string features;
+  // Output detector file (.safetensors).
+  std::string out;
+  // Hyper-parameters (k, block size, temperature, shrinkage).
+  detect::DetectorOptions options;
+};
+
+/// Throws UsageError naming the option when a value is out of range.
+void validate(const FitOptions& options);
+
+/// Fits and writes options.out.
+void run_fit(const FitOptions& options);
+
+}  // namespace oodflow::pipeline
