@@ -46,7 +46,6 @@ and for `oodflow extract` instead of the ImageNet defaults.
 import argparse
 import copy
 import difflib
-import hashlib
 import json
 import os
 import sys
@@ -55,6 +54,9 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from idx_io import sha256_of  # noqa: E402
 
 # torchvision's classic ImageNet evaluation recipe, used when the weights are not a
 # recognised torchvision release (random weights, fine-tuned checkpoints).
@@ -154,14 +156,6 @@ def export_module(wrapper: nn.Module, example: torch.Tensor, out_path: str) -> s
         method = "trace"
     scripted.save(out_path)
     return method
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def classification_architectures():

@@ -45,8 +45,6 @@ intact), which scripts/fetch_data.sh uses to skip regenerating.
 """
 
 import argparse
-import gzip
-import hashlib
 import json
 import os
 import sys
@@ -59,6 +57,10 @@ except ImportError:
     print(f"{PROG}: error: numpy is not importable by {sys.executable}: run this script with "
           "Debian's /usr/bin/python3 (apt-get install python3-numpy)", file=sys.stderr)
     sys.exit(1)
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import idx_io  # noqa: E402
 
 SEED = 0
 COUNT = 10000                       # = size of the Fashion-MNIST test set
@@ -79,19 +81,9 @@ class SetsError(Exception):
 
 def read_idx(path: str, dims: int) -> np.ndarray:
     try:
-        with open(path, "rb") as f:
-            magic = f.read(2)
-        opener = gzip.open if magic == b"\x1f\x8b" else open
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as error:
-        raise SetsError(f"cannot read '{path}': {error}") from None
-    if len(data) < 4 + 4 * dims or data[:3] != b"\x00\x00\x08" or data[3] != dims:
-        raise SetsError(f"'{path}' is not an IDX file of unsigned bytes with {dims} dimensions")
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims))
-    if len(data) != 4 + 4 * dims + int(np.prod(shape)):
-        raise SetsError(f"'{path}' is truncated or has trailing bytes (shape {shape})")
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+        return idx_io.read_idx(path, dims)
+    except idx_io.IdxError as error:
+        raise SetsError(str(error)) from None
 
 
 def load_fmnist(directory: str, split: str):
@@ -119,14 +111,6 @@ def split_classes(images, labels):
     return images[inside], new_labels[inside], images[~inside]
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save(out_dir: str, name: str, array: np.ndarray, description: str, manifest: dict):
     """np.save to a temporary name, then an atomic rename; records the file in manifest."""
     path = os.path.join(out_dir, name)
@@ -138,7 +122,7 @@ def save(out_dir: str, name: str, array: np.ndarray, description: str, manifest:
         "shape": list(array.shape),
         "dtype": str(array.dtype),
         "bytes": os.path.getsize(path),
-        "sha256": sha256_of(path),
+        "sha256": idx_io.sha256_of(path),
         "description": description,
     }
     print(f"  {name:30s} {str(array.dtype):6s} {str(list(array.shape)):18s} {description}",
@@ -240,7 +224,7 @@ def verify(out_dir: str) -> str:
             return f"{file_path} is missing"
         if os.path.getsize(file_path) != info.get("bytes"):
             return f"{file_path} has {os.path.getsize(file_path)} bytes, expected {info.get('bytes')}"
-        if sha256_of(file_path) != info.get("sha256"):
+        if idx_io.sha256_of(file_path) != info.get("sha256"):
             return f"{file_path} does not match its SHA-256 in {MANIFEST}"
     return ""
 

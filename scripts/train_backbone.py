@@ -57,8 +57,6 @@ if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
 
 import argparse  # noqa: E402
 import copy  # noqa: E402
-import gzip  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -90,6 +88,7 @@ REPO = os.path.dirname(HERE)
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 from export_backbone import LOGIT_TOLERANCE, export_module, wrap_classifier  # noqa: E402
+import idx_io  # noqa: E402
 
 DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 PREPROCESSING_CONFIG = os.path.join("configs", "extract_grey28.json")
@@ -111,29 +110,14 @@ class TrainError(Exception):
     """A problem the user can fix; main() prints it as one line without a stack trace."""
 
 
-# ----------------------------------------------------------------------------- data
-
-def read_idx(path: str, expected_dims: int) -> np.ndarray:
-    """Reads an IDX file (gzip or plain) of unsigned bytes into an array of its shape."""
+def read_idx(path: str, dims: int) -> np.ndarray:
     try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-        opener = gzip.open if head == b"\x1f\x8b" else open
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as error:
-        raise TrainError(f"cannot read '{path}': {error}") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise TrainError(f"'{path}' is not an IDX file of unsigned bytes")
-    dims = data[3]
-    if dims != expected_dims:
-        raise TrainError(f"'{path}' has {dims} dimensions, expected {expected_dims}")
-    header = 4 + 4 * dims
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
-    if len(data) != header + int(np.prod(shape)):
-        raise TrainError(f"'{path}' is truncated or has trailing bytes (shape {shape})")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+        return idx_io.read_idx(path, dims)
+    except idx_io.IdxError as error:
+        raise TrainError(str(error)) from None
 
+
+# ----------------------------------------------------------------------------- data
 
 def find_file(data_dir: str, stem: str) -> str:
     for name in (stem + ".gz", stem):
@@ -310,14 +294,6 @@ def predict(model, images_u8: torch.Tensor, mean: float, std: float, exported: b
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).double().mean()) if len(labels) else float("nan")
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def format_seconds(seconds: float) -> str:
@@ -504,7 +480,7 @@ def write_card(args, classes, preprocessing, result, export_info, command):
     card = {
         "command": command,
         "model_file": os.path.basename(args.out),
-        "model_sha256": sha256_of(args.out),
+        "model_sha256": idx_io.sha256_of(args.out),
         "model_bytes": os.path.getsize(args.out),
         "dataset": {
             "name": "Fashion-MNIST",
