@@ -9,8 +9,9 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
   CLI::App* sub = app.add_subcommand(
       "fit",
       "Fit a baseline detector to ID training features and write its detector file, for "
-      "`oodflow score --detector`: msp, maxlogit, energy (need logits), gaussian, "
-      "mahalanobis (needs labels), knn. The flow is trained by `oodflow train`.");
+      "`oodflow score --detector`: msp, maxlogit, energy (need logits), react, vim (need the "
+      "backbone's classifier head), gaussian, mahalanobis (needs labels), knn. The flow is trained "
+      "by `oodflow train`.");
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);
   detect::DetectorOptions& d = opts->options;
@@ -30,6 +31,17 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
   sub->add_option("--shrinkage", d.shrinkage,
                   "gaussian, mahalanobis: covariance shrinkage a in (1-a) S + a tr(S)/d I")
       ->capture_default_str();
+  sub->add_option("--percentile", d.react_percentile,
+                  "react: clip activations at this percentile of the ID training activations")
+      ->capture_default_str();
+  sub->add_option("--principal", d.vim_principal,
+                  "vim: principal subspace dimension; 0 = 1000 for D >= 2048, 512 for D >= 768, "
+                  "D/2 otherwise")
+      ->capture_default_str();
+  sub->add_option("--head", opts->head,
+                  "react, vim: backbone whose classifier head to use (default: the one recorded "
+                  "in the feature file)")
+      ->check(CLI::ExistingFile);
   sub->callback([opts, &status] {
     status.run = [opts] {
       pipeline::run_fit(*opts);

@@ -14,6 +14,8 @@ std::unique_ptr<Detector> make_logit_detector(const std::string& name,
 std::unique_ptr<Detector> make_gaussian_detector(const std::string& name,
                                                  const DetectorOptions& options);
 std::unique_ptr<Detector> make_knn_detector(const DetectorOptions& options);
+std::unique_ptr<Detector> make_head_detector(const std::string& name,
+                                             const DetectorOptions& options);
 
 /// Throws Error when `data` has no logits, saying how to get them.
 void require_logits(const FeatureSet& data, const std::string& detector);

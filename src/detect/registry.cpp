@@ -16,8 +16,8 @@ constexpr int kDetectorFormatVersion = 1;
 }  // namespace
 
 const std::vector<std::string>& detector_names() {
-  static const std::vector<std::string> names = {"msp",      "maxlogit",    "energy",
-                                                 "gaussian", "mahalanobis", "knn"};
+  static const std::vector<std::string> names = {"msp",      "maxlogit",    "energy", "react",
+                                                 "gaussian", "mahalanobis", "knn",    "vim"};
   return names;
 }
 
@@ -27,6 +27,7 @@ std::unique_ptr<Detector> make_detector(const std::string& name, const DetectorO
   }
   if (name == "gaussian" || name == "mahalanobis") return make_gaussian_detector(name, options);
   if (name == "knn") return make_knn_detector(options);
+  if (name == "react" || name == "vim") return make_head_detector(name, options);
   std::string known;
   for (const auto& n : detector_names()) known += (known.empty() ? "" : ", ") + n;
   OODFLOW_FAIL("unknown detector '" << name << "'; known detectors: " << known);

@@ -200,6 +200,33 @@ BackboneOutputs Backbone::run_batch(const float* input, std::int64_t batch, int 
   return result;
 }
 
+void Backbone::head(std::vector<float>* weight, std::vector<float>* bias, std::int64_t* classes,
+                    std::int64_t* dim) const {
+  const auto missing = [&] {
+    OODFLOW_FAIL("backbone '" << options_.path
+                              << "' has no classifier head (a submodule 'head' with 'weight' "
+                                 "[C, D] and 'bias' [C]); export it with "
+                                 "scripts/export_backbone.py");
+  };
+  if (!impl_->module.hasattr("head")) missing();
+  const c10::IValue head = impl_->module.attr("head");
+  if (!head.isModule()) missing();
+  const torch::jit::Module m = head.toModule();
+  if (!m.hasattr("weight") || !m.hasattr("bias")) missing();
+  const c10::IValue w = m.attr("weight");
+  const c10::IValue b = m.attr("bias");
+  if (!w.isTensor() || !b.isTensor()) missing();
+  const torch::Tensor wt = w.toTensor().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor bt = b.toTensor().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  OODFLOW_CHECK(wt.dim() == 2 && bt.dim() == 1 && bt.size(0) == wt.size(0),
+                "backbone '" << options_.path << "': head weight " << shape_text(wt) << " and bias "
+                             << shape_text(bt) << " do not fit together");
+  *classes = wt.size(0);
+  *dim = wt.size(1);
+  weight->assign(wt.data_ptr<float>(), wt.data_ptr<float>() + wt.numel());
+  bias->assign(bt.data_ptr<float>(), bt.data_ptr<float>() + bt.numel());
+}
+
 std::string Backbone::describe() const {
   nlohmann::json j = {{"path", options_.path},
                       {"sha256", sha256_},

@@ -9,9 +9,41 @@
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
 #include "oodflow/detect/feature_set.h"
+#include "oodflow/extract/backbone.h"
 #include "oodflow/io/feature_file.h"
 
 namespace oodflow::pipeline {
+namespace {
+
+// The classifier head from --head, or from the backbone that made the features.
+detect::ClassifierHead load_head(const FitOptions& o, const io::FeatureFile& features) {
+  std::string path = o.head;
+  std::string recorded_sha;
+  if (path.empty()) {
+    const auto it = features.metadata().find("backbone");
+    const auto backbone = it == features.metadata().end()
+                              ? nlohmann::json()
+                              : nlohmann::json::parse(it->second, nullptr, false);
+    OODFLOW_CHECK(backbone.is_object() && backbone.contains("path"),
+                  "--detector " << o.detector << " needs the classifier head, and '" << o.features
+                                << "' does not record its backbone: give --head "
+                                << "BACKBONE.pt");
+    path = backbone["path"].get<std::string>();
+    recorded_sha = backbone.value("sha256", "");
+  }
+  detect::ClassifierHead head;
+  extract::BackboneOptions bo;
+  bo.path = path;
+  const extract::Backbone backbone(bo);
+  OODFLOW_CHECK(recorded_sha.empty() || recorded_sha == backbone.sha256(),
+                "'" << path << "' is not the backbone that made '" << o.features
+                    << "' (its SHA-256 differs from the one recorded); give --head BACKBONE.pt");
+  backbone.head(&head.weight, &head.bias, &head.classes, &head.dim);
+  head.source = path;
+  return head;
+}
+
+}  // namespace
 
 void validate(const FitOptions& o) {
   as_usage_error([&] {
@@ -26,6 +58,11 @@ void validate(const FitOptions& o) {
                   "--temperature must be > 0, got " << o.options.temperature);
     OODFLOW_CHECK(o.options.shrinkage >= 0 && o.options.shrinkage <= 1,
                   "--shrinkage must be in [0, 1], got " << o.options.shrinkage);
+    OODFLOW_CHECK(o.options.react_percentile > 0 && o.options.react_percentile <= 100,
+                  "--percentile must be in (0, 100], got " << o.options.react_percentile);
+    OODFLOW_CHECK(
+        o.options.vim_principal >= 0,
+        "--principal must be >= 0 (0 = the paper's rule), got " << o.options.vim_principal);
   });
 }
 
@@ -35,7 +72,8 @@ void run_fit(const FitOptions& o) {
   const io::FeatureFile file = io::FeatureFile::open(o.features);
   spdlog::info("fit: {} detector on {} samples of dimension {} from '{}'", o.detector, file.rows(),
                file.dim(), o.features);
-  const detect::FeatureSet train = detect::FeatureSet::load(file);
+  detect::FeatureSet train = detect::FeatureSet::load(file);
+  if (o.detector == "react" || o.detector == "vim") train.head = load_head(o, file);
   auto detector = detect::make_detector(o.detector, o.options);
   detector->fit(train);
   const std::string training = nlohmann::json{

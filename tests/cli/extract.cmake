@@ -59,3 +59,14 @@ run(2 ${OODFLOW} extract ${common} --out ${WORK}/x.safetensors --shard 2/2)
 run(2 ${OODFLOW} extract --model ${DATA}/tiny_backbone.pt --data ${WORK}/nowhere
     --out ${WORK}/x.safetensors)
 run(2 ${OODFLOW} extract ${common} --out ${WORK}/x.safetensors --channels 2)
+
+# ReAct and ViM read the classifier head from the backbone recorded in the features.
+foreach(detector react vim)
+  run(0 ${OODFLOW} --quiet fit --detector ${detector} -f ${WORK}/all.safetensors
+      -o ${WORK}/${detector}.safetensors)
+  run(0 ${OODFLOW} --quiet score --detector ${WORK}/${detector}.safetensors
+      --id ${WORK}/s0.safetensors --ood ${WORK}/s1.safetensors)
+endforeach()
+run(1 ${OODFLOW} --quiet fit --detector vim -f ${WORK}/all.safetensors -o ${WORK}/x.safetensors
+    --head ${WORK}/junk.pt)
+expect_one_line_naming("junk.pt")

@@ -11,6 +11,10 @@
 //                shared covariance (Lee et al., NeurIPS 2018, without input perturbation)
 //   knn          -distance to the k-th nearest L2-normalised training feature, k = 50
 //                (Sun et al., ICML 2022)
+//   react        energy of the head's logits of the features clipped at their 90th ID
+//                percentile (Sun et al., NeurIPS 2021)
+//   vim          logsumexp(logits) - alpha * norm of the feature outside the principal
+//                subspace (Wang et al., CVPR 2022)
 #pragma once
 
 #include <cstdint>
@@ -35,6 +39,11 @@ struct DetectorOptions {
   // S = (1 - a) S + a tr(S)/d I, so that it is invertible when samples are fewer than
   // dimensions (a = 0 keeps the sample covariance and fails on a singular one).
   double shrinkage = 1e-6;
+  // ReAct: activations are clipped at this percentile of the ID training activations.
+  double react_percentile = 90;
+  // ViM: dimension of the principal subspace; 0 = the paper's rule (1000 for D >= 2048,
+  // 512 for D >= 768, D/2 otherwise).
+  std::int64_t vim_principal = 0;
 };
 
 /// A fitted detector's parameters: named arrays of doubles, and its settings as JSON.

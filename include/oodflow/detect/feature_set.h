@@ -10,6 +10,16 @@
 
 namespace oodflow::detect {
 
+/// The backbone's classifier head, logits = features W^T + b, for the detectors that
+/// recompute logits from (modified) features: ReAct, ViM.
+struct ClassifierHead {
+  std::int64_t classes = 0;
+  std::int64_t dim = 0;
+  std::vector<float> weight;  ///< [classes, dim]
+  std::vector<float> bias;    ///< [classes]
+  std::string source;         ///< where it was read from
+};
+
 struct FeatureSet {
   std::int64_t rows = 0;
   std::int64_t dim = 0;
@@ -18,6 +28,7 @@ struct FeatureSet {
   std::vector<float> logits;         ///< [rows, classes]; empty without logits
   std::vector<std::int64_t> labels;  ///< [rows]; empty without labels
   std::string source;                ///< the file, for error messages
+  ClassifierHead head;               ///< classes == 0 when unknown
 
   /// Reads every row of `file` (features, logits, labels) into memory.
   static FeatureSet load(const io::FeatureFile& file);

@@ -49,6 +49,10 @@ class Backbone {
   BackboneOutputs run(const float* input, std::int64_t batch, int channels, int height, int width);
 
   const BackboneOptions& options() const { return options_; }
+  /// The classifier head of scripts/export_backbone.py's contract (submodule `head` with
+  /// `weight` [C, D] and `bias` [C]), row-major; throws Error naming the file when absent.
+  void head(std::vector<float>* weight, std::vector<float>* bias, std::int64_t* classes,
+            std::int64_t* dim) const;
   /// SHA-256 of the TorchScript file.
   const std::string& sha256() const { return sha256_; }
   /// JSON object: path, sha256, method, output kind and the keys used (after the first run).

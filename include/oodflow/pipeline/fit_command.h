@@ -15,7 +15,10 @@ struct FitOptions {
   std::string features;
   // Output detector file (.safetensors).
   std::string out;
-  // Hyper-parameters (k, block size, temperature, shrinkage).
+  // The backbone whose classifier head ReAct and ViM use; empty = the backbone recorded in
+  // the feature file's metadata (when that file still exists with the recorded SHA-256).
+  std::string head;
+  // Hyper-parameters (k, block size, temperature, shrinkage, percentile, subspace).
   detect::DetectorOptions options;
 };
 
