@@ -13,12 +13,13 @@ void setup_score(CLI::App& app, CommandStatus& status) {
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);
 
-  auto* flow = sub->add_option("--flow", opts->flow, "Flow file written by `oodflow train`")
-                   ->check(CLI::ExistingFile);
-  sub->add_option("--detector", opts->detector,
-                  "Baseline detector file written by `oodflow fit` (instead of --flow)")
+  sub->add_option("--flow", opts->flow, "Flow file written by `oodflow train`")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--detector", opts->detectors,
+                  "Baseline detector file written by `oodflow fit` (repeatable); with several "
+                  "detectors (and --flow) one comparison table and report")
       ->check(CLI::ExistingFile)
-      ->excludes(flow);
+      ->take_all();
   sub->add_option("--id", opts->id, "ID test features (.safetensors or .npy [N, D])")
       ->required()
       ->check(CLI::ExistingFile);

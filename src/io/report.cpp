@@ -42,20 +42,7 @@ std::string pad(const std::string& s, std::size_t width, bool left_align) {
   return left_align ? s + fill : fill + s;
 }
 
-}  // namespace
-
-std::string report_json(const metrics::Evaluation& e, const std::string& detector_json,
-                        const std::vector<metrics::GateCheck>& gates) {
-  json report;
-  report["report_format_version"] = kReportFormatVersion;
-  report["convention"] = kConvention;
-  const json detector = json::parse(detector_json, nullptr, false);
-  OODFLOW_CHECK(!detector.is_discarded(), "internal: detector description is not JSON");
-  report["detector"] = detector;
-  report["id"] = {{"name", e.id_name},
-                  {"file", e.id_file},
-                  {"count", e.id_count},
-                  {"nonfinite", nonfinite_json(e.id_nonfinite)}};
+json ood_sets_json(const metrics::Evaluation& e) {
   json sets = json::array();
   for (const metrics::SetResult& s : e.ood) {
     const metrics::OodMetrics& m = s.metrics;
@@ -69,7 +56,17 @@ std::string report_json(const metrics::Evaluation& e, const std::string& detecto
                     {"aupr_in", m.aupr_in},
                     {"aupr_out", m.aupr_out}});
   }
-  report["ood"] = sets;
+  return sets;
+}
+
+json id_json(const metrics::Evaluation& e) {
+  return {{"name", e.id_name},
+          {"file", e.id_file},
+          {"count", e.id_count},
+          {"nonfinite", nonfinite_json(e.id_nonfinite)}};
+}
+
+json gates_json(const std::vector<metrics::GateCheck>& gates) {
   json checks = json::array();
   bool passed = true;
   for (const metrics::GateCheck& g : gates) {
@@ -80,44 +77,17 @@ std::string report_json(const metrics::Evaluation& e, const std::string& detecto
                       {"passed", g.passed}});
     passed = passed && g.passed;
   }
-  report["gates"] = {{"passed", passed}, {"checks", checks}};
-  return report.dump(2) + "\n";
+  return {{"passed", passed}, {"checks", checks}};
 }
 
-std::string report_table(const metrics::Evaluation& e,
-                         const std::vector<metrics::GateCheck>& gates) {
-  const std::vector<std::string> header = {"OOD set", "n",        "AUROC%",    "FPR@95TPR%",
-                                           "thr95",   "AUPR-In%", "AUPR-Out%", "non-finite"};
-  std::vector<std::vector<std::string>> rows;
-  for (const metrics::SetResult& s : e.ood) {
-    const metrics::OodMetrics& m = s.metrics;
-    char thr[32];
-    std::snprintf(thr, sizeof thr, "%.6g", m.threshold95);
-    rows.push_back({s.name, std::to_string(m.n_ood), percent(m.auroc), percent(m.fpr95), thr,
-                    percent(m.aupr_in), percent(m.aupr_out),
-                    std::to_string(m.ood_nonfinite.total())});
-  }
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) {
-    width[c] = header[c].size();
-    for (const auto& r : rows) width[c] = std::max(width[c], r[c].size());
-  }
-  std::string out = "ID set '" + e.id_name + "': " + std::to_string(e.id_count) + " samples";
-  if (e.id_nonfinite.total() > 0) {
-    out += ", " + std::to_string(e.id_nonfinite.total()) + " non-finite scores";
-  }
-  out += "\n";
-  auto emit = [&](const std::vector<std::string>& r) {
-    for (std::size_t c = 0; c < r.size(); ++c) {
-      out += (c ? "  " : "") + pad(r[c], width[c], c == 0);
-    }
-    out += "\n";
-  };
-  emit(header);
-  for (const auto& r : rows) emit(r);
-  out +=
-      "FPR@95TPR: share of OOD accepted at the threshold (thr95) that keeps 95% of ID "
-      "(ID positive; OpenOOD reports the reverse).\n";
+json parse_detector(const std::string& detector_json) {
+  json detector = json::parse(detector_json, nullptr, false);
+  OODFLOW_CHECK(!detector.is_discarded(), "internal: detector description is not JSON");
+  return detector;
+}
+
+std::string failed_gates(const std::vector<metrics::GateCheck>& gates) {
+  std::string out;
   for (const metrics::GateCheck& g : gates) {
     if (!g.passed) {
       char line[256];
@@ -126,6 +96,119 @@ std::string report_table(const metrics::Evaluation& e,
       out += line;
     }
   }
+  return out;
+}
+
+constexpr const char* kFprNote =
+    "FPR@95TPR: share of OOD accepted at the threshold (thr95) that keeps 95% of ID "
+    "(ID positive; OpenOOD reports the reverse).\n";
+
+// Columns padded to their widest cell, the first left-aligned.
+std::string aligned(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(rows.front().size());
+  for (std::size_t c = 0; c < width.size(); ++c) {
+    for (const auto& r : rows) width[c] = std::max(width[c], r[c].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    for (std::size_t c = 0; c < r.size(); ++c) out += (c ? "  " : "") + pad(r[c], width[c], c == 0);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string comparison_json(const std::vector<std::string>& detector_jsons,
+                            const std::vector<metrics::Evaluation>& evaluations,
+                            const std::vector<metrics::GateCheck>& gates) {
+  json report;
+  report["report_format_version"] = kReportFormatVersion;
+  report["convention"] = kConvention;
+  report["id"] = id_json(evaluations.front());
+  json detectors = json::array();
+  for (std::size_t i = 0; i < evaluations.size(); ++i) {
+    detectors.push_back({{"detector", parse_detector(detector_jsons[i])},
+                         {"id_nonfinite", nonfinite_json(evaluations[i].id_nonfinite)},
+                         {"ood", ood_sets_json(evaluations[i])}});
+  }
+  report["detectors"] = detectors;
+  report["gates"] = gates_json(gates);
+  return report.dump(2) + "\n";
+}
+
+std::string comparison_table(const std::vector<std::string>& labels,
+                             const std::vector<metrics::Evaluation>& evaluations,
+                             const std::vector<metrics::GateCheck>& gates) {
+  std::vector<std::vector<std::string>> rows = {{"detector"}};
+  for (const auto& set : evaluations.front().ood) rows[0].push_back(set.name);
+  for (std::size_t i = 0; i < evaluations.size(); ++i) {
+    std::vector<std::string> row = {labels[i]};
+    for (const auto& set : evaluations[i].ood) {
+      row.push_back(percent(set.metrics.auroc) + " / " + percent(set.metrics.fpr95));
+    }
+    rows.push_back(row);
+  }
+  const metrics::Evaluation& e = evaluations.front();
+  return "ID set '" + e.id_name + "': " + std::to_string(e.id_count) +
+         " samples; AUROC% / FPR@95TPR% per OOD set\n" + aligned(rows) + kFprNote +
+         failed_gates(gates);
+}
+
+void write_comparison_scores_csv(const std::string& path, const std::vector<std::string>& labels,
+                                 const std::vector<std::vector<metrics::ScoredSet>>& sets) {
+  AtomicFile file(path);
+  std::string buffer = "set,index,source";
+  for (const auto& label : labels) buffer += "," + csv_field(label);
+  buffer += "\n";
+  for (std::size_t s = 0; s < sets.front().size(); ++s) {
+    const metrics::ScoredSet& first = sets.front()[s];
+    for (std::size_t i = 0; i < first.scores.size(); ++i) {
+      buffer += csv_field(first.name) + "," + std::to_string(i) + ",";
+      if (!first.sources.empty()) buffer += csv_field(first.sources[i]);
+      for (const auto& detector : sets) buffer += "," + format_score(detector[s].scores[i]);
+      buffer += "\n";
+      if (buffer.size() > (1u << 20)) {
+        file.write(buffer);
+        buffer.clear();
+      }
+    }
+  }
+  file.write(buffer);
+  file.commit();
+}
+
+std::string report_json(const metrics::Evaluation& e, const std::string& detector_json,
+                        const std::vector<metrics::GateCheck>& gates) {
+  json report;
+  report["report_format_version"] = kReportFormatVersion;
+  report["convention"] = kConvention;
+  report["detector"] = parse_detector(detector_json);
+  report["id"] = id_json(e);
+  report["ood"] = ood_sets_json(e);
+  report["gates"] = gates_json(gates);
+  return report.dump(2) + "\n";
+}
+
+std::string report_table(const metrics::Evaluation& e,
+                         const std::vector<metrics::GateCheck>& gates) {
+  std::vector<std::vector<std::string>> rows = {
+      {"OOD set", "n", "AUROC%", "FPR@95TPR%", "thr95", "AUPR-In%", "AUPR-Out%", "non-finite"}};
+  for (const metrics::SetResult& s : e.ood) {
+    const metrics::OodMetrics& m = s.metrics;
+    char thr[32];
+    std::snprintf(thr, sizeof thr, "%.6g", m.threshold95);
+    rows.push_back({s.name, std::to_string(m.n_ood), percent(m.auroc), percent(m.fpr95), thr,
+                    percent(m.aupr_in), percent(m.aupr_out),
+                    std::to_string(m.ood_nonfinite.total())});
+  }
+  std::string out = "ID set '" + e.id_name + "': " + std::to_string(e.id_count) + " samples";
+  if (e.id_nonfinite.total() > 0) {
+    out += ", " + std::to_string(e.id_nonfinite.total()) + " non-finite scores";
+  }
+  out += "\n" + aligned(rows);
+  out += kFprNote;
+  out += failed_gates(gates);
   return out;
 }
 

@@ -83,6 +83,25 @@ endif()
 run(1 ${OODFLOW} --quiet fit --detector energy -f ${WORK}/id_train.safetensors
     -o ${WORK}/energy.safetensors)
 expect_one_line_naming("no logits")
-run(2 ${OODFLOW} score --flow ${WORK}/flow.safetensors --detector ${WORK}/knn.safetensors
-    --id ${WORK}/id_test.safetensors --ood ${WORK}/ood_shift2.safetensors)
+# The flow and several baselines in one comparison table, report and scores CSV.
+run(0 ${OODFLOW} --quiet fit --detector gaussian -f ${WORK}/id_train.safetensors
+    -o ${WORK}/gaussian.safetensors)
+run(0 ${OODFLOW} --quiet score --flow ${WORK}/flow.safetensors --detector ${WORK}/knn.safetensors
+    --detector ${WORK}/gaussian.safetensors --id ${WORK}/id_test.safetensors
+    --ood shifted=${WORK}/ood_shift2.safetensors --out ${WORK}/comparison.json
+    --scores ${WORK}/comparison.csv)
+if(NOT last_out MATCHES "flow \\(glow\\)" OR NOT last_out MATCHES "knn" OR NOT last_out MATCHES "gaussian")
+  message(FATAL_ERROR "no comparison table:\n${last_out}")
+endif()
+file(READ ${WORK}/comparison.json comparison)
+string(JSON detectors LENGTH "${comparison}" detectors)
+string(JSON second GET "${comparison}" detectors 1 detector name)
+if(NOT detectors EQUAL 3 OR NOT second STREQUAL "knn")
+  message(FATAL_ERROR "comparison report: ${detectors} detectors, second '${second}'")
+endif()
+file(STRINGS ${WORK}/comparison.csv header LIMIT_COUNT 1)
+if(NOT header STREQUAL "set,index,source,flow (glow),knn,gaussian")
+  message(FATAL_ERROR "comparison CSV header: ${header}")
+endif()
+run(2 ${OODFLOW} score --id ${WORK}/id_test.safetensors --ood ${WORK}/ood_shift2.safetensors)
 run(2 ${OODFLOW} fit --detector odin -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors)

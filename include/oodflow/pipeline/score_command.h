@@ -14,10 +14,11 @@ namespace oodflow::pipeline {
 inline constexpr int kExitGateFailed = 3;
 
 struct ScoreOptions {
-  // Trained flow file (or a baseline detector file, below).
+  // Trained flow file (optional when baseline detectors are given).
   std::string flow;
-  // Baseline detector file written by `oodflow fit` (instead of --flow).
-  std::string detector;
+  // Baseline detector files written by `oodflow fit`; with the flow, several detectors are
+  // compared in one table and report.
+  std::vector<std::string> detectors;
   // ID test features.
   std::string id;
   // OOD sets as NAME=FILE (or FILE, named after the file).
