@@ -24,6 +24,9 @@ paths relative to the repository):
   backbones    list of {name, model, preprocessing (an extract --config file), id_train,
                id_test, ood: {name: dataset}}; a dataset is a path or {"data", "labels"}
   detectors    list of {name, config (a train --config file), options (extra train flags)}
+               for flows, or {name, fit (a baseline: knn, vim, ...), options (extra fit
+               flags)}; a baseline is deterministic, so it is fitted once and its row has
+               the same value for every seed (spread 0)
   seeds        list of seeds
   epochs       list of epoch counts (default [1]); several give the one-epoch study
 """
@@ -111,6 +114,7 @@ class Benchmark:
         os.makedirs(os.path.join(self.out, "flows"), exist_ok=True)
         self.extracted = 0
         self.reused = 0
+        self.fitted = set()
 
     def features(self, backbone, entry, what):
         """Feature file of one dataset through one backbone, from the cache when present."""
@@ -138,19 +142,30 @@ class Benchmark:
         return path
 
     def cell(self, backbone, sets, detector, seed, epochs):
-        """Trains one flow and scores every set; returns {ood name: metrics}."""
-        name = f"{backbone['name']}.{detector['name']}.seed{seed}.epochs{epochs}"
-        flow = os.path.join(self.out, "flows", name + ".safetensors")
+        """Trains one flow (or fits one baseline) and scores every set; returns {ood: metrics}."""
+        baseline = detector.get("fit")
+        name = (f"{backbone['name']}.{detector['name']}" if baseline else
+                f"{backbone['name']}.{detector['name']}.seed{seed}.epochs{epochs}")
+        model = os.path.join(self.out, "flows", name + ".safetensors")
         report = os.path.join(self.out, "flows", name + ".report.json")
-        train = [self.oodflow, "--quiet", "train", "--features", sets["id_train"], "--out", flow,
-                 "--seed", str(seed), "--epochs", str(epochs)]
-        if detector.get("config"):
-            train += ["--config", resolve(ROOT, detector["config"])]
-        train += [str(x) for x in detector.get("options", [])]
-        print(f"  train {name}", flush=True)
-        run(train, f"train {name}")
-        score = [self.oodflow, "--quiet", "score", "--flow", flow, "--id", sets["id_test"],
-                 "--out", report]
+        if baseline and os.path.exists(report) and name in self.fitted:
+            with open(report) as f:
+                return {entry["name"]: entry for entry in json.load(f)["ood"]}
+        if baseline:
+            command = [self.oodflow, "--quiet", "fit", "--detector", baseline,
+                       "--features", sets["id_train"], "--out", model]
+            print(f"  fit {name}", flush=True)
+        else:
+            command = [self.oodflow, "--quiet", "train", "--features", sets["id_train"],
+                       "--out", model, "--seed", str(seed), "--epochs", str(epochs)]
+            if detector.get("config"):
+                command += ["--config", resolve(ROOT, detector["config"])]
+            print(f"  train {name}", flush=True)
+        command += [str(x) for x in detector.get("options", [])]
+        run(command, f"{'fit' if baseline else 'train'} {name}")
+        self.fitted.add(name)
+        score = [self.oodflow, "--quiet", "score", "--detector" if baseline else "--flow", model,
+                 "--id", sets["id_test"], "--out", report]
         for ood, path in sets["ood"].items():
             score += ["--ood", f"{ood}={path}"]
         run(score, f"score {name}")
@@ -189,15 +204,17 @@ def summarise(backbone, ood, detector, epochs, reports):
 
 
 def percent(row, metric):
-    return f"{100 * row[metric + '_mean']:.2f} ± {100 * row[metric + '_std']:.2f}"
+    """Mean ± spread in %; just the mean when every seed gave the same value (baselines)."""
+    mean, std = 100 * row[metric + "_mean"], 100 * row[metric + "_std"]
+    return f"{mean:.2f}" if std == 0 else f"{mean:.2f} ± {std:.2f}"
 
 
 def markdown(rows, config):
     seeds = len(config["seeds"])
     out = io.StringIO()
-    out.write(f"Mean ± sample std over {seeds} seed(s), in %. AUROC and AUPR: higher is "
-              "better; FPR@95TPR (ID positive, the share of OOD accepted at 95% ID recall): "
-              "lower is better.\n")
+    out.write(f"Mean ± sample std over {seeds} seed(s), in % (a single value: the same for "
+              "every seed). AUROC and AUPR: higher is better; FPR@95TPR (ID positive, the "
+              "share of OOD accepted at 95% ID recall): lower is better.\n")
     epochs_list = config.get("epochs", [1])
     for backbone in dict.fromkeys(r["backbone"] for r in rows):
         mine = [r for r in rows if r["backbone"] == backbone]

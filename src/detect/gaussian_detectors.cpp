@@ -86,12 +86,12 @@ class GaussianDetector : public Detector {
     require_dim(data, means_.size(1), name());
     torch::NoGradGuard no_grad;
     const torch::Tensor x = as_double(data.features, data.rows, data.dim);
-    torch::Tensor best;
-    for (std::int64_t c = 0; c < means_.size(0); ++c) {
-      const torch::Tensor d = x - means_[c];
-      const torch::Tensor m = (d.mm(precision_) * d).sum(1);  // squared Mahalanobis distance
-      best = c == 0 ? m : torch::minimum(best, m);
-    }
+    // (x - mu)^T P (x - mu) = x^T P x - 2 x^T P mu + mu^T P mu for every class at once: two
+    // matrix products instead of one d x d product per class (100x faster at 100 classes).
+    const torch::Tensor xp = x.mm(precision_);
+    const torch::Tensor squared = (xp * x).sum(1, /*keepdim=*/true) - 2 * xp.mm(means_.t()) +
+                                  (means_.mm(precision_) * means_).sum(1).unsqueeze(0);
+    const torch::Tensor best = std::get<0>(squared.min(1));
     torch::Tensor s = -best;
     if (!per_class_) {
       const double dim = static_cast<double>(data.dim);

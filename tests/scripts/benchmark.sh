@@ -26,7 +26,8 @@ cat >"$work/config.json" <<JSON
   }],
   "detectors": [
     {"name": "glow", "config": "$root/configs/glow.json", "options": ["--blocks", "1", "--lr", "1e-3"]},
-    {"name": "realnvp", "config": "$root/configs/realnvp.json", "options": ["--blocks", "1"]}
+    {"name": "realnvp", "config": "$root/configs/realnvp.json", "options": ["--blocks", "1"]},
+    {"name": "knn", "fit": "knn", "options": ["--k", "3"]}
   ],
   "seeds": [0, 1],
   "epochs": [1, 2]
@@ -38,11 +39,14 @@ grep -q "2 feature files extracted, 2 reused" "$work/log1" || { cat "$work/log1"
 grep -q "0 feature files extracted, 4 reused" "$work/log2" || { cat "$work/log2"; exit 1; }
 cmp "$work/run1/results.csv" "$work/run2/results.csv"
 cmp "$work/run1/results.md" "$work/run2/results.md"
-# backbone x 2 OOD sets x 2 detectors x 2 epoch counts, plus the header.
+# backbone x 2 OOD sets x 3 detectors x 2 epoch counts, plus the header.
 rows=$(wc -l <"$work/run1/results.csv")
-[ "$rows" -eq 9 ] || { echo "expected 9 lines in results.csv, got $rows"; cat "$work/run1/results.csv"; exit 1; }
+[ "$rows" -eq 13 ] || { echo "expected 9 lines in results.csv, got $rows"; cat "$work/run1/results.csv"; exit 1; }
 # An OOD set equal to the ID test set is indistinguishable: AUROC exactly 0.5.
 grep -q "^tiny,same,glow,1,2,0.500000,0.000000" "$work/run1/results.csv" ||
   { cat "$work/run1/results.csv"; exit 1; }
 grep -q "AUROC by epochs" "$work/run1/results.md" || { cat "$work/run1/results.md"; exit 1; }
+# A baseline is fitted once: the same value for both seeds, spread 0.
+grep -q "^tiny,photos,knn,1,2,[0-9.]*,0.000000" "$work/run1/results.csv" ||
+  { cat "$work/run1/results.csv"; exit 1; }
 echo "benchmark: complete grid, cached features, identical results on a second run"
