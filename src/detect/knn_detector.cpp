@@ -3,6 +3,7 @@
 // Neighbors", ICML 2022). The training features are the detector's parameters; the search
 // is exact and blocked (detect/knn.h).
 #include <cmath>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "detectors.h"
@@ -38,7 +39,9 @@ class KnnDetector : public Detector {
     OODFLOW_CHECK(k_ >= 1 && k_ <= train.rows,
                   "knn: k = " << k_ << " needs at least that many training samples; '"
                               << train.source << "' has " << train.rows);
-    bank_ = l2_normalised(train);
+    storage_ = std::make_shared<std::vector<float>>(l2_normalised(train));
+    bank_ = storage_->data();
+    owner_ = storage_;
     rows_ = train.rows;
     dim_ = train.dim;
   }
@@ -46,8 +49,7 @@ class KnnDetector : public Detector {
   std::vector<double> score(const FeatureSet& data) const override {
     require_dim(data, dim_, name());
     const std::vector<float> queries = l2_normalised(data);
-    const KnnResult r =
-        knn_search(bank_.data(), rows_, queries.data(), data.rows, dim_, k_, block_size_);
+    const KnnResult r = knn_search(bank_, rows_, queries.data(), data.rows, dim_, k_, block_size_);
     std::vector<double> out(static_cast<std::size_t>(data.rows));
     for (std::int64_t i = 0; i < data.rows; ++i) {
       // Unit vectors: ||a - b||^2 = 2 - 2 a.b; rounding may push it a hair below zero.
@@ -59,7 +61,12 @@ class KnnDetector : public Detector {
 
   DetectorState state() const override {
     DetectorState s;
-    s.arrays["bank"] = {{rows_, dim_}, {bank_.begin(), bank_.end()}, /*single_precision=*/true};
+    DetectorState::Array bank;
+    bank.shape = {rows_, dim_};
+    bank.single_precision = true;
+    bank.floats = bank_;
+    bank.owner = owner_;
+    s.arrays["bank"] = std::move(bank);
     s.settings = nlohmann::json{{"k", k_}, {"block_size", block_size_}}.dump();
     return s;
   }
@@ -70,7 +77,15 @@ class KnnDetector : public Detector {
                   "detector file lacks the knn training bank");
     rows_ = it->second.shape[0];
     dim_ = it->second.shape[1];
-    bank_.assign(it->second.values.begin(), it->second.values.end());
+    if (it->second.floats != nullptr) {  // the detector file's memory map, not a copy
+      bank_ = it->second.floats;
+      owner_ = it->second.owner;
+    } else {
+      storage_ =
+          std::make_shared<std::vector<float>>(it->second.values.begin(), it->second.values.end());
+      bank_ = storage_->data();
+      owner_ = storage_;
+    }
     const auto j = nlohmann::json::parse(s.settings);
     k_ = j.at("k").get<std::int64_t>();
     block_size_ = j.at("block_size").get<std::int64_t>();
@@ -79,7 +94,10 @@ class KnnDetector : public Detector {
  private:
   std::int64_t k_;
   std::int64_t block_size_;
-  std::vector<float> bank_;  // [rows_, dim_], unit rows
+  // [rows_, dim_] unit rows: fitted here (storage_) or mapped from the detector file.
+  const float* bank_ = nullptr;
+  std::shared_ptr<const void> owner_;
+  std::shared_ptr<std::vector<float>> storage_;
   std::int64_t rows_ = 0;
   std::int64_t dim_ = 0;
 };

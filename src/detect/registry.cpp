@@ -1,6 +1,8 @@
 // The table of detectors (no static self-registration: a linker drops unreferenced objects
 // of a static library) and the detector file format.
 #include <algorithm>
+#include <cstdint>
+#include <memory>
 
 #include "detectors.h"
 #include "oodflow/core/error.h"
@@ -40,7 +42,9 @@ void save_detector(const std::string& path, const Detector& detector,
   std::vector<std::vector<float>> singles;
   std::vector<io::TensorSpec> tensors;
   for (const auto& [name, array] : state.arrays) {
-    if (array.single_precision) {
+    if (array.floats != nullptr) {
+      tensors.push_back({name, io::DType::F32, array.shape, array.floats});
+    } else if (array.single_precision) {
       singles.emplace_back(array.values.begin(), array.values.end());
       tensors.push_back({name, io::DType::F32, array.shape, singles.back().data()});
     } else {
@@ -56,8 +60,8 @@ void save_detector(const std::string& path, const Detector& detector,
 }
 
 std::unique_ptr<Detector> load_detector(const std::string& path) {
-  const io::SafetensorsFile file(path);
-  const auto& meta = file.view().metadata;
+  const auto file = std::make_shared<const io::SafetensorsFile>(path);
+  const auto& meta = file->view().metadata;
   const auto format = meta.find("format");
   OODFLOW_CHECK(format != meta.end() && format->second == kDetectorFormat,
                 "'" << path << "' is not an oodflow detector file (no format '" << kDetectorFormat
@@ -68,14 +72,23 @@ std::unique_ptr<Detector> load_detector(const std::string& path) {
   DetectorState state;
   const auto settings = meta.find("settings");
   if (settings != meta.end()) state.settings = settings->second;
-  for (const auto& [tensor_name, view] : file.view().tensors) {
+  for (const auto& [tensor_name, view] : file->view().tensors) {
     OODFLOW_CHECK(io::is_float_dtype(view.dtype),
                   "'" << path << "': tensor '" << tensor_name << "' is not floating point");
     DetectorState::Array a;
     a.shape = view.shape;
+    a.single_precision = view.dtype != io::DType::F64;
+    // Tensor data is 8-byte aligned in the file and the map starts on a page, so F32 data
+    // can be used in place (e.g. KNN's training bank, as large as the training features).
+    if (view.dtype == io::DType::F32 &&
+        reinterpret_cast<std::uintptr_t>(view.data) % alignof(float) == 0) {
+      a.floats = reinterpret_cast<const float*>(view.data);
+      a.owner = file;
+      state.arrays[tensor_name] = std::move(a);
+      continue;
+    }
     a.values.resize(static_cast<std::size_t>(view.numel()));
     io::convert_to_double(view.dtype, view.data, a.values.size(), a.values.data());
-    a.single_precision = view.dtype != io::DType::F64;
     state.arrays[tensor_name] = std::move(a);
   }
   try {

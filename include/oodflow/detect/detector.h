@@ -52,6 +52,11 @@ struct DetectorState {
     std::vector<std::int64_t> shape;
     std::vector<double> values;
     bool single_precision = false;  ///< stored as F32 (values that came from floats)
+    /// Large float arrays are not copied: `floats` points at them (in the detector's memory
+    /// when saving, in the file's memory map after loading, kept alive by `owner`) and
+    /// `values` stays empty.
+    const float* floats = nullptr;
+    std::shared_ptr<const void> owner;
   };
   std::map<std::string, Array> arrays;
   std::string settings = "{}";
