@@ -2,31 +2,49 @@
 // training feature, k = 50 (Sun et al., "Out-of-Distribution Detection with Deep Nearest
 // Neighbors", ICML 2022). The training features are the detector's parameters; the search
 // is exact and blocked (detect/knn.h).
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "detectors.h"
 #include "oodflow/core/error.h"
 #include "oodflow/detect/knn.h"
+#include "oodflow/io/safetensors.h"
 
 namespace oodflow::detect {
 namespace {
 
-// Rows scaled to unit length; a zero row has no direction and is an error naming it.
-std::vector<float> l2_normalised(const FeatureSet& data) {
-  std::vector<float> out(data.features);
-  for (std::int64_t i = 0; i < data.rows; ++i) {
-    float* row = out.data() + i * data.dim;
+// Scales rows to unit length in place; a zero row has no direction and is an error naming
+// it (`first` is the index of the first row in `source`).
+void normalise_rows(float* rows, std::int64_t n, std::int64_t dim, const std::string& source,
+                    std::int64_t first) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    float* row = rows + i * dim;
     double norm = 0;
-    for (std::int64_t d = 0; d < data.dim; ++d) norm += double{row[d]} * row[d];
+    for (std::int64_t d = 0; d < dim; ++d) norm += double{row[d]} * row[d];
     norm = std::sqrt(norm);
     OODFLOW_CHECK(norm > 0 && std::isfinite(norm),
-                  "'" << data.source << "' sample " << i
+                  "'" << source << "' sample " << first + i
                       << ": feature vector has zero or non-finite norm, cannot L2-normalise it");
-    for (std::int64_t d = 0; d < data.dim; ++d) row[d] = static_cast<float>(row[d] / norm);
+    for (std::int64_t d = 0; d < dim; ++d) row[d] = static_cast<float>(row[d] / norm);
   }
+}
+
+std::vector<float> l2_normalised(const FeatureSet& data) {
+  std::vector<float> out(data.features);
+  normalise_rows(out.data(), data.rows, data.dim, data.source, 0);
   return out;
+}
+
+std::string knn_settings(std::int64_t k, std::int64_t block_size) {
+  return nlohmann::json{{"k", k}, {"block_size", block_size}}.dump();
+}
+
+void check_k(std::int64_t k, std::int64_t rows, const std::string& source) {
+  OODFLOW_CHECK(k >= 1 && k <= rows, "knn: k = " << k << " needs at least that many training "
+                                                 << "samples; '" << source << "' has " << rows);
 }
 
 class KnnDetector : public Detector {
@@ -36,9 +54,7 @@ class KnnDetector : public Detector {
   std::string name() const override { return "knn"; }
 
   void fit(const FeatureSet& train) override {
-    OODFLOW_CHECK(k_ >= 1 && k_ <= train.rows,
-                  "knn: k = " << k_ << " needs at least that many training samples; '"
-                              << train.source << "' has " << train.rows);
+    check_k(k_, train.rows, train.source);
     storage_ = std::make_shared<std::vector<float>>(l2_normalised(train));
     bank_ = storage_->data();
     owner_ = storage_;
@@ -67,7 +83,7 @@ class KnnDetector : public Detector {
     bank.floats = bank_;
     bank.owner = owner_;
     s.arrays["bank"] = std::move(bank);
-    s.settings = nlohmann::json{{"k", k_}, {"block_size", block_size_}}.dump();
+    s.settings = knn_settings(k_, block_size_);
     return s;
   }
 
@@ -103,6 +119,25 @@ class KnnDetector : public Detector {
 };
 
 }  // namespace
+
+void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& options,
+                      const std::string& out, const std::map<std::string, std::string>& extra) {
+  check_k(options.k, train.rows(), train.path());
+  constexpr std::int64_t kChunkRows = 4096;
+  io::TensorSpec bank{"bank", io::DType::F32, {train.rows(), train.dim()}, nullptr, {}};
+  bank.stream = [&](const std::function<void(const void*, std::size_t)>& sink) {
+    std::vector<float> chunk(static_cast<std::size_t>(kChunkRows * train.dim()));
+    for (std::int64_t begin = 0; begin < train.rows(); begin += kChunkRows) {
+      const std::int64_t n = std::min(kChunkRows, train.rows() - begin);
+      train.read_rows(begin, n, chunk.data());
+      normalise_rows(chunk.data(), n, train.dim(), train.path(), begin);
+      sink(chunk.data(), static_cast<std::size_t>(n * train.dim()) * sizeof(float));
+    }
+  };
+  io::write_safetensors(out, {bank},
+                        detector_metadata("knn", knn_settings(options.k, options.block_size),
+                                          extra));
+}
 
 std::unique_ptr<Detector> make_knn_detector(const DetectorOptions& options) {
   return std::make_unique<KnnDetector>(options);

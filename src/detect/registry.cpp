@@ -17,6 +17,17 @@ constexpr int kDetectorFormatVersion = 1;
 
 }  // namespace
 
+std::map<std::string, std::string> detector_metadata(
+    const std::string& name, const std::string& settings,
+    const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> metadata = extra;
+  metadata["format"] = kDetectorFormat;
+  metadata["format_version"] = std::to_string(kDetectorFormatVersion);
+  metadata["detector"] = name;
+  metadata["settings"] = settings;
+  return metadata;
+}
+
 const std::vector<std::string>& detector_names() {
   static const std::vector<std::string> names = {"msp",      "maxlogit",    "energy", "react",
                                                  "gaussian", "mahalanobis", "knn",    "vim"};
@@ -51,12 +62,7 @@ void save_detector(const std::string& path, const Detector& detector,
       tensors.push_back({name, io::DType::F64, array.shape, array.values.data()});
     }
   }
-  std::map<std::string, std::string> metadata = extra;
-  metadata["format"] = kDetectorFormat;
-  metadata["format_version"] = std::to_string(kDetectorFormatVersion);
-  metadata["detector"] = detector.name();
-  metadata["settings"] = state.settings;
-  io::write_safetensors(path, tensors, metadata);
+  io::write_safetensors(path, tensors, detector_metadata(detector.name(), state.settings, extra));
 }
 
 std::unique_ptr<Detector> load_detector(const std::string& path) {

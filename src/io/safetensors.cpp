@@ -156,7 +156,13 @@ std::string serialize_safetensors(const std::vector<TensorSpec>& tensors,
   std::vector<std::pair<const TensorSpec*, std::uint64_t>> layout;
   std::string out = encode_header(tensors, metadata, &layout);
   for (const auto& [tensor, nbytes] : layout) {
-    out.append(static_cast<const char*>(tensor->data), nbytes);
+    if (tensor->stream) {
+      tensor->stream([&](const void* bytes, std::size_t size) {
+        out.append(static_cast<const char*>(bytes), size);
+      });
+    } else {
+      out.append(static_cast<const char*>(tensor->data), nbytes);
+    }
   }
   return out;
 }
@@ -168,7 +174,20 @@ void write_safetensors(const std::string& path, const std::vector<TensorSpec>& t
   const std::string header = encode_header(tensors, metadata, &layout);
   AtomicFile file(path);
   file.write(header);
-  for (const auto& [tensor, nbytes] : layout) file.write(tensor->data, nbytes);
+  for (const auto& [tensor, nbytes] : layout) {
+    if (!tensor->stream) {
+      file.write(tensor->data, nbytes);
+      continue;
+    }
+    std::uint64_t written = 0;
+    tensor->stream([&](const void* bytes, std::size_t size) {
+      file.write(bytes, size);
+      written += size;
+    });
+    OODFLOW_CHECK(written == nbytes, "internal: tensor '" << tensor->name << "' streamed "
+                                                          << written << " of " << nbytes
+                                                          << " bytes");
+  }
   file.commit();
 }
 

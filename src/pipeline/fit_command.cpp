@@ -72,17 +72,24 @@ void run_fit(const FitOptions& o) {
   const io::FeatureFile file = io::FeatureFile::open(o.features);
   spdlog::info("fit: {} detector on {} samples of dimension {} from '{}'", o.detector, file.rows(),
                file.dim(), o.features);
-  detect::FeatureSet train = detect::FeatureSet::load(file);
-  if (o.detector == "react" || o.detector == "vim") train.head = load_head(o, file);
-  auto detector = detect::make_detector(o.detector, o.options);
-  detector->fit(train);
-  const std::string training = nlohmann::json{
-      {"features", o.features},
-      {"features_sha256", file.sha256()},
-      {"count", file.rows()},
-      {"dim", file.dim()}}.dump();
-  detect::save_detector(o.out, *detector,
-                        {{"training", training}, {"oodflow_version", OODFLOW_VERSION}});
+  const std::string training = nlohmann::json{{"features", o.features},
+                                              {"features_sha256", file.sha256()},
+                                              {"count", file.rows()},
+                                              {"dim", file.dim()}}
+                                   .dump();
+  const std::map<std::string, std::string> extra = {{"training", training},
+                                                    {"oodflow_version", OODFLOW_VERSION}};
+  if (o.detector == "knn") {
+    // Its parameters are the training set itself: streamed from the feature file's map to
+    // the detector file in chunks, so memory stays flat whatever the set's size.
+    detect::fit_knn_streamed(file, o.options, o.out, extra);
+  } else {
+    detect::FeatureSet train = detect::FeatureSet::load(file);
+    if (o.detector == "react" || o.detector == "vim") train.head = load_head(o, file);
+    auto detector = detect::make_detector(o.detector, o.options);
+    detector->fit(train);
+    detect::save_detector(o.out, *detector, extra);
+  }
   spdlog::info("fit: wrote '{}'", o.out);
 }
 

@@ -331,6 +331,26 @@ TEST(Detectors, KnnBlockedSearchEqualsBruteForce) {
   }
 }
 
+// The streamed fit (for banks larger than memory) writes the very file that fitting in
+// memory and saving writes, over several chunks of rows.
+TEST(Detectors, KnnStreamedFitWritesTheSameFile) {
+  test::TempDir dir;
+  const FeatureSet set = random_set(9000, 5, 3, 30);
+  test::write_features(dir.path("train.safetensors"), set.features, set.rows, set.dim);
+  const io::FeatureFile file = io::FeatureFile::open(dir.path("train.safetensors"));
+  DetectorOptions o;
+  o.k = 7;
+  auto knn = make_detector("knn", o);
+  knn->fit(FeatureSet::load(file));
+  save_detector(dir.path("memory.safetensors"), *knn, {{"training", "x"}});
+  fit_knn_streamed(file, o, dir.path("streamed.safetensors"), {{"training", "x"}});
+  EXPECT_EQ(test::read_bytes(dir.path("streamed.safetensors")),
+            test::read_bytes(dir.path("memory.safetensors")));
+  o.k = 9001;
+  test::expect_error([&] { fit_knn_streamed(file, o, dir.path("x.safetensors")); },
+                     {"k = 9001", "has 9000"});
+}
+
 class EveryDetector : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EveryDetector, FiniteScoresOrientedAndSaveLoadRoundTrip) {

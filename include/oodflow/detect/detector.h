@@ -87,6 +87,13 @@ const std::vector<std::string>& detector_names();
 /// oodflow.detector, `detector`, `settings`, plus `extra`), atomically.
 void save_detector(const std::string& path, const Detector& detector,
                    const std::map<std::string, std::string>& extra = {});
+/// KNN fitted straight from a feature file into its detector file, for banks larger than
+/// memory: rows are read, L2-normalised and written in chunks (the same file as fit +
+/// save_detector would write, with flat memory).
+void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& options,
+                      const std::string& out,
+                      const std::map<std::string, std::string>& extra = {});
+
 /// Reads a detector file; Error naming the file when it is not one.
 std::unique_ptr<Detector> load_detector(const std::string& path);
 

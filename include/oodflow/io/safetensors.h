@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,6 +62,9 @@ struct TensorSpec {
   DType dtype = DType::F32;
   std::vector<std::int64_t> shape;
   const void* data = nullptr;
+  /// Instead of `data`, for tensors larger than memory: called once with a sink for the
+  /// tensor's bytes, which must receive exactly numel * dtype_size of them, in order.
+  std::function<void(const std::function<void(const void*, std::size_t)>& sink)> stream = nullptr;
 };
 
 /// Serialises tensors and metadata; tensors are laid out in name order, so the same inputs
