@@ -19,9 +19,9 @@ std::unique_ptr<Detector> make_head_detector(const std::string& name,
                                              const DetectorOptions& options);
 
 /// The metadata of a detector file: format keys, the detector's name and settings, `extra`.
-std::map<std::string, std::string> detector_metadata(const std::string& name,
-                                                     const std::string& settings,
-                                                     const std::map<std::string, std::string>& extra);
+std::map<std::string, std::string> detector_metadata(
+    const std::string& name, const std::string& settings,
+    const std::map<std::string, std::string>& extra);
 
 /// Throws Error when `data` has no logits, saying how to get them.
 void require_logits(const FeatureSet& data, const std::string& detector);

@@ -134,9 +134,8 @@ void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& optio
       sink(chunk.data(), static_cast<std::size_t>(n * train.dim()) * sizeof(float));
     }
   };
-  io::write_safetensors(out, {bank},
-                        detector_metadata("knn", knn_settings(options.k, options.block_size),
-                                          extra));
+  io::write_safetensors(
+      out, {bank}, detector_metadata("knn", knn_settings(options.k, options.block_size), extra));
 }
 
 std::unique_ptr<Detector> make_knn_detector(const DetectorOptions& options) {

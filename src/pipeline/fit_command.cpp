@@ -72,11 +72,11 @@ void run_fit(const FitOptions& o) {
   const io::FeatureFile file = io::FeatureFile::open(o.features);
   spdlog::info("fit: {} detector on {} samples of dimension {} from '{}'", o.detector, file.rows(),
                file.dim(), o.features);
-  const std::string training = nlohmann::json{{"features", o.features},
-                                              {"features_sha256", file.sha256()},
-                                              {"count", file.rows()},
-                                              {"dim", file.dim()}}
-                                   .dump();
+  const std::string training = nlohmann::json{
+      {"features", o.features},
+      {"features_sha256", file.sha256()},
+      {"count", file.rows()},
+      {"dim", file.dim()}}.dump();
   const std::map<std::string, std::string> extra = {{"training", training},
                                                     {"oodflow_version", OODFLOW_VERSION}};
   if (o.detector == "knn") {

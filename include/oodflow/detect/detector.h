@@ -91,8 +91,7 @@ void save_detector(const std::string& path, const Detector& detector,
 /// memory: rows are read, L2-normalised and written in chunks (the same file as fit +
 /// save_detector would write, with flat memory).
 void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& options,
-                      const std::string& out,
-                      const std::map<std::string, std::string>& extra = {});
+                      const std::string& out, const std::map<std::string, std::string>& extra = {});
 
 /// Reads a detector file; Error naming the file when it is not one.
 std::unique_ptr<Detector> load_detector(const std::string& path);
