@@ -15,28 +15,10 @@
 
 #include "detectors.h"
 #include "oodflow/core/error.h"
+#include "tensor_state.h"
 
 namespace oodflow::detect {
 namespace {
-
-torch::Tensor as_double(const std::vector<float>& values, std::int64_t rows, std::int64_t cols) {
-  return torch::from_blob(const_cast<float*>(values.data()), {rows, cols}, torch::kFloat32)
-      .to(torch::kFloat64);
-}
-
-DetectorState::Array to_array(const torch::Tensor& t) {
-  const torch::Tensor c = t.contiguous().to(torch::kFloat64);
-  DetectorState::Array a;
-  a.shape = c.sizes().vec();
-  a.values.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-  return a;
-}
-
-torch::Tensor from_array(const DetectorState& s, const std::string& name) {
-  const auto it = s.arrays.find(name);
-  OODFLOW_CHECK(it != s.arrays.end(), "detector file lacks the array '" << name << "'");
-  return torch::tensor(it->second.values, torch::kFloat64).reshape(it->second.shape);
-}
 
 class GaussianDetector : public Detector {
  public:
@@ -47,7 +29,7 @@ class GaussianDetector : public Detector {
 
   void fit(const FeatureSet& train) override {
     torch::NoGradGuard no_grad;
-    const torch::Tensor x = as_double(train.features, train.rows, train.dim);
+    const torch::Tensor x = to_double_tensor(train.features, train.rows, train.dim);
     torch::Tensor centred;
     if (per_class_) {
       OODFLOW_CHECK(!train.labels.empty(),
@@ -85,7 +67,7 @@ class GaussianDetector : public Detector {
   std::vector<double> score(const FeatureSet& data) const override {
     require_dim(data, means_.size(1), name());
     torch::NoGradGuard no_grad;
-    const torch::Tensor x = as_double(data.features, data.rows, data.dim);
+    const torch::Tensor x = to_double_tensor(data.features, data.rows, data.dim);
     // (x - mu)^T P (x - mu) = x^T P x - 2 x^T P mu + mu^T P mu for every class at once: two
     // matrix products instead of one d x d product per class (100x faster at 100 classes).
     const torch::Tensor xp = x.mm(precision_);
@@ -97,8 +79,7 @@ class GaussianDetector : public Detector {
       const double dim = static_cast<double>(data.dim);
       s = -0.5 * (best + log_det_ + dim * std::log(2 * M_PI));
     }
-    s = s.contiguous();
-    return {s.data_ptr<double>(), s.data_ptr<double>() + s.numel()};
+    return to_doubles(s);
   }
 
   DetectorState state() const override {

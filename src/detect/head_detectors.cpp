@@ -14,14 +14,10 @@
 
 #include "detectors.h"
 #include "oodflow/core/error.h"
+#include "tensor_state.h"
 
 namespace oodflow::detect {
 namespace {
-
-torch::Tensor doubles(const std::vector<float>& values, std::int64_t rows, std::int64_t cols) {
-  return torch::from_blob(const_cast<float*>(values.data()), {rows, cols}, torch::kFloat32)
-      .to(torch::kFloat64);
-}
 
 void require_head(const FeatureSet& data, const std::string& detector) {
   OODFLOW_CHECK(data.head.classes > 0,
@@ -35,31 +31,13 @@ void require_head(const FeatureSet& data, const std::string& detector) {
                                                << data.dim);
 }
 
-std::vector<double> to_vector(const torch::Tensor& t) {
-  const torch::Tensor c = t.contiguous().to(torch::kFloat64);
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
-
-DetectorState::Array to_array(const torch::Tensor& t) {
-  DetectorState::Array a;
-  a.shape = t.sizes().vec();
-  a.values = to_vector(t);
-  return a;
-}
-
-torch::Tensor from_array(const DetectorState& s, const std::string& name) {
-  const auto it = s.arrays.find(name);
-  OODFLOW_CHECK(it != s.arrays.end(), "detector file lacks the array '" << name << "'");
-  return torch::tensor(it->second.values, torch::kFloat64).reshape(it->second.shape);
-}
-
 // The head shared by both: W [C, D] and b [C] as doubles.
 struct Head {
   torch::Tensor weight;
   torch::Tensor bias;
 
   void set(const ClassifierHead& h) {
-    weight = doubles(h.weight, h.classes, h.dim);
+    weight = to_double_tensor(h.weight, h.classes, h.dim);
     bias = torch::tensor(std::vector<double>(h.bias.begin(), h.bias.end()), torch::kFloat64);
   }
   torch::Tensor logits(const torch::Tensor& features) const {
@@ -78,7 +56,7 @@ class ReactDetector : public Detector {
     head_.set(train.head);
     // numpy's percentile: linear interpolation between the order statistics.
     const torch::Tensor all =
-        std::get<0>(doubles(train.features, 1, train.rows * train.dim).flatten().sort());
+        std::get<0>(to_double_tensor(train.features, 1, train.rows * train.dim).flatten().sort());
     const double position = percentile_ / 100.0 * static_cast<double>(all.size(0) - 1);
     const auto below = static_cast<std::int64_t>(position);
     const std::int64_t above = std::min(below + 1, all.size(0) - 1);
@@ -90,8 +68,8 @@ class ReactDetector : public Detector {
   std::vector<double> score(const FeatureSet& data) const override {
     require_dim(data, head_.weight.size(1), name());
     torch::NoGradGuard no_grad;
-    const torch::Tensor h = doubles(data.features, data.rows, data.dim).clamp_max(clip_);
-    return to_vector(torch::logsumexp(head_.logits(h), 1));
+    const torch::Tensor h = to_double_tensor(data.features, data.rows, data.dim).clamp_max(clip_);
+    return to_doubles(torch::logsumexp(head_.logits(h), 1));
   }
 
   DetectorState state() const override {
@@ -133,7 +111,7 @@ class VimDetector : public Detector {
                                                        << d - 1 << " dimensions, got "
                                                        << principal);
     origin_ = -torch::linalg_pinv(head_.weight).mv(head_.bias);
-    const torch::Tensor x = doubles(train.features, train.rows, d) - origin_;
+    const torch::Tensor x = to_double_tensor(train.features, train.rows, d) - origin_;
     // Covariance about the origin u (not about the mean), as the paper's code.
     const torch::Tensor cov = x.t().mm(x) / static_cast<double>(train.rows);
     const torch::Tensor vectors = std::get<1>(torch::linalg_eigh(cov));  // ascending
@@ -146,9 +124,9 @@ class VimDetector : public Detector {
   std::vector<double> score(const FeatureSet& data) const override {
     require_dim(data, head_.weight.size(1), name());
     torch::NoGradGuard no_grad;
-    const torch::Tensor h = doubles(data.features, data.rows, data.dim);
+    const torch::Tensor h = to_double_tensor(data.features, data.rows, data.dim);
     const torch::Tensor virtual_logit = alpha_ * (h - origin_).mm(residual_basis_).norm(2, 1);
-    return to_vector(torch::logsumexp(head_.logits(h), 1) - virtual_logit);
+    return to_doubles(torch::logsumexp(head_.logits(h), 1) - virtual_logit);
   }
 
   DetectorState state() const override {
