@@ -65,7 +65,8 @@ void save_detector(const std::string& path, const Detector& detector,
   io::write_safetensors(path, tensors, detector_metadata(detector.name(), state.settings, extra));
 }
 
-std::unique_ptr<Detector> load_detector(const std::string& path) {
+std::unique_ptr<Detector> load_detector(const std::string& path,
+                                        std::map<std::string, std::string>* metadata) {
   const auto file = std::make_shared<const io::SafetensorsFile>(path);
   const auto& meta = file->view().metadata;
   const auto format = meta.find("format");
@@ -104,6 +105,7 @@ std::unique_ptr<Detector> load_detector(const std::string& path) {
   } catch (const std::exception& e) {
     OODFLOW_FAIL("'" << path << "' has malformed " << name->second << " settings: " << e.what());
   }
+  if (metadata != nullptr) *metadata = meta;
   return detector;
 }
 

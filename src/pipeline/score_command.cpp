@@ -17,7 +17,6 @@
 #include "oodflow/flow/scorer.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/report.h"
-#include "oodflow/io/safetensors.h"
 #include "oodflow/pipeline/device.h"
 #include "oodflow/pipeline/named_sets.h"
 #include "torch_errors.h"
@@ -82,9 +81,8 @@ Scorer flow_scorer(const ScoreOptions& o, Inputs* inputs) {
 }
 
 Scorer baseline_scorer(const std::string& path, Inputs* inputs) {
-  std::shared_ptr<detect::Detector> detector = detect::load_detector(path);
-  const io::SafetensorsFile file(path);
-  const auto& meta = file.view().metadata;
+  std::map<std::string, std::string> meta;
+  std::shared_ptr<detect::Detector> detector = detect::load_detector(path, &meta);
   nlohmann::json record = {{"kind", "baseline"},
                            {"name", detector->name()},
                            {"file", path},

@@ -93,7 +93,9 @@ void save_detector(const std::string& path, const Detector& detector,
 void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& options,
                       const std::string& out, const std::map<std::string, std::string>& extra = {});
 
-/// Reads a detector file; Error naming the file when it is not one.
-std::unique_ptr<Detector> load_detector(const std::string& path);
+/// Reads a detector file; Error naming the file when it is not one. `metadata`, when given,
+/// receives the file's metadata (settings, training record, ...).
+std::unique_ptr<Detector> load_detector(const std::string& path,
+                                        std::map<std::string, std::string>* metadata = nullptr);
 
 }  // namespace oodflow::detect
