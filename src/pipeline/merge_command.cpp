@@ -51,52 +51,57 @@ std::int64_t shard_int(const json& shard, const char* key, const io::FeatureFile
 
 // Puts shards in index order after checking that they are one complete, consistent set:
 // same extraction, same split, every index once, slices that tile the source.
+struct ShardRecord {
+  std::int64_t index, count, batch_size, begin, end;
+};
+
+ShardRecord shard_record(const io::FeatureFile& f) {
+  const json s = parse_meta(f, "shard");
+  return {shard_int(s, "index", f), shard_int(s, "count", f), shard_int(s, "batch_size", f),
+          shard_int(s, "begin", f), shard_int(s, "end", f)};
+}
+
 void order_shards(std::vector<io::FeatureFile>* files) {
-  const io::FeatureFile& first = files->front();
-  const json first_shard = parse_meta(first, "shard");
-  const std::int64_t count = shard_int(first_shard, "count", first);
-  const std::int64_t batch_size = shard_int(first_shard, "batch_size", first);
-  const std::string first_provenance = provenance(first);
+  std::vector<ShardRecord> shards;
+  for (const auto& f : *files) shards.push_back(shard_record(f));
+  const ShardRecord first = shards.front();
+  const std::string first_path = files->front().path();
+  const std::string first_provenance = provenance(files->front());
+  const std::int64_t images = parse_meta(files->front(), "source").value("count", std::int64_t{-1});
   std::map<std::int64_t, std::size_t> by_index;
   for (std::size_t i = 0; i < files->size(); ++i) {
     const io::FeatureFile& f = (*files)[i];
-    const json shard = parse_meta(f, "shard");
-    OODFLOW_CHECK(
-        shard_int(shard, "count", f) == count && shard_int(shard, "batch_size", f) == batch_size,
-        "'" << f.path() << "' is shard " << shard_int(shard, "index", f) << " of "
-            << shard_int(shard, "count", f) << " with --batch-size "
-            << shard_int(shard, "batch_size", f) << " but '" << first.path() << "' is one of "
-            << count << " with --batch-size " << batch_size
-            << "; shards of one split use the same N and --batch-size");
+    const ShardRecord& s = shards[i];
+    OODFLOW_CHECK(s.count == first.count && s.batch_size == first.batch_size,
+                  "'" << f.path() << "' is shard " << s.index << " of " << s.count
+                      << " with --batch-size " << s.batch_size << " but '" << first_path
+                      << "' is one of " << first.count << " with --batch-size " << first.batch_size
+                      << "; shards of one split use the same N and --batch-size");
     OODFLOW_CHECK(provenance(f) == first_provenance,
-                  "'" << f.path() << "' and '" << first.path()
+                  "'" << f.path() << "' and '" << first_path
                       << "' come from different extractions (backbone SHA-256, preprocessing, "
                          "source or outputs differ); shards must come from one extract command");
-    const std::int64_t index = shard_int(shard, "index", f);
-    const auto [it, inserted] = by_index.emplace(index, i);
-    OODFLOW_CHECK(inserted, "shard " << index << " is given twice: '" << (*files)[it->second].path()
-                                     << "' and '" << f.path() << "'");
+    const auto [it, inserted] = by_index.emplace(s.index, i);
+    OODFLOW_CHECK(inserted, "shard " << s.index << " is given twice: '"
+                                     << (*files)[it->second].path() << "' and '" << f.path()
+                                     << "'");
   }
   std::string missing;
-  for (std::int64_t i = 0; i < count; ++i) {
+  for (std::int64_t i = 0; i < first.count; ++i) {
     if (by_index.count(i) == 0) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
   }
-  OODFLOW_CHECK(missing.empty(), "missing shard(s) " << missing << " of " << count << ": "
-                                                     << files->size() << " of the " << count
+  OODFLOW_CHECK(missing.empty(), "missing shard(s) " << missing << " of " << first.count << ": "
+                                                     << files->size() << " of the " << first.count
                                                      << " shards were given");
-  // Read before the files are moved into their new order.
-  const std::int64_t images = parse_meta(first, "source").value("count", std::int64_t{-1});
   std::vector<io::FeatureFile> ordered;
   std::int64_t expected_begin = 0;
   for (const auto& [index, position] : by_index) {
-    io::FeatureFile& f = (*files)[position];
-    const json shard = parse_meta(f, "shard");
-    OODFLOW_CHECK(shard_int(shard, "begin", f) == expected_begin,
-                  "'" << f.path() << "' (shard " << index << ") starts at image "
-                      << shard_int(shard, "begin", f) << " but the previous shard ends at "
-                      << expected_begin);
-    expected_begin = shard_int(shard, "end", f);
-    ordered.push_back(std::move(f));
+    const ShardRecord& s = shards[position];
+    OODFLOW_CHECK(s.begin == expected_begin,
+                  "'" << (*files)[position].path() << "' (shard " << index << ") starts at image "
+                      << s.begin << " but the previous shard ends at " << expected_begin);
+    expected_begin = s.end;
+    ordered.push_back(std::move((*files)[position]));
   }
   OODFLOW_CHECK(expected_begin == images,
                 "the shards cover images 0.." << expected_begin << " of a source of " << images);
