@@ -22,6 +22,8 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_option("--out,-o", opts->out, "Detector file to write (.safetensors)")->required();
+  sub->add_option("--val-fraction", opts->val_fraction, kValFractionHelp)->capture_default_str();
+  sub->add_option("--seed", opts->seed, "Seed of the held-out split")->capture_default_str();
   sub->add_option("--k", d.k, "knn: the neighbour whose distance is the score")
       ->capture_default_str();
   sub->add_option("--block-size", d.block_size,

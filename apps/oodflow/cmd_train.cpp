@@ -42,7 +42,8 @@ void setup_train(CLI::App& app, CommandStatus& status) {
                   "these features) or none")
       ->check(CLI::IsMember(normalization_names()))
       ->capture_default_str();
-  sub->add_option("--seed", opts->seed, "Seed of initialisation and shuffling")
+  sub->add_option("--val-fraction", opts->val_fraction, kValFractionHelp)->capture_default_str();
+  sub->add_option("--seed", opts->seed, "Seed of initialisation, shuffling and the held-out split")
       ->capture_default_str();
   add_compute_options(sub, opts->threads, opts->device);
   sub->add_flag("--skip-nonfinite", opts->skip_nonfinite,

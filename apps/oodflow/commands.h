@@ -37,6 +37,11 @@ void add_compute_options(CLI::App* sub, int& threads, std::string& device,
 /// parsed on `root`.
 std::shared_ptr<CLI::Config> make_json_config(const CLI::App* root);
 
+/// Help of --val-fraction, shared by train and fit.
+inline constexpr const char* kValFractionHelp =
+    "Share of the ID samples held out (chosen by --seed) to calibrate the detection thresholds "
+    "stored in the model (those accepting 90/95/99% of them); 0 = none";
+
 /// Help text shared by the subcommands about the root's --config option.
 inline constexpr const char* kConfigFooter =
     "Options can also come from a JSON file: oodflow <command> --config FILE, keys = long option "

@@ -17,16 +17,16 @@ namespace oodflow::detect {
 namespace {
 
 // Scales rows to unit length in place; a zero row has no direction and is an error naming
-// it (`first` is the index of the first row in `source`).
+// it (row i is sample index[i] of `source`, or first + i without an index).
 void normalise_rows(float* rows, std::int64_t n, std::int64_t dim, const std::string& source,
-                    std::int64_t first) {
+                    std::int64_t first, const std::int64_t* index = nullptr) {
   for (std::int64_t i = 0; i < n; ++i) {
     float* row = rows + i * dim;
     double norm = 0;
     for (std::int64_t d = 0; d < dim; ++d) norm += double{row[d]} * row[d];
     norm = std::sqrt(norm);
     OODFLOW_CHECK(norm > 0 && std::isfinite(norm),
-                  "'" << source << "' sample " << first + i
+                  "'" << source << "' sample " << (index != nullptr ? index[i] : first + i)
                       << ": feature vector has zero or non-finite norm, cannot L2-normalise it");
     for (std::int64_t d = 0; d < dim; ++d) row[d] = static_cast<float>(row[d] / norm);
   }
@@ -121,16 +121,24 @@ class KnnDetector : public Detector {
 }  // namespace
 
 void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& options,
-                      const std::string& out, const std::map<std::string, std::string>& extra) {
-  check_k(options.k, train.rows(), train.path());
+                      const std::string& out, const std::map<std::string, std::string>& extra,
+                      const std::vector<std::int64_t>* rows) {
+  const std::int64_t count =
+      rows != nullptr ? static_cast<std::int64_t>(rows->size()) : train.rows();
+  check_k(options.k, count, train.path());
   constexpr std::int64_t kChunkRows = 4096;
-  io::TensorSpec bank{"bank", io::DType::F32, {train.rows(), train.dim()}, nullptr, {}};
+  io::TensorSpec bank{"bank", io::DType::F32, {count, train.dim()}, nullptr, {}};
   bank.stream = [&](const std::function<void(const void*, std::size_t)>& sink) {
     std::vector<float> chunk(static_cast<std::size_t>(kChunkRows * train.dim()));
-    for (std::int64_t begin = 0; begin < train.rows(); begin += kChunkRows) {
-      const std::int64_t n = std::min(kChunkRows, train.rows() - begin);
-      train.read_rows(begin, n, chunk.data());
-      normalise_rows(chunk.data(), n, train.dim(), train.path(), begin);
+    for (std::int64_t begin = 0; begin < count; begin += kChunkRows) {
+      const std::int64_t n = std::min(kChunkRows, count - begin);
+      if (rows != nullptr) {
+        train.gather_rows(rows->data() + begin, n, chunk.data());
+      } else {
+        train.read_rows(begin, n, chunk.data());
+      }
+      normalise_rows(chunk.data(), n, train.dim(), train.path(), begin,
+                     rows != nullptr ? rows->data() + begin : nullptr);
       sink(chunk.data(), static_cast<std::size_t>(n * train.dim()) * sizeof(float));
     }
   };

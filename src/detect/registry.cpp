@@ -6,6 +6,7 @@
 
 #include "detectors.h"
 #include "oodflow/core/error.h"
+#include "oodflow/io/calibration_record.h"
 #include "oodflow/io/dtype.h"
 #include "oodflow/io/safetensors.h"
 
@@ -47,7 +48,8 @@ std::unique_ptr<Detector> make_detector(const std::string& name, const DetectorO
 }
 
 void save_detector(const std::string& path, const Detector& detector,
-                   const std::map<std::string, std::string>& extra) {
+                   const std::map<std::string, std::string>& extra,
+                   const metrics::Calibration* calibration) {
   const DetectorState state = detector.state();
   // Keeps the converted buffers alive until the file is written.
   std::vector<std::vector<float>> singles;
@@ -62,11 +64,18 @@ void save_detector(const std::string& path, const Detector& detector,
       tensors.push_back({name, io::DType::F64, array.shape, array.values.data()});
     }
   }
-  io::write_safetensors(path, tensors, detector_metadata(detector.name(), state.settings, extra));
+  std::map<std::string, std::string> metadata =
+      detector_metadata(detector.name(), state.settings, extra);
+  if (calibration != nullptr) {
+    for (auto& t : io::calibration_tensors(*calibration)) tensors.push_back(std::move(t));
+    metadata[io::kCalibrationKey] = io::calibration_json(*calibration);
+  }
+  io::write_safetensors(path, tensors, metadata);
 }
 
 std::unique_ptr<Detector> load_detector(const std::string& path,
-                                        std::map<std::string, std::string>* metadata) {
+                                        std::map<std::string, std::string>* metadata,
+                                        std::optional<metrics::Calibration>* calibration) {
   const auto file = std::make_shared<const io::SafetensorsFile>(path);
   const auto& meta = file->view().metadata;
   const auto format = meta.find("format");
@@ -80,6 +89,7 @@ std::unique_ptr<Detector> load_detector(const std::string& path,
   const auto settings = meta.find("settings");
   if (settings != meta.end()) state.settings = settings->second;
   for (const auto& [tensor_name, view] : file->view().tensors) {
+    if (io::is_calibration_tensor(tensor_name)) continue;
     OODFLOW_CHECK(io::is_float_dtype(view.dtype),
                   "'" << path << "': tensor '" << tensor_name << "' is not floating point");
     DetectorState::Array a;
@@ -106,6 +116,7 @@ std::unique_ptr<Detector> load_detector(const std::string& path,
     OODFLOW_FAIL("'" << path << "' has malformed " << name->second << " settings: " << e.what());
   }
   if (metadata != nullptr) *metadata = meta;
+  if (calibration != nullptr) *calibration = io::read_calibration(*file);
   return detector;
 }
 

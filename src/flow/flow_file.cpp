@@ -7,6 +7,7 @@
 
 #include "oodflow/core/error.h"
 #include "oodflow/core/sha256.h"
+#include "oodflow/io/calibration_record.h"
 #include "oodflow/io/safetensors.h"
 
 namespace oodflow::flow {
@@ -36,7 +37,8 @@ std::vector<float> read_vector(const io::SafetensorsFile& file, const char* name
 }  // namespace
 
 void save_flow(const std::string& path, Flow& flow, const Normalizer& normalizer,
-               const std::map<std::string, std::string>& metadata) {
+               const std::map<std::string, std::string>& metadata,
+               const metrics::Calibration* calibration) {
   std::vector<torch::Tensor> keep_alive;
   std::vector<io::TensorSpec> tensors;
   auto add = [&](const std::string& name, const torch::Tensor& value) {
@@ -53,6 +55,10 @@ void save_flow(const std::string& path, Flow& flow, const Normalizer& normalizer
     tensors.push_back({kStdTensor, io::DType::F32, {dim}, normalizer.std().data()});
   }
   std::map<std::string, std::string> meta = metadata;
+  if (calibration != nullptr) {
+    for (auto& t : io::calibration_tensors(*calibration)) tensors.push_back(std::move(t));
+    meta[io::kCalibrationKey] = io::calibration_json(*calibration);
+  }
   meta["format"] = kFlowFormat;
   meta["format_version"] = std::to_string(kFlowFormatVersion);
   meta["flow"] = to_json_text(flow.config());
@@ -104,6 +110,7 @@ LoadedFlow load_flow(const std::string& path) {
     OODFLOW_CHECK(torch::isfinite(p).all().item<bool>(),
                   "'" << path << "' holds non-finite parameters (corrupt or a diverged training)");
   }
+  loaded.calibration = io::read_calibration(file);
   std::uint64_t header_size = 0;
   std::memcpy(&header_size, file.file().data(), sizeof header_size);  // validated by the parser
   loaded.parameters_sha256 =

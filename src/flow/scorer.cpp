@@ -8,28 +8,44 @@
 
 namespace oodflow::flow {
 
+std::vector<double> score_rows(Flow& flow, const Normalizer& normalizer, float* features,
+                               std::int64_t n, const std::string& device, const std::string& source,
+                               std::int64_t first, const std::int64_t* index) {
+  torch::NoGradGuard no_grad;
+  flow.eval();
+  const std::int64_t dim = flow.config().dim;
+  normalizer.apply(features, n, dim, source, first, index);
+  const torch::Tensor x = torch::from_blob(features, {n, dim}, torch::kFloat32);
+  const torch::Tensor log_p =
+      flow.log_prob(x.to(torch::Device(device))).to(torch::kCPU, torch::kFloat64).contiguous();
+  const double* values = log_p.data_ptr<double>();
+  return std::vector<double>(values, values + n);
+}
+
 std::vector<double> score_features(Flow& flow, const Normalizer& normalizer,
                                    const io::FeatureFile& data, std::int64_t batch_size,
-                                   const std::string& device) {
+                                   const std::string& device,
+                                   const std::vector<std::int64_t>* rows) {
   OODFLOW_CHECK(data.dim() == flow.config().dim,
                 "'" << data.path() << "' has features of dimension " << data.dim()
                     << " but the flow was trained on dimension " << flow.config().dim);
-  torch::NoGradGuard no_grad;
   keep_large_allocations_in_heap();
-  flow.eval();
-  const torch::Device target(device);
-  const std::int64_t n = data.rows();
-  std::vector<double> scores(static_cast<std::size_t>(n));
-  torch::Tensor batch = torch::empty({std::min(batch_size, n), data.dim()}, torch::kFloat32);
+  const std::int64_t n = rows != nullptr ? static_cast<std::int64_t>(rows->size()) : data.rows();
+  std::vector<double> scores;
+  scores.reserve(static_cast<std::size_t>(n));
+  std::vector<float> batch(static_cast<std::size_t>(std::min(batch_size, n) * data.dim()));
   Progress progress("score " + data.path(), n, "samples");
   for (std::int64_t begin = 0; begin < n; begin += batch_size) {
     const std::int64_t count = std::min(batch_size, n - begin);
-    torch::Tensor x = batch.narrow(0, 0, count);
-    data.read_rows(begin, count, x.data_ptr<float>());
-    normalizer.apply(x.data_ptr<float>(), count, data.dim(), data.path(), begin);
-    const torch::Tensor log_p = flow.log_prob(x.to(target)).to(torch::kCPU, torch::kFloat64);
-    const double* values = log_p.data_ptr<double>();
-    std::copy(values, values + count, scores.begin() + begin);
+    if (rows != nullptr) {
+      data.gather_rows(rows->data() + begin, count, batch.data());
+    } else {
+      data.read_rows(begin, count, batch.data());
+    }
+    const std::vector<double> log_p =
+        score_rows(flow, normalizer, batch.data(), count, device, data.path(), begin,
+                   rows != nullptr ? rows->data() + begin : nullptr);
+    scores.insert(scores.end(), log_p.begin(), log_p.end());
     progress.update(begin + count, "");
   }
   progress.finish("");

@@ -5,25 +5,14 @@
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "oodflow/core/allocator.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/progress.h"
+#include "oodflow/core/sampling.h"
 
 namespace oodflow::flow {
 namespace {
-
-// Uniform integer in [0, bound) without modulo bias; std::uniform_int_distribution is not
-// specified exactly by the standard, so it would break cross-platform determinism.
-std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t bound) {
-  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-  std::uint64_t r;
-  do {
-    r = rng();
-  } while (r >= limit);
-  return r % bound;
-}
 
 torch::Tensor load_batch(const io::FeatureFile& data, const Normalizer& normalizer,
                          const std::int64_t* index, std::int64_t n, const torch::Device& device) {
@@ -68,27 +57,15 @@ std::string to_json_text(const TrainSummary& s) {
       .dump();
 }
 
-std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
-  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) order[i] = i;
-  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
-                    static_cast<std::uint32_t>(epoch), 0x6f6f6466u};
-  std::mt19937_64 rng(seq);
-  for (std::int64_t i = n - 1; i > 0; --i) {
-    const auto j = static_cast<std::int64_t>(uniform_below(rng, static_cast<std::uint64_t>(i) + 1));
-    std::swap(order[i], order[j]);
-  }
-  return order;
-}
-
 TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalizer& normalizer,
-                        const TrainSettings& settings) {
+                        const TrainSettings& settings, const std::vector<std::int64_t>* rows) {
   OODFLOW_CHECK(data.dim() == flow.config().dim,
                 "'" << data.path() << "' has features of dimension " << data.dim()
                     << " but the flow expects " << flow.config().dim);
   const torch::Device device(settings.device);
   keep_large_allocations_in_heap();
-  const std::int64_t n = data.rows();
+  const std::int64_t n = rows != nullptr ? static_cast<std::int64_t>(rows->size()) : data.rows();
+  OODFLOW_CHECK(n > 0, "'" << data.path() << "': no rows to train on");
   const std::int64_t batch = std::min(settings.batch_size, n);
   const std::int64_t steps_per_epoch = (n + batch - 1) / batch;
   const std::int64_t total_steps = steps_per_epoch * settings.epochs;
@@ -104,7 +81,10 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
 
   std::int64_t step = 0;
   for (std::int64_t epoch = 0; epoch < settings.epochs; ++epoch) {
-    const std::vector<std::int64_t> order = shuffled_order(n, settings.seed, epoch);
+    std::vector<std::int64_t> order = shuffled_order(n, settings.seed, epoch);
+    if (rows != nullptr) {
+      for (auto& i : order) i = (*rows)[static_cast<std::size_t>(i)];
+    }
     double epoch_nll_sum = 0;
     std::int64_t epoch_batches = 0;
     for (std::int64_t begin = 0; begin < n; begin += batch, ++step) {

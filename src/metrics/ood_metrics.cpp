@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "oodflow/core/error.h"
+#include "oodflow/metrics/calibration.h"
 
 namespace oodflow::metrics {
 namespace {
@@ -91,8 +92,8 @@ OodMetrics compute_ood_metrics(const std::vector<double>& id_scores,
     twice_u += g.n_id * (2 * ood_below + g.n_ood);
     ood_above += g.n_ood;
     id_seen += g.n_id;
-    // TPR(t) = id_seen / n_id at t = g.score; compare in integers, without rounding.
-    if (!threshold_found && 100 * id_seen >= 95 * m.n_id) {
+    // TPR(t) = id_seen / n_id at t = g.score.
+    if (!threshold_found && reaches_tpr(id_seen, m.n_id, kTprLevel)) {
       threshold_found = true;
       m.threshold95 = g.score;
       m.fpr95 = static_cast<double>(ood_above) / static_cast<double>(m.n_ood);

@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
+#include "oodflow/core/sampling.h"
 #include "oodflow/detect/feature_set.h"
 #include "oodflow/extract/backbone.h"
 #include "oodflow/io/feature_file.h"
+#include "oodflow/pipeline/model_records.h"
 
 namespace oodflow::pipeline {
 namespace {
@@ -43,6 +46,18 @@ detect::ClassifierHead load_head(const FitOptions& o, const io::FeatureFile& fea
   return head;
 }
 
+// Deletes a scratch file when the command ends, also on an error.
+class RemoveOnExit {
+ public:
+  explicit RemoveOnExit(std::string path) : path_(std::move(path)) {}
+  ~RemoveOnExit() { std::remove(path_.c_str()); }
+  RemoveOnExit(const RemoveOnExit&) = delete;
+  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
+
+ private:
+  std::string path_;
+};
+
 }  // namespace
 
 void validate(const FitOptions& o) {
@@ -60,6 +75,8 @@ void validate(const FitOptions& o) {
                   "--shrinkage must be in [0, 1], got " << o.options.shrinkage);
     OODFLOW_CHECK(o.options.react_percentile > 0 && o.options.react_percentile <= 100,
                   "--percentile must be in (0, 100], got " << o.options.react_percentile);
+    OODFLOW_CHECK(o.val_fraction >= 0 && o.val_fraction < 1,
+                  "--val-fraction must be in [0, 1), got " << o.val_fraction);
     OODFLOW_CHECK(
         o.options.vim_principal >= 0,
         "--principal must be >= 0 (0 = the paper's rule), got " << o.options.vim_principal);
@@ -70,26 +87,46 @@ void run_fit(const FitOptions& o) {
   validate(o);
   check_writable(o.out);
   const io::FeatureFile file = io::FeatureFile::open(o.features);
-  spdlog::info("fit: {} detector on {} samples of dimension {} from '{}'", o.detector, file.rows(),
-               file.dim(), o.features);
+  const HoldoutSplit split = split_holdout(file.rows(), o.val_fraction, o.seed);
+  spdlog::info(
+      "fit: {} detector on {} samples of dimension {} from '{}' ({} held out for "
+      "calibration)",
+      o.detector, split.train.size(), file.dim(), o.features, split.held_out.size());
   const std::string training = nlohmann::json{
       {"features", o.features},
       {"features_sha256", file.sha256()},
-      {"count", file.rows()},
+      {"count", split.train.size()},
+      {"held_out", split.held_out.size()},
+      {"val_fraction", o.val_fraction},
+      {"seed", o.seed},
       {"dim", file.dim()}}.dump();
   const std::map<std::string, std::string> extra = {{"training", training},
+                                                    {kExtractionKey, extraction_record(file)},
                                                     {"oodflow_version", OODFLOW_VERSION}};
+  std::unique_ptr<detect::Detector> detector;
+  // KNN's parameters are the training set itself: streamed from the feature file's map into
+  // a file in chunks, so memory stays flat whatever the set's size. Its calibration needs the
+  // fitted bank, so the bank goes to a scratch file first and is mapped back.
+  const std::string scratch = o.out + ".bank.tmp";
+  const RemoveOnExit remove_scratch(scratch);
   if (o.detector == "knn") {
-    // Its parameters are the training set itself: streamed from the feature file's map to
-    // the detector file in chunks, so memory stays flat whatever the set's size.
-    detect::fit_knn_streamed(file, o.options, o.out, extra);
+    detect::fit_knn_streamed(file, o.options, split.held_out.empty() ? o.out : scratch, extra,
+                             &split.train);
+    if (split.held_out.empty()) {
+      spdlog::info("fit: wrote '{}'", o.out);
+      return;
+    }
+    detector = detect::load_detector(scratch);
   } else {
-    detect::FeatureSet train = detect::FeatureSet::load(file);
+    detect::FeatureSet train = detect::FeatureSet::load(file, split.train);
+    detector = detect::make_detector(o.detector, o.options);
     if (o.detector == "react" || o.detector == "vim") train.head = load_head(o, file);
-    auto detector = detect::make_detector(o.detector, o.options);
     detector->fit(train);
-    detect::save_detector(o.out, *detector, extra);
   }
+  const metrics::Calibration calibration = calibrate(
+      "fit", split, o.val_fraction, o.seed,
+      [&](const auto& rows) { return detector->score(detect::FeatureSet::load(file, rows)); });
+  detect::save_detector(o.out, *detector, extra, calibration.rows.empty() ? nullptr : &calibration);
   spdlog::info("fit: wrote '{}'", o.out);
 }
 

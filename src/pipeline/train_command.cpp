@@ -9,37 +9,46 @@
 
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
+#include "oodflow/core/sampling.h"
 #include "oodflow/core/threads.h"
 #include "oodflow/flow/flow_file.h"
+#include "oodflow/flow/scorer.h"
 #include "oodflow/flow/trainer.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/pipeline/device.h"
+#include "oodflow/pipeline/model_records.h"
 #include "torch_errors.h"
 
 namespace oodflow::pipeline {
 namespace {
 
 constexpr std::int64_t kStatsChunkRows = 4096;
+// Rows per forward pass when scoring the held-out samples (score's default batch).
+constexpr std::int64_t kCalibrationBatchRows = 4096;
 
-// Per-dimension statistics for --normalize standardize, in one streaming pass that also
-// rejects non-finite features before any training starts.
-Normalizer fit_standardization(const io::FeatureFile& data) {
+// Per-dimension statistics of the training rows for --normalize standardize, in one
+// streaming pass that also rejects non-finite features before any training starts.
+Normalizer fit_standardization(const io::FeatureFile& data, const std::vector<std::int64_t>& rows) {
   MomentAccumulator moments(data.dim());
   const Normalizer check_only(Normalization::kNone);
+  const auto n = static_cast<std::int64_t>(rows.size());
   std::vector<float> chunk(static_cast<std::size_t>(kStatsChunkRows * data.dim()));
-  for (std::int64_t begin = 0; begin < data.rows(); begin += kStatsChunkRows) {
-    const std::int64_t count = std::min(kStatsChunkRows, data.rows() - begin);
-    data.read_rows(begin, count, chunk.data());
-    check_only.apply(chunk.data(), count, data.dim(), data.path(), begin);
+  for (std::int64_t begin = 0; begin < n; begin += kStatsChunkRows) {
+    const std::int64_t count = std::min(kStatsChunkRows, n - begin);
+    data.gather_rows(rows.data() + begin, count, chunk.data());
+    check_only.apply(chunk.data(), count, data.dim(), data.path(), 0, rows.data() + begin);
     moments.add(chunk.data(), count);
   }
   return moments.finish();
 }
 
-std::string training_record(const TrainOptions& o, const io::FeatureFile& data) {
+std::string training_record(const TrainOptions& o, const io::FeatureFile& data,
+                            const HoldoutSplit& split) {
   return nlohmann::json{{"features", o.features},
                         {"features_sha256", data.sha256()},
-                        {"count", data.rows()},
+                        {"count", split.train.size()},
+                        {"held_out", split.held_out.size()},
+                        {"val_fraction", o.val_fraction},
                         {"dim", data.dim()},
                         {"lr", o.lr},
                         {"batch_size", o.batch_size},
@@ -67,6 +76,8 @@ void validate(const TrainOptions& o) {
     OODFLOW_CHECK(o.epochs >= 1, "--epochs must be >= 1, got " << o.epochs);
     OODFLOW_CHECK(o.lr > 0 && std::isfinite(o.lr), "--lr must be > 0, got " << o.lr);
     OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
+    OODFLOW_CHECK(o.val_fraction >= 0 && o.val_fraction < 1,
+                  "--val-fraction must be in [0, 1), got " << o.val_fraction);
     OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
     parse_normalization(o.normalize);
     check_device(o.device);
@@ -78,10 +89,12 @@ flow::TrainSummary run_train(const TrainOptions& o) {
   check_writable(o.out);
   set_compute_threads(o.threads);
   const io::FeatureFile data = io::FeatureFile::open(o.features);
-  spdlog::info("train: {} samples of dimension {} from '{}'", data.rows(), data.dim(), o.features);
+  const HoldoutSplit split = split_holdout(data.rows(), o.val_fraction, o.seed);
+  spdlog::info("train: {} samples of dimension {} from '{}' ({} held out for calibration)",
+               split.train.size(), data.dim(), o.features, split.held_out.size());
   const Normalization normalization = parse_normalization(o.normalize);
   const Normalizer normalizer = normalization == Normalization::kStandardize
-                                    ? fit_standardization(data)
+                                    ? fit_standardization(data, split.train)
                                     : Normalizer(normalization);
   flow::FlowConfig config;
   config.arch = o.arch;
@@ -111,11 +124,19 @@ flow::TrainSummary run_train(const TrainOptions& o) {
           return n;
         }(),
         torch_threads(), o.device);
-    const flow::TrainSummary summary = flow::train_flow(flow, data, normalizer, settings);
+    const flow::TrainSummary summary =
+        flow::train_flow(flow, data, normalizer, settings, &split.train);
+    const metrics::Calibration calibration =
+        calibrate("train", split, o.val_fraction, o.seed, [&](const auto& rows) {
+          return flow::score_features(flow, normalizer, data, kCalibrationBatchRows, o.device,
+                                      &rows);
+        });
     flow::save_flow(o.out, flow, normalizer,
-                    {{"training", training_record(o, data)},
+                    {{"training", training_record(o, data, split)},
                      {"summary", flow::to_json_text(summary)},
-                     {"oodflow_version", OODFLOW_VERSION}});
+                     {kExtractionKey, extraction_record(data)},
+                     {"oodflow_version", OODFLOW_VERSION}},
+                    calibration.rows.empty() ? nullptr : &calibration);
     spdlog::info("train: {} steps, mean NLL {:.4f}, last NLL {:.4f}, {:.0f} samples/s; wrote '{}'",
                  summary.steps, summary.mean_nll, summary.last_nll, summary.samples_per_second,
                  o.out);

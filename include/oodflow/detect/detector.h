@@ -20,10 +20,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "oodflow/detect/feature_set.h"
+#include "oodflow/metrics/calibration.h"
 
 namespace oodflow::detect {
 
@@ -84,18 +86,23 @@ std::unique_ptr<Detector> make_detector(const std::string& name,
 const std::vector<std::string>& detector_names();
 
 /// Writes a fitted detector as a safetensors file (F64 arrays, metadata `format`
-/// oodflow.detector, `detector`, `settings`, plus `extra`), atomically.
+/// oodflow.detector, `detector`, `settings`, plus `extra`, and the calibration when given),
+/// atomically.
 void save_detector(const std::string& path, const Detector& detector,
-                   const std::map<std::string, std::string>& extra = {});
+                   const std::map<std::string, std::string>& extra = {},
+                   const metrics::Calibration* calibration = nullptr);
 /// KNN fitted straight from a feature file into its detector file, for banks larger than
-/// memory: rows are read, L2-normalised and written in chunks (the same file as fit +
-/// save_detector would write, with flat memory).
+/// memory: rows (those listed in `rows`, or all) are read, L2-normalised and written in
+/// chunks (the same file as fit + save_detector would write, with flat memory).
 void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& options,
-                      const std::string& out, const std::map<std::string, std::string>& extra = {});
+                      const std::string& out, const std::map<std::string, std::string>& extra = {},
+                      const std::vector<std::int64_t>* rows = nullptr);
 
 /// Reads a detector file; Error naming the file when it is not one. `metadata`, when given,
-/// receives the file's metadata (settings, training record, ...).
+/// receives the file's metadata (settings, training record, ...); `calibration` its held-out
+/// ID scores (nullopt when it has none).
 std::unique_ptr<Detector> load_detector(const std::string& path,
-                                        std::map<std::string, std::string>* metadata = nullptr);
+                                        std::map<std::string, std::string>* metadata = nullptr,
+                                        std::optional<metrics::Calibration>* calibration = nullptr);
 
 }  // namespace oodflow::detect

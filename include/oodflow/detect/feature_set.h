@@ -32,6 +32,8 @@ struct FeatureSet {
 
   /// Reads every row of `file` (features, logits, labels) into memory.
   static FeatureSet load(const io::FeatureFile& file);
+  /// Reads the rows listed in `rows` (in that order).
+  static FeatureSet load(const io::FeatureFile& file, const std::vector<std::int64_t>& rows);
 };
 
 }  // namespace oodflow::detect

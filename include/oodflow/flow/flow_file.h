@@ -4,10 +4,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "oodflow/core/normalizer.h"
 #include "oodflow/flow/flow.h"
+#include "oodflow/metrics/calibration.h"
 
 namespace oodflow::flow {
 
@@ -21,11 +23,14 @@ struct LoadedFlow {
   /// SHA-256 of the tensor data alone: identical for identical parameters, whatever the
   /// metadata (which holds timings) says.
   std::string parameters_sha256;
+  /// Held-out ID scores that fix the detection thresholds (absent with --val-fraction 0).
+  std::optional<metrics::Calibration> calibration;
 };
 
 /// Writes `flow` (moved to CPU for writing) atomically; `metadata` adds to the format keys.
 void save_flow(const std::string& path, Flow& flow, const Normalizer& normalizer,
-               const std::map<std::string, std::string>& metadata);
+               const std::map<std::string, std::string>& metadata,
+               const metrics::Calibration* calibration = nullptr);
 
 /// Reads a flow file on the CPU; throws Error naming the file when it is not a valid flow.
 LoadedFlow load_flow(const std::string& path);

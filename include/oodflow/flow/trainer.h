@@ -10,12 +10,11 @@
 
 namespace oodflow::flow {
 
-/// The order of samples in an epoch: a Fisher-Yates shuffle driven by mt19937_64, both fully
-/// specified by the standard, so the same seed gives the same order on every platform.
-std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch);
-
-/// Trains `flow` in place (it must live on settings.device).
+/// Trains `flow` in place (it must live on settings.device) on the rows listed in `rows`
+/// (ascending), or on every row when it is null. Each epoch visits them in the order
+/// shuffled_order (core/sampling.h) gives for their positions in the list.
 TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalizer& normalizer,
-                        const TrainSettings& settings);
+                        const TrainSettings& settings,
+                        const std::vector<std::int64_t>* rows = nullptr);
 
 }  // namespace oodflow::flow

@@ -2,6 +2,7 @@
 // features and write its detector file, which `oodflow score --detector` reads.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "oodflow/detect/detector.h"
@@ -18,6 +19,10 @@ struct FitOptions {
   // The backbone whose classifier head ReAct and ViM use; empty = the backbone recorded in
   // the feature file's metadata (when that file still exists with the recorded SHA-256).
   std::string head;
+  // Share of the ID training samples held out (chosen by `seed`) to calibrate the detection
+  // thresholds; 0 = fit on all, no thresholds.
+  double val_fraction = 0.1;
+  std::uint64_t seed = 0;
   // Hyper-parameters (k, block size, temperature, shrinkage, percentile, subspace).
   detect::DetectorOptions options;
 };

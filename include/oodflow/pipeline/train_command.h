@@ -31,7 +31,10 @@ struct TrainOptions {
   std::int64_t batch_size = 250;
   // Feature preprocessing: l2, standardize or none.
   std::string normalize = "l2";
-  // Seed of initialisation and shuffling.
+  // Share of the ID training samples held out (chosen by --seed) to calibrate the detection
+  // thresholds; 0 = train on all, no thresholds.
+  double val_fraction = 0.1;
+  // Seed of initialisation, shuffling and the held-out split.
   std::uint64_t seed = 0;
   // Compute threads (LibTorch and OpenBLAS); 0 = automatic (see core/threads.h).
   int threads = kDefaultThreads;

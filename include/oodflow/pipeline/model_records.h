@@ -1,0 +1,30 @@
+// What train and fit record in a model file besides its parameters: where its features came
+// from (the backbone and image preprocessing that `detect` needs to score images), and the
+// calibration on held-out ID samples that gives it thresholds.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "oodflow/core/sampling.h"
+#include "oodflow/io/feature_file.h"
+#include "oodflow/metrics/calibration.h"
+
+namespace oodflow::pipeline {
+
+/// Metadata key of the extraction record.
+inline constexpr const char* kExtractionKey = "extraction";
+
+/// JSON object with the feature file's backbone, preprocessing and input_shape records (those
+/// it has; empty for features that oodflow extract did not write).
+std::string extraction_record(const io::FeatureFile& features);
+
+/// Scores the held-out rows of `split` with `score` and returns the calibration; logs the
+/// thresholds. Nothing is held out when split.held_out is empty: returns an empty calibration
+/// (no rows) and warns that the model will have no thresholds.
+metrics::Calibration calibrate(
+    const std::string& command, const HoldoutSplit& split, double fraction, std::uint64_t seed,
+    const std::function<std::vector<double>(const std::vector<std::int64_t>&)>& score);
+
+}  // namespace oodflow::pipeline

@@ -1,0 +1,55 @@
+#include "oodflow/pipeline/model_records.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "oodflow/core/error.h"
+
+namespace oodflow::pipeline {
+
+std::string extraction_record(const io::FeatureFile& features) {
+  nlohmann::json record = nlohmann::json::object();
+  for (const char* key : {"backbone", "preprocessing", "input_shape"}) {
+    const auto it = features.metadata().find(key);
+    if (it == features.metadata().end()) continue;
+    const auto value = nlohmann::json::parse(it->second, nullptr, false);
+    if (!value.is_discarded()) record[key] = value;
+  }
+  return record.dump();
+}
+
+metrics::Calibration calibrate(
+    const std::string& command, const HoldoutSplit& split, double fraction, std::uint64_t seed,
+    const std::function<std::vector<double>(const std::vector<std::int64_t>&)>& score) {
+  metrics::Calibration c;
+  c.fraction = fraction;
+  c.seed = seed;
+  if (split.held_out.empty()) {
+    spdlog::warn(
+        "{}: --val-fraction 0: no held-out ID samples, so the model has no calibrated "
+        "thresholds (detect will need --threshold)",
+        command);
+    return c;
+  }
+  c.rows = split.held_out;
+  c.scores = score(split.held_out);
+  OODFLOW_CHECK(c.scores.size() == c.rows.size(), "internal: calibration scores miss rows");
+  std::string thresholds;
+  for (double tpr : metrics::kCalibrationTprs) {
+    const metrics::TprThreshold t = c.at(tpr);
+    thresholds +=
+        fmt::format("{}{:.0f}% at {:.6g}", thresholds.empty() ? "" : ", ", 100 * tpr, t.threshold);
+  }
+  spdlog::info("{}: calibrated on {} held-out ID samples ({:.0f}%): thresholds {}", command,
+               c.rows.size(), 100 * fraction, thresholds);
+  std::int64_t nonfinite = 0;
+  for (double s : c.scores) nonfinite += !std::isfinite(s);
+  if (nonfinite > 0) {
+    spdlog::warn("{}: {} held-out ID samples have non-finite scores", command, nonfinite);
+  }
+  return c;
+}
+
+}  // namespace oodflow::pipeline
