@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   oodflow::cli::setup_train(app, status);
   oodflow::cli::setup_fit(app, status);
   oodflow::cli::setup_score(app, status);
+  oodflow::cli::setup_detect(app, status);
   oodflow::cli::setup_metrics(app, status);
   oodflow::cli::setup_synth(app, status);
 

@@ -3,18 +3,25 @@
 namespace oodflow::detect {
 
 FeatureSet FeatureSet::load(const io::FeatureFile& file) {
+  return load(file, 0, file.rows());
+}
+
+FeatureSet FeatureSet::load(const io::FeatureFile& file, std::int64_t begin, std::int64_t count) {
   FeatureSet s;
-  s.rows = file.rows();
+  s.rows = count;
   s.dim = file.dim();
   s.source = file.path();
+  s.first = begin;
   s.features.resize(static_cast<std::size_t>(s.rows * s.dim));
-  file.read_rows(0, s.rows, s.features.data());
+  file.read_rows(begin, s.rows, s.features.data());
   if (file.has_logits()) {
     s.classes = file.logits_dim();
     s.logits.resize(static_cast<std::size_t>(s.rows * s.classes));
-    file.read_logits(0, s.rows, s.logits.data());
+    file.read_logits(begin, s.rows, s.logits.data());
   }
-  s.labels = file.labels();
+  if (file.has_labels()) {
+    for (std::int64_t i = begin; i < begin + count; ++i) s.labels.push_back(file.label(i));
+  }
   return s;
 }
 
@@ -33,8 +40,7 @@ FeatureSet FeatureSet::load(const io::FeatureFile& file, const std::vector<std::
     }
   }
   if (file.has_labels()) {
-    const std::vector<std::int64_t> all = file.labels();
-    for (std::int64_t r : rows) s.labels.push_back(all[static_cast<std::size_t>(r)]);
+    for (std::int64_t r : rows) s.labels.push_back(file.label(r));
   }
   return s;
 }

@@ -82,6 +82,8 @@ class GaussianDetector : public Detector {
     return to_doubles(s);
   }
 
+  std::int64_t feature_dim() const override { return means_.size(1); }
+
   DetectorState state() const override {
     DetectorState s;
     s.arrays["means"] = to_array(means_);

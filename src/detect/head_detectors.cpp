@@ -72,6 +72,8 @@ class ReactDetector : public Detector {
     return to_doubles(torch::logsumexp(head_.logits(h), 1));
   }
 
+  std::int64_t feature_dim() const override { return head_.weight.size(1); }
+
   DetectorState state() const override {
     DetectorState s;
     s.arrays["weight"] = to_array(head_.weight);
@@ -128,6 +130,8 @@ class VimDetector : public Detector {
     const torch::Tensor virtual_logit = alpha_ * (h - origin_).mm(residual_basis_).norm(2, 1);
     return to_doubles(torch::logsumexp(head_.logits(h), 1) - virtual_logit);
   }
+
+  std::int64_t feature_dim() const override { return head_.weight.size(1); }
 
   DetectorState state() const override {
     DetectorState s;

@@ -75,6 +75,8 @@ class KnnDetector : public Detector {
     return out;
   }
 
+  std::int64_t feature_dim() const override { return dim_; }
+
   DetectorState state() const override {
     DetectorState s;
     DetectorState::Array bank;

@@ -37,6 +37,8 @@ class LogitDetector : public Detector {
     classes_ = train.classes;
   }
 
+  std::int64_t feature_dim() const override { return 0; }
+
   std::vector<double> score(const FeatureSet& data) const override {
     require_logits(data, name_);
     OODFLOW_CHECK(data.classes == classes_, "'" << data.source << "' has " << data.classes

@@ -13,7 +13,6 @@
 namespace oodflow::detect {
 namespace {
 
-constexpr const char* kDetectorFormat = "oodflow.detector";
 constexpr int kDetectorFormatVersion = 1;
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
@@ -177,62 +178,69 @@ void check_finite(const std::vector<float>& values, std::int64_t width, const ch
   }
 }
 
-// Appends the batch's readable images to `out` and runs the backbone on them.
-void consume_batch(const ImageSource& source, Backbone& backbone, const ExtractSettings& s,
-                   std::int64_t first, PreparedBatch& batch, Extraction* out,
-                   std::vector<float>* input) {
+// Runs the backbone on the batch's readable images and returns their rows; unreadable ones
+// are recorded in `batch_out.skipped` and `summary` (or stop the run in strict mode).
+FeatureBatch consume_batch(const ImageSource& source, Backbone& backbone, const ExtractSettings& s,
+                           std::int64_t first, PreparedBatch& batch, ExtractionSummary* summary,
+                           std::vector<float>* input) {
   if (batch.failure) std::rethrow_exception(batch.failure);
-  std::vector<std::int64_t> kept;
+  FeatureBatch out;
   const int channels = s.preprocessing.channels;
   for (std::size_t k = 0; k < batch.images.size(); ++k) {
     PreparedImage& image = batch.images[k];
     const std::int64_t index = first + static_cast<std::int64_t>(k);
     if (!image.error.empty()) {
       OODFLOW_CHECK(!s.strict, image.error << " (stopped by --strict)");
-      if (out->skipped.size() < kMaxSkipWarnings)
+      if (summary->skipped.size() < kMaxSkipWarnings)
         spdlog::warn("skipping an unreadable image: {}", image.error);
-      out->skipped.push_back({source.name(index), image.error});
+      summary->skipped.push_back({source.name(index), image.error});
+      out.skipped.push_back({index, summary->skipped.back()});
       continue;
     }
-    if (out->input_shape.empty()) out->input_shape = {channels, image.height, image.width};
-    OODFLOW_CHECK(image.height == out->input_shape[1] && image.width == out->input_shape[2],
+    if (summary->input_shape.empty()) summary->input_shape = {channels, image.height, image.width};
+    OODFLOW_CHECK(image.height == summary->input_shape[1] && image.width == summary->input_shape[2],
                   "'" << source.name(index) << "' gives a " << image.height << "x" << image.width
-                      << " input but earlier images gave " << out->input_shape[1] << "x"
-                      << out->input_shape[2]
+                      << " input but earlier images gave " << summary->input_shape[1] << "x"
+                      << summary->input_shape[2]
                       << "; set --crop (and --resize) so that every image has one size");
-    if (kept.empty()) input->clear();
+    if (out.indices.empty()) input->clear();
     input->insert(input->end(), image.pixels.begin(), image.pixels.end());
-    kept.push_back(index);
+    out.indices.push_back(index);
   }
-  if (kept.empty()) return;
+  if (out.indices.empty()) return out;
   const auto start = Clock::now();
-  const BackboneOutputs y = backbone.run(input->data(), static_cast<std::int64_t>(kept.size()),
-                                         channels, out->input_shape[1], out->input_shape[2]);
-  out->backbone_seconds += std::chrono::duration<double>(Clock::now() - start).count();
-  if (out->rows == 0) {
-    out->dim = y.dim;
-    out->classes = y.classes;
+  BackboneOutputs y = backbone.run(input->data(), static_cast<std::int64_t>(out.indices.size()),
+                                   channels, summary->input_shape[1], summary->input_shape[2]);
+  summary->backbone_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  if (summary->rows == 0) {
+    summary->dim = y.dim;
+    summary->classes = y.classes;
   }
-  OODFLOW_CHECK(y.dim == out->dim && y.classes == out->classes,
+  OODFLOW_CHECK(y.dim == summary->dim && y.classes == summary->classes,
                 "backbone '" << backbone.options().path << "' returned " << y.dim
                              << " features and " << y.classes << " logits for the batch from '"
-                             << source.name(kept.front()) << "' but " << out->dim << " and "
-                             << out->classes << " before");
-  check_finite(y.features, y.dim, "feature", kept, source, backbone);
-  check_finite(y.logits, y.classes, "logit", kept, source, backbone);
-  for (std::size_t k = 0; k < kept.size(); ++k) {
-    out->sources.push_back(source.name(kept[k]));
-    if (source.has_labels()) out->labels.push_back(source.label(kept[k]));
+                             << source.name(out.indices.front()) << "' but " << summary->dim
+                             << " and " << summary->classes << " before");
+  check_finite(y.features, y.dim, "feature", out.indices, source, backbone);
+  check_finite(y.logits, y.classes, "logit", out.indices, source, backbone);
+  for (std::int64_t index : out.indices) {
+    out.sources.push_back(source.name(index));
+    if (source.has_labels()) out.labels.push_back(source.label(index));
   }
-  out->features.insert(out->features.end(), y.features.begin(), y.features.end());
-  out->logits.insert(out->logits.end(), y.logits.begin(), y.logits.end());
-  out->rows += static_cast<std::int64_t>(kept.size());
+  out.rows = static_cast<std::int64_t>(out.indices.size());
+  out.dim = y.dim;
+  out.classes = y.classes;
+  out.features = std::move(y.features);
+  out.logits = std::move(y.logits);
+  summary->rows += out.rows;
+  return out;
 }
 
 }  // namespace
 
-Extraction extract_features(const ImageSource& source, Backbone& backbone,
-                            const ExtractSettings& settings) {
+ExtractionSummary stream_features(const ImageSource& source, Backbone& backbone,
+                                  const ExtractSettings& settings,
+                                  const std::function<void(FeatureBatch&)>& sink) {
   ExtractSettings s = settings;
   if (s.end < 0) s.end = source.size();
   OODFLOW_CHECK(s.begin >= 0 && s.begin < s.end && s.end <= source.size() && s.batch_size > 0,
@@ -244,22 +252,36 @@ Extraction extract_features(const ImageSource& source, Backbone& backbone,
   const auto start = Clock::now();
   const std::int64_t total = s.end - s.begin;
   const std::int64_t batches = (total + s.batch_size - 1) / s.batch_size;
-  Extraction out;
+  ExtractionSummary summary;
   std::vector<float> input;
   Progress progress("extract", total, "images");
   BatchPrefetcher prefetcher(source, s, batches);
   for (std::int64_t b = 0; b < batches; ++b) {
     const std::int64_t first = s.begin + b * s.batch_size;
-    PreparedBatch batch = prefetcher.take(b);
-    consume_batch(source, backbone, s, first, batch, &out, &input);
+    PreparedBatch prepared = prefetcher.take(b);
+    FeatureBatch batch = consume_batch(source, backbone, s, first, prepared, &summary, &input);
+    sink(batch);
     const std::int64_t done = std::min(total, (b + 1) * s.batch_size);
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     progress.update(done, fmt::format("{:.0f} images/s", done / std::max(elapsed, 1e-9)));
   }
-  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  progress.finish(fmt::format("{:.0f} images/s", total / std::max(out.seconds, 1e-9)));
-  OODFLOW_CHECK(out.rows > 0, "none of the " << total << " images could be read, e.g. "
-                                             << out.skipped.front().reason);
+  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  progress.finish(fmt::format("{:.0f} images/s", total / std::max(summary.seconds, 1e-9)));
+  OODFLOW_CHECK(summary.rows > 0, "none of the " << total << " images could be read, e.g. "
+                                                 << summary.skipped.front().reason);
+  return summary;
+}
+
+Extraction extract_features(const ImageSource& source, Backbone& backbone,
+                            const ExtractSettings& settings) {
+  Extraction out;
+  static_cast<ExtractionSummary&>(out) =
+      stream_features(source, backbone, settings, [&](FeatureBatch& batch) {
+        out.features.insert(out.features.end(), batch.features.begin(), batch.features.end());
+        out.logits.insert(out.logits.end(), batch.logits.begin(), batch.logits.end());
+        out.labels.insert(out.labels.end(), batch.labels.begin(), batch.labels.end());
+        for (auto& name : batch.sources) out.sources.push_back(std::move(name));
+      });
   return out;
 }
 

@@ -112,6 +112,23 @@ std::string to_json(const Preprocessing& p) {
       .dump();
 }
 
+Preprocessing preprocessing_from_json(const std::string& json, const std::string& source) {
+  const auto j = nlohmann::json::parse(json, nullptr, false);
+  Preprocessing p;
+  try {
+    OODFLOW_CHECK(j.is_object(), "not a JSON object");
+    p.resize = j.at("resize_shorter_side").get<int>();
+    p.crop = j.at("center_crop").get<int>();
+    p.channels = j.at("channels").get<int>();
+    p.mean = j.at("mean").get<std::vector<double>>();
+    p.std = j.at("std").get<std::vector<double>>();
+    validate(p);
+  } catch (const std::exception& e) {
+    OODFLOW_FAIL("'" << source << "' has a malformed image preprocessing record: " << e.what());
+  }
+  return p;
+}
+
 void preprocess(const cv::Mat& image, const Preprocessing& p, std::vector<float>* out, int* height,
                 int* width) {
   cv::Mat x = convert_channels(image, p.channels);

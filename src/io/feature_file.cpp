@@ -89,18 +89,21 @@ void FeatureFile::read_logits(std::int64_t begin, std::int64_t count, float* out
                    static_cast<std::size_t>(count * classes), out);
 }
 
+std::int64_t FeatureFile::label(std::int64_t i) const {
+  if (labels_->dtype == DType::I64) {
+    std::int64_t v;
+    std::memcpy(&v, labels_->data + 8 * i, 8);
+    return v;
+  }
+  std::int32_t v;
+  std::memcpy(&v, labels_->data + 4 * i, 4);
+  return v;
+}
+
 std::vector<std::int64_t> FeatureFile::labels() const {
   if (!labels_) return {};
   std::vector<std::int64_t> out(static_cast<std::size_t>(rows_));
-  for (std::int64_t i = 0; i < rows_; ++i) {
-    if (labels_->dtype == DType::I64) {
-      std::memcpy(&out[i], labels_->data + 8 * i, 8);
-    } else {
-      std::int32_t v;
-      std::memcpy(&v, labels_->data + 4 * i, 4);
-      out[i] = v;
-    }
-  }
+  for (std::int64_t i = 0; i < rows_; ++i) out[i] = label(i);
   return out;
 }
 
@@ -119,6 +122,27 @@ std::vector<std::string> FeatureFile::sources() const {
   OODFLOW_CHECK(
       static_cast<std::int64_t>(out.size()) == rows_,
       "'" << path() << "' lists " << out.size() << " source paths for " << rows_ << " samples");
+  return out;
+}
+
+FeatureFile::SourceReader::SourceReader(const FeatureFile& file) : file_(file) {
+  if (file.sources_) {
+    next_ = reinterpret_cast<const char*>(file.sources_->data);
+    end_ = next_ + file.sources_->nbytes;
+  }
+}
+
+std::string FeatureFile::SourceReader::next() {
+  if (!file_.sources_) return {};
+  OODFLOW_CHECK(
+      next_ != nullptr && next_ <= end_ && read_ < file_.rows_,
+      "'" << file_.path() << "' lists fewer source paths than its " << file_.rows_ << " samples");
+  const char* nl =
+      static_cast<const char*>(std::memchr(next_, '\n', static_cast<std::size_t>(end_ - next_)));
+  if (nl == nullptr) nl = end_;
+  std::string out(next_, nl);
+  next_ = nl + 1;
+  ++read_;
   return out;
 }
 

@@ -105,3 +105,25 @@ if(NOT header STREQUAL "set,index,source,flow (glow),knn,gaussian")
 endif()
 run(2 ${OODFLOW} score --id ${WORK}/id_test.safetensors --ood ${WORK}/ood_shift2.safetensors)
 run(2 ${OODFLOW} fit --detector odin -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors)
+
+# detect: verdicts on stdout or in a file, the --fail-on-ood gate, usage and input errors.
+run(0 ${OODFLOW} --quiet detect -m ${WORK}/flow.safetensors -f ${WORK}/id_test.safetensors)
+string(REGEX MATCHALL "\n" lines "${last_out}")
+list(LENGTH lines line_count)
+if(NOT last_out MATCHES "^index,source,score,verdict\n" OR NOT line_count EQUAL 801)
+  message(FATAL_ERROR "detect printed ${line_count} lines:\n${last_out}")
+endif()
+run(3 ${OODFLOW} --quiet detect -m ${WORK}/knn.safetensors -f ${WORK}/ood_shift2.safetensors
+    --fail-on-ood --format jsonl -o ${WORK}/verdicts.jsonl)
+file(STRINGS ${WORK}/verdicts.jsonl first LIMIT_COUNT 1)
+string(JSON verdict GET "${first}" verdict)
+if(NOT verdict MATCHES "^(in|out)$")
+  message(FATAL_ERROR "detect JSON Lines: ${first}")
+endif()
+run(0 ${OODFLOW} --quiet detect -m ${WORK}/knn.safetensors -f ${WORK}/ood_shift2.safetensors
+    --fail-on-ood --threshold -1e9 -o ${WORK}/verdicts.csv)
+run(2 ${OODFLOW} detect -m ${WORK}/flow.safetensors -f ${WORK}/id_test.safetensors
+    --images ${WORK})
+run(2 ${OODFLOW} detect -m ${WORK}/flow.safetensors -f ${WORK}/id_test.safetensors --tpr 0)
+run(1 ${OODFLOW} --quiet detect -m ${WORK}/broken.safetensors -f ${WORK}/id_test.safetensors)
+expect_one_line_naming("broken.safetensors")

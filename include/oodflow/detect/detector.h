@@ -29,6 +29,9 @@
 
 namespace oodflow::detect {
 
+/// Metadata `format` of detector files.
+inline constexpr const char* kDetectorFormat = "oodflow.detector";
+
 /// Hyper-parameters; each detector reads the ones it has.
 struct DetectorOptions {
   // KNN: the neighbour whose distance is the score.
@@ -75,6 +78,8 @@ class Detector {
   /// One score per row of `data`, higher = more in-distribution. Throws Error when `data`
   /// does not match what the detector was fitted on.
   virtual std::vector<double> score(const FeatureSet& data) const = 0;
+  /// The feature dimension it was fitted on; 0 for the detectors that read only logits.
+  virtual std::int64_t feature_dim() const = 0;
   virtual DetectorState state() const = 0;
   virtual void restore(const DetectorState& state) = 0;
 };

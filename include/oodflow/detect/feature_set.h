@@ -28,10 +28,13 @@ struct FeatureSet {
   std::vector<float> logits;         ///< [rows, classes]; empty without logits
   std::vector<std::int64_t> labels;  ///< [rows]; empty without labels
   std::string source;                ///< the file, for error messages
+  std::int64_t first = 0;            ///< sample number of row 0 in `source`, for messages
   ClassifierHead head;               ///< classes == 0 when unknown
 
   /// Reads every row of `file` (features, logits, labels) into memory.
   static FeatureSet load(const io::FeatureFile& file);
+  /// Reads rows [begin, begin + count).
+  static FeatureSet load(const io::FeatureFile& file, std::int64_t begin, std::int64_t count);
   /// Reads the rows listed in `rows` (in that order).
   static FeatureSet load(const io::FeatureFile& file, const std::vector<std::int64_t>& rows);
 };

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "oodflow/extract/backbone.h"
@@ -32,24 +34,48 @@ struct SkippedImage {
   std::string reason;
 };
 
-/// Features (and logits, labels, source names) of every extracted image, in source order.
-struct Extraction {
+/// What a whole run produced besides the rows: counts, unreadable images, the input shape.
+struct ExtractionSummary {
   std::int64_t rows = 0;
   std::int64_t dim = 0;
-  std::vector<float> features;  ///< [rows, dim]
-  std::int64_t classes = 0;
-  std::vector<float> logits;         ///< [rows, classes], empty without logits
-  std::vector<std::int64_t> labels;  ///< [rows], empty when the source has no labels
-  std::vector<std::string> sources;  ///< [rows]
+  std::int64_t classes = 0;  ///< logits per row; 0 without logits
   std::vector<SkippedImage> skipped;
   std::vector<int> input_shape;  ///< {C, H, W} given to the backbone
   double seconds = 0;
   double backbone_seconds = 0;  ///< time inside the backbone
 };
 
-/// Runs the pipeline. Throws Error when the backbone fails, when images give inputs of
-/// different sizes, when a feature is NaN/inf (naming the image), and in strict mode on the
-/// first unreadable image.
+/// The rows of one backbone batch, in source order.
+struct FeatureBatch {
+  std::int64_t rows = 0;
+  std::int64_t dim = 0;
+  std::int64_t classes = 0;
+  std::vector<float> features;        ///< [rows, dim]
+  std::vector<float> logits;          ///< [rows, classes], empty without logits
+  std::vector<std::int64_t> indices;  ///< source index of each row
+  std::vector<std::int64_t> labels;   ///< [rows], empty when the source has no labels
+  std::vector<std::string> sources;   ///< [rows]
+  /// The batch's unreadable images with their source indices (skipped, not in the rows).
+  std::vector<std::pair<std::int64_t, SkippedImage>> skipped;
+};
+
+/// Runs the pipeline and hands every batch to `sink` as soon as the backbone has run, so a
+/// caller that does not keep the rows runs in flat memory. Throws Error when the backbone
+/// fails, when images give inputs of different sizes, when a feature is NaN/inf (naming the
+/// image), and in strict mode on the first unreadable image.
+ExtractionSummary stream_features(const ImageSource& source, Backbone& backbone,
+                                  const ExtractSettings& settings,
+                                  const std::function<void(FeatureBatch&)>& sink);
+
+/// Features (and logits, labels, source names) of every extracted image, in source order.
+struct Extraction : ExtractionSummary {
+  std::vector<float> features;       ///< [rows, dim]
+  std::vector<float> logits;         ///< [rows, classes], empty without logits
+  std::vector<std::int64_t> labels;  ///< [rows], empty when the source has no labels
+  std::vector<std::string> sources;  ///< [rows]
+};
+
+/// stream_features, keeping every row in memory.
 Extraction extract_features(const ImageSource& source, Backbone& backbone,
                             const ExtractSettings& settings);
 

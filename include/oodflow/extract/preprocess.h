@@ -29,6 +29,9 @@ void validate(const Preprocessing& p);
 
 /// The settings as a JSON object (for feature-file metadata).
 std::string to_json(const Preprocessing& p);
+/// The settings back from to_json's object; throws Error naming `source` when the record is
+/// malformed.
+Preprocessing preprocessing_from_json(const std::string& json, const std::string& source);
 
 /// A decoded image as it comes from a source: CV_8U (0..255) or CV_32F (0..1), 1 channel
 /// (grey) or 3/4 channels in RGB(A) order. Returns the float [C, H, W] input of the

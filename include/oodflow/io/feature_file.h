@@ -46,6 +46,8 @@ class FeatureFile {
 
   bool has_labels() const { return labels_.has_value(); }
   std::vector<std::int64_t> labels() const;
+  /// Label of row i (0 <= i < rows()); only with has_labels().
+  std::int64_t label(std::int64_t i) const;
   bool has_logits() const { return logits_.has_value(); }
   /// Logits per sample (C); 0 without logits.
   std::int64_t logits_dim() const { return logits_ ? logits_->shape[1] : 0; }
@@ -53,6 +55,19 @@ class FeatureFile {
   void read_logits(std::int64_t begin, std::int64_t count, float* out) const;
   /// Source path of each sample, or empty when the file does not record them.
   std::vector<std::string> sources() const;
+  /// The source paths one after the other without holding them all (for streaming over
+  /// millions of rows); next() gives "" when the file records none.
+  class SourceReader {
+   public:
+    explicit SourceReader(const FeatureFile& file);
+    std::string next();
+
+   private:
+    const FeatureFile& file_;
+    const char* next_ = nullptr;
+    const char* end_ = nullptr;
+    std::int64_t read_ = 0;
+  };
   /// SHA-256 of the whole file (computed on first call).
   const std::string& sha256() const;
 

@@ -1,0 +1,113 @@
+#include "oodflow/pipeline/model.h"
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "oodflow/core/error.h"
+#include "oodflow/core/progress.h"
+#include "oodflow/detect/detector.h"
+#include "oodflow/flow/flow_file.h"
+#include "oodflow/flow/scorer.h"
+#include "oodflow/io/safetensors.h"
+#include "torch_errors.h"
+
+namespace oodflow::pipeline {
+namespace {
+
+nlohmann::json parsed(const std::map<std::string, std::string>& meta, const std::string& key) {
+  const auto it = meta.find(key);
+  return it == meta.end() ? nlohmann::json() : nlohmann::json::parse(it->second, nullptr, false);
+}
+
+Model flow_model(const std::string& path, const std::string& device) {
+  auto loaded = std::make_shared<flow::LoadedFlow>(
+      with_torch_errors("loading '" + path + "'", [&] { return flow::load_flow(path); }));
+  loaded->flow->to(torch::Device(device));
+  const flow::FlowConfig& c = loaded->flow->config();
+  Model m;
+  m.path = path;
+  m.label = "flow (" + c.arch + ")";
+  nlohmann::json record = {{"kind", "flow"},
+                           {"file", path},
+                           {"parameters_sha256", loaded->parameters_sha256},
+                           {"arch", c.arch},
+                           {"blocks", c.blocks},
+                           {"dim", c.dim},
+                           {"hidden", c.hidden},
+                           {"scale_clamp", c.scale_clamp},
+                           {"normalize", normalization_name(loaded->normalizer.kind())},
+                           {"score", "log p(x) in nats"}};
+  if (loaded->metadata.count("training")) record["training"] = parsed(loaded->metadata, "training");
+  m.record = record.dump();
+  m.dim = c.dim;
+  m.metadata = loaded->metadata;
+  m.calibration = loaded->calibration;
+  m.score = [loaded, device](const detect::FeatureSet& set) {
+    std::vector<float> rows(set.features);  // normalised in place
+    return with_torch_errors("scoring '" + set.source + "'", [&] {
+      return flow::score_rows(*loaded->flow, loaded->normalizer, rows.data(), set.rows, device,
+                              set.source, set.first);
+    });
+  };
+  return m;
+}
+
+Model detector_model(const std::string& path) {
+  Model m;
+  std::shared_ptr<detect::Detector> detector =
+      detect::load_detector(path, &m.metadata, &m.calibration);
+  nlohmann::json record = {{"kind", "baseline"},
+                           {"name", detector->name()},
+                           {"file", path},
+                           {"settings", parsed(m.metadata, "settings")},
+                           {"score", "higher = more in-distribution"}};
+  if (m.metadata.count("training")) record["training"] = parsed(m.metadata, "training");
+  m.path = path;
+  m.label = detector->name();
+  m.record = record.dump();
+  m.dim = detector->feature_dim();
+  m.score = [detector](const detect::FeatureSet& set) {
+    return with_torch_errors("scoring '" + set.source + "'", [&] { return detector->score(set); });
+  };
+  return m;
+}
+
+}  // namespace
+
+Model load_model(const std::string& path, const std::string& device) {
+  std::string format;
+  {
+    const io::SafetensorsFile file(path);
+    const auto it = file.view().metadata.find("format");
+    if (it != file.view().metadata.end()) format = it->second;
+  }
+  if (format == flow::kFlowFormat) return flow_model(path, device);
+  if (format == detect::kDetectorFormat) return detector_model(path);
+  OODFLOW_FAIL("'" << path << "' is neither a flow (from oodflow train) nor a detector (from "
+                   << "oodflow fit): its metadata format is '"
+                   << (format.empty() ? "missing" : format) << "'");
+}
+
+void check_dimension(const Model& model, const io::FeatureFile& file) {
+  OODFLOW_CHECK(model.dim == 0 || file.dim() == model.dim,
+                "'" << file.path() << "' has features of dimension " << file.dim() << " but the "
+                    << model.label << " '" << model.path << "' takes dimension " << model.dim);
+}
+
+void score_in_chunks(
+    const Model& model, const io::FeatureFile& file, std::int64_t batch_size,
+    const std::function<void(const detect::FeatureSet&, const std::vector<double>&)>& sink) {
+  check_dimension(model, file);
+  Progress progress("score " + file.path(), file.rows(), "samples");
+  for (std::int64_t begin = 0; begin < file.rows(); begin += batch_size) {
+    const std::int64_t count = std::min(batch_size, file.rows() - begin);
+    const detect::FeatureSet chunk = detect::FeatureSet::load(file, begin, count);
+    sink(chunk, model.score(chunk));
+    progress.update(begin + count, "");
+  }
+  progress.finish("");
+}
+
+}  // namespace oodflow::pipeline
