@@ -17,6 +17,7 @@ packages=(
   zlib1g-dev              # gzip-compressed IDX files
   dataset-fashion-mnist   # Fashion-MNIST IDX files (/usr/share/datasets/fashion-mnist), tests and demo
   clang-format
+  chromium                # headless screenshots of the HTML report (a test checks it renders)
   # Python only for the scripts that export or train backbones and make data sets (never
   # needed by the oodflow binary): Debian's interpreter with its torch and numpy.
   python3-torch python3-torchvision python3-numpy python3-pil

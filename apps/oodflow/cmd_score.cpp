@@ -29,6 +29,11 @@ void setup_score(CLI::App& app, CommandStatus& status) {
   sub->add_option("--out,-o", opts->out, "Write the JSON report here");
   sub->add_option("--scores", opts->scores,
                   "Write per-sample scores here as CSV: set,index,source,score");
+  sub->add_option("--html", opts->html,
+                  "Write a self-contained HTML report here: metrics table, ROC curves of every "
+                  "detector and ID-vs-OOD score histograms per OOD set (no network needed)");
+  sub->add_option("--svg", opts->svg_dir,
+                  "Write the same plots as standalone SVG files into this folder (for papers)");
   sub->add_option("--fail-under", opts->fail_under,
                   "CI gate, e.g. auroc=0.9,fpr95=0.3: exit 3 when any OOD set has a lower auroc "
                   "/ aupr_in / aupr_out, or a higher fpr95, than given");

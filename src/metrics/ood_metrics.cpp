@@ -111,4 +111,20 @@ OodMetrics compute_ood_metrics(const std::vector<double>& id_scores,
   return m;
 }
 
+std::vector<RocPoint> roc_curve(const std::vector<double>& id_scores,
+                                const std::vector<double>& ood_scores) {
+  OODFLOW_CHECK(!id_scores.empty() && !ood_scores.empty(), "a ROC curve needs ID and OOD scores");
+  const auto n_id = static_cast<double>(id_scores.size());
+  const auto n_ood = static_cast<double>(ood_scores.size());
+  std::vector<RocPoint> curve = {{0, 0}};
+  std::int64_t id_seen = 0;
+  std::int64_t ood_seen = 0;
+  for (const TieGroup& g : tie_groups_descending(id_scores, ood_scores)) {
+    id_seen += g.n_id;
+    ood_seen += g.n_ood;
+    curve.push_back({static_cast<double>(ood_seen) / n_ood, static_cast<double>(id_seen) / n_id});
+  }
+  return curve;
+}
+
 }  // namespace oodflow::metrics

@@ -29,6 +29,7 @@ Model flow_model(const std::string& path, const std::string& device) {
   Model m;
   m.path = path;
   m.label = "flow (" + c.arch + ")";
+  m.score_name = "log p(x) of the flow (nats)";
   nlohmann::json record = {{"kind", "flow"},
                            {"file", path},
                            {"parameters_sha256", loaded->parameters_sha256},
@@ -66,6 +67,7 @@ Model detector_model(const std::string& path) {
   if (m.metadata.count("training")) record["training"] = parsed(m.metadata, "training");
   m.path = path;
   m.label = detector->name();
+  m.score_name = detector->name() + " score (higher = more ID)";
   m.record = record.dump();
   m.dim = detector->feature_dim();
   m.score = [detector](const detect::FeatureSet& set) {

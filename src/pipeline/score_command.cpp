@@ -1,5 +1,7 @@
 #include "oodflow/pipeline/score_command.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -15,6 +17,7 @@
 #include "oodflow/pipeline/device.h"
 #include "oodflow/pipeline/model.h"
 #include "oodflow/pipeline/named_sets.h"
+#include "oodflow/plot/html_report.h"
 
 namespace oodflow::pipeline {
 namespace {
@@ -70,6 +73,26 @@ int publish_comparison(const std::vector<Model>& scorers,
   return 0;
 }
 
+void write_plots(const ScoreOptions& o, const std::vector<Model>& models,
+                 const std::vector<std::vector<metrics::ScoredSet>>& scored) {
+  plot::ReportInput input;
+  input.scored = scored;
+  for (std::size_t d = 0; d < models.size(); ++d) {
+    input.labels.push_back(models[d].label);
+    input.score_names.push_back(models[d].score_name);
+    const std::vector<metrics::ScoredSet> ood(scored[d].begin() + 1, scored[d].end());
+    input.evaluations.push_back(metrics::evaluate(scored[d].front(), ood));
+  }
+  if (!o.html.empty()) {
+    write_file_atomically(o.html, plot::html_report(input));
+    spdlog::info("score: wrote the HTML report '{}' ({} plots)", o.html, plot::plot_count(input));
+  }
+  if (!o.svg_dir.empty()) {
+    const auto paths = plot::write_svg_files(input, o.svg_dir);
+    spdlog::info("score: wrote {} SVG plots to '{}'", paths.size(), o.svg_dir);
+  }
+}
+
 }  // namespace
 
 void validate(const ScoreOptions& o) {
@@ -84,12 +107,14 @@ void validate(const ScoreOptions& o) {
                   "give at least one --ood NAME=FILE (or --scores to only write scores)");
     parse_named_sets(o.ood);
     metrics::parse_gates(o.fail_under);
+    OODFLOW_CHECK((o.html.empty() && o.svg_dir.empty()) || !o.ood.empty(),
+                  "--html and --svg plot ID against OOD sets: give at least one --ood");
   });
 }
 
 int run_score(const ScoreOptions& o) {
   validate(o);
-  for (const std::string& output : {o.out, o.scores}) {
+  for (const std::string& output : {o.out, o.scores, o.html}) {
     if (!output.empty()) check_writable(output);
   }
   set_compute_threads(o.threads);
@@ -114,6 +139,7 @@ int run_score(const ScoreOptions& o) {
           {name, file.path(), score_all(models[d], file, o.batch_size), file.sources()});
     }
   }
+  if (!o.html.empty() || !o.svg_dir.empty()) write_plots(o, models, scored);
   if (models.size() > 1) {
     if (!o.scores.empty()) {
       std::vector<std::string> labels;

@@ -40,6 +40,18 @@ struct OodMetrics {
 OodMetrics compute_ood_metrics(const std::vector<double>& id_scores,
                                const std::vector<double>& ood_scores);
 
+/// One point of a ROC curve: the shares of OOD and ID samples accepted at one threshold.
+struct RocPoint {
+  double fpr = 0;
+  double tpr = 0;
+};
+
+/// The ROC curve with ID positive: (0, 0), then one point per distinct score t (accepting
+/// score >= t) in descending order, ending at (1, 1). Ties move both coordinates at once, so
+/// the trapezoidal area under it is exactly the AUROC above.
+std::vector<RocPoint> roc_curve(const std::vector<double>& id_scores,
+                                const std::vector<double>& ood_scores);
+
 /// The TPR level of fpr95, as a fraction.
 inline constexpr double kTprLevel = 0.95;
 

@@ -18,9 +18,10 @@ namespace oodflow::pipeline {
 
 struct Model {
   std::string path;
-  std::string label;     ///< "flow (glow)", "knn", ...
-  std::string record;    ///< JSON object describing it, for reports
-  std::int64_t dim = 0;  ///< feature dimension it takes; 0 = it reads only logits
+  std::string label;       ///< "flow (glow)", "knn", ...
+  std::string record;      ///< JSON object describing it, for reports
+  std::string score_name;  ///< what its score is, for plot axes
+  std::int64_t dim = 0;    ///< feature dimension it takes; 0 = it reads only logits
   std::map<std::string, std::string> metadata;
   std::optional<metrics::Calibration> calibration;
   /// Scores of the rows of a set in memory (higher = more in-distribution).

@@ -27,6 +27,10 @@ struct ScoreOptions {
   std::string out;
   // Per-sample scores CSV path (optional).
   std::string scores;
+  // Self-contained HTML report with the plots (optional).
+  std::string html;
+  // Folder for the plots as standalone SVG files (optional).
+  std::string svg_dir;
   // Quality gates, e.g. "auroc=0.9,fpr95=0.3" (optional).
   std::string fail_under;
   // Rows per forward pass.

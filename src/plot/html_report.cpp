@@ -1,0 +1,162 @@
+#include "oodflow/plot/html_report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "oodflow/core/atomic_file.h"
+#include "oodflow/core/error.h"
+#include "oodflow/plot/charts.h"
+#include "oodflow/plot/svg.h"
+
+namespace oodflow::plot {
+namespace {
+
+// XHTML-compatible markup (every element closed, attributes quoted), so that a strict XML
+// parser accepts the page as well as a browser does.
+constexpr const char* kStyle = R"(
+body { font-family: Helvetica, Arial, sans-serif; margin: 24px; color: #222222; max-width: 1500px; }
+h1 { font-size: 22px; margin-bottom: 4px; }
+h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #dddddd; padding-bottom: 4px; }
+p.meta, p.note { color: #555555; font-size: 13px; max-width: 1000px; }
+table { border-collapse: collapse; font-size: 13px; margin-top: 12px; }
+th, td { border: 1px solid #dddddd; padding: 4px 10px; text-align: right; }
+th { background: #f4f4f4; }
+td.name { text-align: left; }
+div.plots { display: flex; flex-wrap: wrap; gap: 12px; }
+div.plots svg { border: 1px solid #eeeeee; }
+)";
+
+std::string fixed(double v, const char* format) {
+  if (!std::isfinite(v)) return "-";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// A file-name-safe form of a set or detector name: runs of other characters become one '_'.
+std::string slug(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.';
+    if (keep) {
+      out += c;
+    } else if (!out.empty() && out.back() != '_') {
+      out += '_';
+    }
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out.empty() ? "_" : out;
+}
+
+// Every plot in page order: the ROC chart of each OOD set, then its histograms.
+struct Plot {
+  std::string file;
+  Svg svg;
+};
+
+std::vector<std::vector<Plot>> make_plots(const ReportInput& in) {
+  std::vector<std::vector<Plot>> sets;
+  const auto& first = in.evaluations.front();
+  for (std::size_t s = 0; s < first.ood.size(); ++s) {
+    const std::string& set_name = first.ood[s].name;
+    std::vector<Plot> plots;
+    std::vector<RocEntry> entries;
+    for (std::size_t d = 0; d < in.labels.size(); ++d) {
+      const metrics::OodMetrics& m = in.evaluations[d].ood[s].metrics;
+      entries.push_back({in.labels[d],
+                         metrics::roc_curve(in.scored[d][0].scores, in.scored[d][s + 1].scores),
+                         m.auroc, m.fpr95});
+    }
+    const std::string roc_title = "ROC: " + first.id_name + " vs " + set_name;
+    plots.push_back({"roc_" + slug(set_name) + ".svg", roc_svg(roc_title, entries)});
+    for (std::size_t d = 0; d < in.labels.size(); ++d) {
+      HistogramChart chart;
+      chart.title = in.labels[d] + ": " + first.id_name + " vs " + set_name;
+      chart.x_label = in.score_names[d];
+      chart.id_name = first.id_name;
+      chart.ood_name = set_name;
+      chart.id = &in.scored[d][0].scores;
+      chart.ood = &in.scored[d][s + 1].scores;
+      chart.threshold = in.evaluations[d].ood[s].metrics.threshold95;
+      chart.threshold_label = "thr95 = " + fixed(chart.threshold, "%.4g") + " (95% of ID above)";
+      plots.push_back(
+          {"hist_" + slug(set_name) + "_" + slug(in.labels[d]) + ".svg", histogram_svg(chart)});
+    }
+    sets.push_back(std::move(plots));
+  }
+  return sets;
+}
+
+std::string metrics_table(const ReportInput& in) {
+  std::string t =
+      "<table>\n<tr><th>detector</th><th>OOD set</th><th>n</th><th>AUROC %</th>"
+      "<th>FPR@95TPR %</th><th>thr95</th><th>AUPR-In %</th><th>AUPR-Out %</th></tr>\n";
+  for (std::size_t d = 0; d < in.labels.size(); ++d) {
+    for (const metrics::SetResult& s : in.evaluations[d].ood) {
+      const metrics::OodMetrics& m = s.metrics;
+      t += "<tr><td class=\"name\">" + xml_escape(in.labels[d]) + "</td><td class=\"name\">" +
+           xml_escape(s.name) + "</td><td>" + std::to_string(m.n_ood) + "</td><td>" +
+           fixed(100 * m.auroc, "%.2f") + "</td><td>" + fixed(100 * m.fpr95, "%.2f") + "</td><td>" +
+           fixed(m.threshold95, "%.6g") + "</td><td>" + fixed(100 * m.aupr_in, "%.2f") +
+           "</td><td>" + fixed(100 * m.aupr_out, "%.2f") + "</td></tr>\n";
+    }
+  }
+  return t + "</table>\n";
+}
+
+}  // namespace
+
+std::size_t plot_count(const ReportInput& in) {
+  return in.evaluations.front().ood.size() * (1 + in.labels.size());
+}
+
+std::string html_report(const ReportInput& in) {
+  OODFLOW_CHECK(!in.evaluations.empty() && !in.evaluations.front().ood.empty(),
+                "internal: a report needs a detector and an OOD set");
+  const metrics::Evaluation& e = in.evaluations.front();
+  std::string page = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n";
+  page += "<title>oodflow report: " + xml_escape(e.id_name) + "</title>\n";
+  page += "<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n";
+  page += "<h1>OOD detection report</h1>\n";
+  page += "<p class=\"meta\">ID set <b>" + xml_escape(e.id_name) +
+          "</b>: " + std::to_string(e.id_count) + " samples from <code>" + xml_escape(e.id_file) +
+          "</code>. " + std::to_string(in.labels.size()) + " detector(s), " +
+          std::to_string(e.ood.size()) + " OOD set(s).</p>\n";
+  page +=
+      "<p class=\"note\">ID is the positive class and a higher score means more "
+      "in-distribution; a sample is accepted as ID when its score is at least the "
+      "threshold. FPR@95TPR is the share of OOD samples accepted at thr95, the largest "
+      "threshold that accepts 95% of the ID set (OpenOOD reports the reverse). In the "
+      "histograms, each set's bars sum to 1.</p>\n";
+  page += metrics_table(in);
+  const auto sets = make_plots(in);
+  for (std::size_t s = 0; s < sets.size(); ++s) {
+    const metrics::SetResult& set = e.ood[s];
+    page += "<h2 id=\"" + xml_escape(slug(set.name)) + "\">" + xml_escape(e.id_name) + " vs " +
+            xml_escape(set.name) + " (" + std::to_string(set.metrics.n_ood) +
+            " OOD samples)</h2>\n<div class=\"plots\">\n";
+    for (const Plot& p : sets[s]) page += p.svg.str(false);
+    page += "</div>\n";
+  }
+  page += "</body>\n</html>\n";
+  return page;
+}
+
+std::vector<std::string> write_svg_files(const ReportInput& in, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  OODFLOW_CHECK(!ec, "cannot create the folder '" << dir << "' for --svg: " << ec.message());
+  std::vector<std::string> paths;
+  for (const auto& set : make_plots(in)) {
+    for (const Plot& p : set) {
+      paths.push_back(dir + "/" + p.file);
+      write_file_atomically(paths.back(), p.svg.str(true));
+    }
+  }
+  return paths;
+}
+
+}  // namespace oodflow::plot
