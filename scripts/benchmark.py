@@ -14,7 +14,9 @@ collects the JSON reports. Steps:
      standard deviation over the seeds of AUROC, FPR@95TPR, AUPR-In and AUPR-Out) and
      results.md (the same as Markdown tables; an epoch table when several epochs are asked)
      are written to --out. Neither holds timings, so the same config gives the same files;
-     the wall time is printed at the end.
+     the wall time is printed at the end;
+  4. report_<backbone>.html: every detector of the first seed (and epoch count) in one
+     `oodflow score --html` report (ROC curves and score histograms per OOD set).
 
 Config keys (paths of data relative to "data", the cache of scripts/fetch_data.sh; other
 paths relative to the repository):
@@ -115,6 +117,7 @@ class Benchmark:
         self.extracted = 0
         self.reused = 0
         self.fitted = set()
+        self.reports = []
 
     def features(self, backbone, entry, what):
         """Feature file of one dataset through one backbone, from the cache when present."""
@@ -190,7 +193,22 @@ class Benchmark:
                     for ood in backbone["ood"]:
                         rows.append(summarise(bname, ood, detector["name"], epochs,
                                               [r[ood] for r in per_seed]))
+            self.html_report(backbone, sets)
         return rows
+
+    def html_report(self, backbone, sets):
+        """Every detector of the first seed and epoch count in one `score --html` report."""
+        seed, epochs = self.config["seeds"][0], self.config.get("epochs", [1])[0]
+        path = os.path.join(self.out, f"report_{backbone['name']}.html")
+        score = [self.oodflow, "--quiet", "score", "--id", sets["id_test"], "--html", path]
+        for detector in self.config["detectors"]:
+            name = (f"{backbone['name']}.{detector['name']}" if detector.get("fit") else
+                    f"{backbone['name']}.{detector['name']}.seed{seed}.epochs{epochs}")
+            score += ["--detector", os.path.join(self.out, "flows", name + ".safetensors")]
+        for ood, ood_path in sets["ood"].items():
+            score += ["--ood", f"{ood}={ood_path}"]
+        run(score, f"report {backbone['name']}")
+        self.reports.append(path)
 
 
 def summarise(backbone, ood, detector, epochs, reports):
@@ -291,6 +309,7 @@ def main(argv=None):
     table = write_results(rows, config, out_dir)
     print()
     print(table)
+    print(f"benchmark: HTML reports (seed {config['seeds'][0]}): {', '.join(bench.reports)}")
     print(f"benchmark: {len(rows)} result rows in {out_dir}/results.{{md,csv}}; "
           f"{bench.extracted} feature files extracted, {bench.reused} reused from the cache; "
           f"{time.monotonic() - start:.0f} s")

@@ -16,8 +16,8 @@ void setup_score(CLI::App& app, CommandStatus& status) {
   sub->add_option("--flow", opts->flow, "Flow file written by `oodflow train`")
       ->check(CLI::ExistingFile);
   sub->add_option("--detector", opts->detectors,
-                  "Baseline detector file written by `oodflow fit` (repeatable); with several "
-                  "detectors (and --flow) one comparison table and report")
+                  "Model file to compare (repeatable): a detector from `oodflow fit` or a flow "
+                  "from `oodflow train`; with several, one comparison table and report")
       ->check(CLI::ExistingFile)
       ->take_all();
   sub->add_option("--id", opts->id, "ID test features (.safetensors or .npy [N, D])")

@@ -49,4 +49,9 @@ grep -q "AUROC by epochs" "$work/run1/results.md" || { cat "$work/run1/results.m
 # A baseline is fitted once: the same value for both seeds, spread 0.
 grep -q "^tiny,photos,knn,1,2,[0-9.]*,0.000000" "$work/run1/results.csv" ||
   { cat "$work/run1/results.csv"; exit 1; }
-echo "benchmark: complete grid, cached features, identical results on a second run"
+# One HTML report per backbone with every detector, the same bytes on the second run.
+svgs=$(grep -o "<svg" "$work/run1/report_tiny.html" | wc -l)
+# 2 OOD sets x (1 ROC chart + 3 histograms)
+[ "$svgs" -eq 8 ] || { echo "report_tiny.html holds $svgs plots, expected 8"; exit 1; }
+cmp "$work/run1/report_tiny.html" "$work/run2/report_tiny.html"
+echo "benchmark: complete grid, cached features, identical results and report on a second run"

@@ -16,8 +16,8 @@ inline constexpr int kExitGateFailed = 3;
 struct ScoreOptions {
   // Trained flow file (optional when baseline detectors are given).
   std::string flow;
-  // Baseline detector files written by `oodflow fit`; with the flow, several detectors are
-  // compared in one table and report.
+  // More model files (baseline detectors from `oodflow fit`, or flows); with several models,
+  // they are compared in one table and report.
   std::vector<std::string> detectors;
   // ID test features.
   std::string id;
