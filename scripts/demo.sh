@@ -6,8 +6,11 @@
 #      OOD = MNIST, Gaussian and uniform noise, vertically flipped and inverted Fashion-MNIST;
 #   2. near-OOD: the same ResNet trained on 6 Fashion-MNIST classes; OOD = the 4 held-out
 #      classes (sandal, sneaker, bag, ankle boot).
-# Each: extract -> train (glow, one epoch) -> score; prints the metrics table and writes
-# report.json and scores.csv to out/demo/{far,near}/ (or $OODFLOW_DEMO_DIR).
+# Each: extract -> train (glow, one epoch, 10% of the ID training samples held out to
+# calibrate the thresholds) -> score; prints the metrics table and writes report.json,
+# report.html (plots) and scores.csv to out/demo/{far,near}/ (or $OODFLOW_DEMO_DIR). Then
+# detect judges the MNIST images one by one at the calibrated 95% threshold
+# (out/demo/far/verdicts_mnist.csv).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${OODFLOW_DEMO_DIR:-$here/out/demo}"
@@ -47,7 +50,9 @@ done
   --ood uniform_noise="$features/uniform_noise.safetensors" \
   --ood vflip="$features/fmnist_vflip.safetensors" \
   --ood inverted="$features/fmnist_inverted.safetensors" \
-  --out "$out/far/report.json" --scores "$out/far/scores.csv"
+  --out "$out/far/report.json" --scores "$out/far/scores.csv" --html "$out/far/report.html"
+"$oodflow" detect --model "$out/far/flow.safetensors" --images "$data/mnist/t10k-images-idx3-ubyte" \
+  --out "$out/far/verdicts_mnist.csv"
 
 # 2. Near-OOD: held-out classes.
 features="$out/near/features"
@@ -60,6 +65,6 @@ extract fmnist6_resnet.pt "$gen/fmnist_test_ood4.npy" held_out4
   --out "$out/near/flow.safetensors"
 "$oodflow" score --flow "$out/near/flow.safetensors" --id "$features/test_id6.safetensors" \
   --ood held_out_classes="$features/held_out4.safetensors" \
-  --out "$out/near/report.json" --scores "$out/near/scores.csv"
+  --out "$out/near/report.json" --scores "$out/near/scores.csv" --html "$out/near/report.html"
 
-echo "demo: reports in $out/far/report.json and $out/near/report.json ($((SECONDS - start)) s after set-up)"
+echo "demo: reports in $out/{far,near}/report.{json,html}, verdicts in $out/far/verdicts_mnist.csv ($((SECONDS - start)) s after set-up)"

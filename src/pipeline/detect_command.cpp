@@ -63,13 +63,13 @@ void check_backbone(const DetectOptions& o, const std::string& recorded, const s
                     const std::string& what) {
   if (recorded.empty() || recorded == actual) return;
   OODFLOW_CHECK(o.allow_backbone_mismatch,
-                what << " (SHA-256 " << actual.substr(0, 12)
-                     << "...) is not the backbone that made '" << o.model
-                     << "''s training features (SHA-256 " << recorded.substr(0, 12)
-                     << "...); pass --allow-backbone-mismatch to use it anyway");
+                what << " (SHA-256 " << actual.substr(0, 12) << "...) is not the one recorded in '"
+                     << o.model << "' (SHA-256 " << recorded.substr(0, 12)
+                     << "..., the backbone of its training features); pass "
+                     << "--allow-backbone-mismatch to use it anyway");
   spdlog::warn(
-      "detect: {} is not the backbone of '{}'s training features (--allow-backbone-"
-      "mismatch): verdicts may be meaningless",
+      "detect: {} is not the backbone recorded in '{}' (--allow-backbone-mismatch): verdicts "
+      "may be meaningless",
       what, o.model);
 }
 

@@ -202,6 +202,12 @@ TEST_F(Detect, RefusesAnotherDimensionAnotherBackboneAndNoCalibration) {
   EXPECT_EQ(run_detect(o), 0);
   o.images = dir_.path("somewhere");
   EXPECT_THROW(run_detect(o), UsageError);
+
+  // Features that oodflow extract did not write record no backbone to run on images.
+  o.features.clear();
+  o.images = dir_.path("train.safetensors");
+  test::expect_error([&] { run_detect(o); },
+                     {"uncalibrated.safetensors", "records no backbone", "--features"});
 }
 
 // Images through the backbone recorded in the model: the committed tiny backbone and images.
