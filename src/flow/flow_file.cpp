@@ -111,10 +111,14 @@ LoadedFlow load_flow(const std::string& path) {
                   "'" << path << "' holds non-finite parameters (corrupt or a diverged training)");
   }
   loaded.calibration = io::read_calibration(file);
-  std::uint64_t header_size = 0;
-  std::memcpy(&header_size, file.file().data(), sizeof header_size);  // validated by the parser
-  loaded.parameters_sha256 =
-      sha256_hex(file.file().data() + 8 + header_size, file.file().size() - 8 - header_size);
+  // The parameters and buffers in name order, without the calibration scores.
+  std::string parameter_bytes;
+  for (const auto& [name, view] : file.view().tensors) {
+    if (!io::is_calibration_tensor(name)) {
+      parameter_bytes.append(reinterpret_cast<const char*>(view.data), view.nbytes);
+    }
+  }
+  loaded.parameters_sha256 = sha256_hex(parameter_bytes.data(), parameter_bytes.size());
   return loaded;
 }
 

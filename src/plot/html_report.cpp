@@ -26,6 +26,8 @@ th { background: #f4f4f4; }
 td.name { text-align: left; }
 div.plots { display: flex; flex-wrap: wrap; gap: 12px; }
 div.plots svg { border: 1px solid #eeeeee; }
+details { margin-top: 10px; font-size: 13px; }
+summary { cursor: pointer; color: #444444; }
 )";
 
 std::string fixed(double v, const char* format) {
@@ -90,7 +92,28 @@ std::vector<std::vector<Plot>> make_plots(const ReportInput& in) {
   return sets;
 }
 
-std::string metrics_table(const ReportInput& in) {
+// Detectors as rows, OOD sets as columns, AUROC / FPR@95TPR in each cell; the best AUROC of
+// each set in bold.
+std::string summary_table(const ReportInput& in) {
+  const auto& sets = in.evaluations.front().ood;
+  std::string t = "<table>\n<tr><th>detector</th>";
+  for (const auto& set : sets) t += "<th>" + xml_escape(set.name) + "</th>";
+  t += "</tr>\n";
+  for (std::size_t d = 0; d < in.labels.size(); ++d) {
+    t += "<tr><td class=\"name\">" + xml_escape(in.labels[d]) + "</td>";
+    for (std::size_t s = 0; s < sets.size(); ++s) {
+      const metrics::OodMetrics& m = in.evaluations[d].ood[s].metrics;
+      bool best = true;
+      for (const auto& other : in.evaluations) best = best && m.auroc >= other.ood[s].metrics.auroc;
+      const std::string cell = fixed(100 * m.auroc, "%.2f") + " / " + fixed(100 * m.fpr95, "%.2f");
+      t += best ? "<td><b>" + cell + "</b></td>" : "<td>" + cell + "</td>";
+    }
+    t += "</tr>\n";
+  }
+  return t + "</table>\n";
+}
+
+std::string full_table(const ReportInput& in) {
   std::string t =
       "<table>\n<tr><th>detector</th><th>OOD set</th><th>n</th><th>AUROC %</th>"
       "<th>FPR@95TPR %</th><th>thr95</th><th>AUPR-In %</th><th>AUPR-Out %</th></tr>\n";
@@ -131,7 +154,10 @@ std::string html_report(const ReportInput& in) {
       "threshold. FPR@95TPR is the share of OOD samples accepted at thr95, the largest "
       "threshold that accepts 95% of the ID set (OpenOOD reports the reverse). In the "
       "histograms, each set's bars sum to 1.</p>\n";
-  page += metrics_table(in);
+  page += "<p class=\"meta\">AUROC % / FPR@95TPR % (best AUROC per set in bold):</p>\n";
+  page += summary_table(in);
+  page += "<details><summary>Every metric (AUPR-In/Out, thresholds)</summary>\n" + full_table(in) +
+          "</details>\n";
   const auto sets = make_plots(in);
   for (std::size_t s = 0; s < sets.size(); ++s) {
     const metrics::SetResult& set = e.ood[s];

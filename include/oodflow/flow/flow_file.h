@@ -20,8 +20,8 @@ struct LoadedFlow {
   std::shared_ptr<Flow> flow;
   Normalizer normalizer;
   std::map<std::string, std::string> metadata;
-  /// SHA-256 of the tensor data alone: identical for identical parameters, whatever the
-  /// metadata (which holds timings) says.
+  /// SHA-256 of the parameters and buffers (in name order): identical for identical
+  /// parameters, whatever the metadata (which holds timings) says.
   std::string parameters_sha256;
   /// Held-out ID scores that fix the detection thresholds (absent with --val-fraction 0).
   std::optional<metrics::Calibration> calibration;
