@@ -40,16 +40,16 @@ void setup_detect(CLI::App& app, CommandStatus& status) {
                   "csv (index,source,score,verdict) or jsonl (one JSON object per line)")
       ->check(CLI::IsMember(io::verdict_format_names()))
       ->capture_default_str();
-  auto* tpr = sub->add_option("--tpr", opts->tpr,
-                              "Share of ID samples to accept: the threshold is the one that "
-                              "accepts this share of the model's held-out ID samples")
-                  ->capture_default_str();
-  auto* threshold = sub->add_option("--threshold", opts->threshold,
-                                    "Explicit threshold: score >= threshold is in (instead of "
-                                    "--tpr)");
-  threshold->excludes(tpr);
+  sub->add_option("--tpr", opts->tpr,
+                  "Share of ID samples to accept: the threshold is the one that accepts this "
+                  "share of the model's held-out ID samples")
+      ->capture_default_str();
+  auto* threshold =
+      sub->add_option("--threshold", opts->threshold,
+                      "Explicit threshold: score >= threshold is in (takes precedence over --tpr)");
   sub->add_flag("--fail-on-ood", opts->fail_on_ood,
-                "Exit 3 when any sample is judged out of distribution (for CI gates)");
+                "Exit 3 when any sample is judged out of distribution, or is an unreadable image "
+                "or a row of NaN/inf features (for CI gates)");
   sub->add_option("--backbone", opts->backbone,
                   "Backbone for --images (default: the one recorded in the model; its SHA-256 "
                   "must match the recorded one)")

@@ -9,6 +9,7 @@ void setup_synth(CLI::App& app, CommandStatus& status) {
       "synth",
       "Write a synthetic benchmark to try oodflow without data: Gaussian-mixture ID features "
       "(id_train, id_test) and OOD sets with shifted means (ood_shift<S>), as .safetensors.");
+  sub->fallthrough();  // --quiet, --verbose and --config belong to the root app
   sub->add_option("--out-dir,-o", opts->out_dir, "Folder for the feature files")->required();
   sub->add_option("--dim", opts->dim, "Feature dimension")->capture_default_str();
   sub->add_option("--components", opts->components, "Mixture components")->capture_default_str();

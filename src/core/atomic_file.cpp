@@ -26,6 +26,13 @@ std::string temp_name_for(const std::string& path) {
          std::to_string(counter.fetch_add(1));
 }
 
+// A device or a pipe (/dev/null, /dev/stdout, a FIFO) is not a file to replace: renaming
+// over it would destroy it (as root, /dev/null itself), so it is written in place.
+bool is_special_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
@@ -34,6 +41,11 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   if (::stat(path_.c_str(), &st) == 0) {
     OODFLOW_CHECK(!S_ISDIR(st.st_mode), "cannot write '" << path_ << "': it is a directory");
   }
+  if (is_special_file(path_)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    OODFLOW_CHECK(fd_ >= 0, "cannot open '" << path_ << "': " << std::strerror(errno));
+    return;
+  }
   temp_path_ = temp_name_for(path_);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   OODFLOW_CHECK(fd_ >= 0, "cannot create '" << path_ << "': " << std::strerror(errno));
@@ -41,7 +53,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(temp_path_.c_str());
+  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
 }
 
 void AtomicFile::write(const void* data, std::size_t size) {
@@ -58,6 +70,13 @@ void AtomicFile::write(const void* data, std::size_t size) {
 
 void AtomicFile::commit() {
   OODFLOW_CHECK(fd_ >= 0 && !committed_, "internal: commit of closed file '" << path_ << "'");
+  if (temp_path_.empty()) {  // written in place
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    OODFLOW_CHECK(rc == 0, "cannot write '" << path_ << "': " << std::strerror(errno));
+    committed_ = true;
+    return;
+  }
   // Without fsync a crash after rename could leave the new name pointing at empty data.
   OODFLOW_CHECK(::fsync(fd_) == 0, "cannot write '" << path_ << "': " << std::strerror(errno));
   const int rc = ::close(fd_);
@@ -69,6 +88,12 @@ void AtomicFile::commit() {
 }
 
 void check_writable(const std::string& path) {
+  if (is_special_file(path)) {
+    // Opening a FIFO would wait for a reader and closing it would end the reader's input.
+    OODFLOW_CHECK(::access(path.c_str(), W_OK) == 0,
+                  "cannot write '" << path << "': " << std::strerror(errno));
+    return;
+  }
   AtomicFile probe(path);
 }
 

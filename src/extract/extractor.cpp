@@ -192,7 +192,7 @@ FeatureBatch consume_batch(const ImageSource& source, Backbone& backbone, const 
     if (!image.error.empty()) {
       OODFLOW_CHECK(!s.strict, image.error << " (stopped by --strict)");
       if (summary->skipped.size() < kMaxSkipWarnings)
-        spdlog::warn("skipping an unreadable image: {}", image.error);
+        spdlog::warn("unreadable image: {}", image.error);
       summary->skipped.push_back({source.name(index), image.error});
       out.skipped.push_back({index, summary->skipped.back()});
       continue;

@@ -52,15 +52,15 @@ void VerdictWriter::scored(std::int64_t index, const std::string& source, double
   if (buffer_.size() > kFlushBytes) flush();
 }
 
-void VerdictWriter::unreadable(std::int64_t index, const std::string& source,
-                               const std::string& reason) {
+void VerdictWriter::unscored(std::int64_t index, const std::string& source,
+                             const std::string& verdict, const std::string& reason) {
   if (format_ == VerdictFormat::kCsv) {
-    buffer_ += std::to_string(index) + "," + csv_field(source) + ",,unreadable\n";
+    buffer_ += std::to_string(index) + "," + csv_field(source) + ",," + verdict + "\n";
   } else {
     nlohmann::ordered_json line = {{"index", index},
                                    {"source", source},
                                    {"score", nullptr},
-                                   {"verdict", "unreadable"},
+                                   {"verdict", verdict},
                                    {"reason", reason}};
     buffer_ += line.dump() + "\n";
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "oodflow/core/atomic_file.h"
@@ -28,12 +29,6 @@ nlohmann::json extraction_of(const Model& model) {
                           ? nlohmann::json::object()
                           : nlohmann::json::parse(it->second, nullptr, false);
   return record.is_object() ? record : nlohmann::json::object();
-}
-
-std::string recorded_backbone_sha(const nlohmann::json& backbone) {
-  return backbone.is_object() && backbone.contains("sha256") && backbone["sha256"].is_string()
-             ? backbone["sha256"].get<std::string>()
-             : "";
 }
 
 // The threshold: given, or the one the model's held-out ID scores give at --tpr.
@@ -85,8 +80,12 @@ class Judge {
     summary_.flagged += !accepted;
   }
   void unreadable(std::int64_t index, const std::string& source, const std::string& reason) {
-    writer_.unreadable(index, source, reason);
+    writer_.unscored(index, source, "unreadable", reason);
     ++summary_.unreadable;
+  }
+  void invalid(std::int64_t index, const std::string& source) {
+    writer_.unscored(index, source, "invalid", "a feature or logit is NaN or infinite");
+    ++summary_.invalid;
   }
   DetectSummary finish() {
     writer_.finish();
@@ -102,23 +101,36 @@ class Judge {
 
 DetectSummary judge_features(const DetectOptions& o, const Model& model, double threshold) {
   const io::FeatureFile file = io::FeatureFile::open(o.features);
-  const auto recorded =
-      recorded_backbone_sha(extraction_of(model).value("backbone", nlohmann::json()));
-  const auto it = file.metadata().find("backbone");
-  if (it != file.metadata().end()) {
-    const auto backbone = nlohmann::json::parse(it->second, nullptr, false);
-    check_backbone(o, recorded, recorded_backbone_sha(backbone),
-                   "the backbone that made '" + o.features + "'");
+  const std::string recorded = model_backbone_sha256(model.metadata);
+  const std::string actual = features_backbone_sha256(file.metadata());
+  if (actual.empty()) {
+    if (!recorded.empty()) {
+      spdlog::info(
+          "detect: '{}' records no backbone: it cannot be checked against the one of "
+          "the training features of '{}'",
+          o.features, o.model);
+    }
+  } else {
+    check_backbone(o, recorded, actual, "the backbone that made '" + o.features + "'");
   }
   check_dimension(model, file);
   Judge judge(o, threshold);
   io::FeatureFile::SourceReader sources(file);
-  score_in_chunks(model, file, o.batch_size > 0 ? o.batch_size : kFeatureBatchRows,
-                  [&](const detect::FeatureSet& chunk, const std::vector<double>& scores) {
-                    for (std::int64_t i = 0; i < chunk.rows; ++i) {
-                      judge.scored(chunk.first + i, sources.next(), scores[i]);
-                    }
-                  });
+  score_in_chunks(
+      model, file, o.batch_size > 0 ? o.batch_size : kFeatureBatchRows,
+      [&](const detect::FeatureSet& chunk, const std::vector<double>& scores,
+          const std::vector<std::int64_t>& invalid) {
+        std::size_t next = 0;
+        for (std::int64_t i = 0; i < chunk.rows; ++i) {
+          if (next < invalid.size() && invalid[next] == i) {
+            ++next;
+            judge.invalid(chunk.first + i, sources.next());
+          } else {
+            judge.scored(chunk.first + i, sources.next(), scores[i]);
+          }
+        }
+      },
+      NonFiniteRows::kSkip);
   return judge.finish();
 }
 
@@ -131,12 +143,17 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
   const nlohmann::json& recorded = extraction["backbone"];
   extract::BackboneOptions bo;
   bo.path = !o.backbone.empty() ? o.backbone : recorded.value("path", "");
+  OODFLOW_CHECK(!o.backbone.empty() || std::ifstream(bo.path).good(),
+                "the backbone recorded in '" << o.model << "', '" << bo.path
+                                             << "', cannot be opened (a path relative to where "
+                                             << "extract ran, or a moved file): give --backbone "
+                                             << "PATH");
   bo.method = recorded.value("method", "forward");
   bo.features_key = recorded.value("features_key", "");
   bo.logits_key = recorded.value("logits_key", "");
   bo.device = o.device;
   extract::Backbone backbone(bo);
-  check_backbone(o, recorded_backbone_sha(recorded), backbone.sha256(),
+  check_backbone(o, model_backbone_sha256(model.metadata), backbone.sha256(),
                  "the backbone '" + bo.path + "'");
 
   extract::ExtractSettings settings;
@@ -191,6 +208,8 @@ void validate(const DetectOptions& o) {
     OODFLOW_CHECK(!o.model.empty(), "--model is required");
     OODFLOW_CHECK(o.features.empty() != o.images.empty(),
                   "give exactly one of --features FILE and --images SOURCE");
+    OODFLOW_CHECK(!o.images.empty() || (o.backbone.empty() && o.source_format == "auto"),
+                  "--backbone and --source-format apply to --images only");
     OODFLOW_CHECK(o.out.empty() || o.out == "-" || (o.out != o.model && o.out != o.features),
                   "--out must differ from the inputs");
     io::parse_verdict_format(o.format);
@@ -219,17 +238,26 @@ int run_detect(const DetectOptions& o, DetectSummary* summary_out) {
   spdlog::info("detect: {} samples judged by {}: {} in, {} out ({:.2f}%){}", summary.samples,
                model.label, summary.samples - summary.flagged, summary.flagged,
                100.0 * summary.flagged / std::max<std::int64_t>(summary.samples, 1),
-               summary.unreadable > 0 ? fmt::format(", {} unreadable", summary.unreadable) : "");
+               summary.unreadable + summary.invalid > 0
+                   ? fmt::format(", {} unreadable, {} invalid", summary.unreadable, summary.invalid)
+                   : "");
   if (summary.unreadable > 0) {
     spdlog::warn(
         "detect: {} image(s) could not be read (verdict 'unreadable'; --strict makes "
         "them errors)",
         summary.unreadable);
   }
+  if (summary.invalid > 0) {
+    spdlog::warn("detect: {} sample(s) have NaN/inf features (verdict 'invalid', not scored)",
+                 summary.invalid);
+  }
   if (summary_out != nullptr) *summary_out = summary;
-  if (o.fail_on_ood && summary.flagged > 0) {
-    spdlog::error("detect: {} sample(s) judged out of distribution (--fail-on-ood)",
-                  summary.flagged);
+  const std::int64_t failed = summary.flagged + summary.unreadable + summary.invalid;
+  if (o.fail_on_ood && failed > 0) {
+    spdlog::error(
+        "detect: {} sample(s) judged out of distribution, unreadable or invalid "
+        "(--fail-on-ood)",
+        failed);
     return kExitGateFailed;
   }
   return 0;

@@ -113,6 +113,7 @@ void run_fit(const FitOptions& o) {
     detect::fit_knn_streamed(file, o.options, split.held_out.empty() ? o.out : scratch, extra,
                              &split.train);
     if (split.held_out.empty()) {
+      calibrate("fit", split, o.val_fraction, o.seed, nullptr);  // warns: no thresholds
       spdlog::info("fit: wrote '{}'", o.out);
       return;
     }

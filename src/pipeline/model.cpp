@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -98,15 +99,78 @@ void check_dimension(const Model& model, const io::FeatureFile& file) {
                     << model.label << " '" << model.path << "' takes dimension " << model.dim);
 }
 
-void score_in_chunks(
-    const Model& model, const io::FeatureFile& file, std::int64_t batch_size,
-    const std::function<void(const detect::FeatureSet&, const std::vector<double>&)>& sink) {
+namespace {
+
+std::vector<std::int64_t> nonfinite_rows(const detect::FeatureSet& set) {
+  std::vector<std::int64_t> rows;
+  for (std::int64_t i = 0; i < set.rows; ++i) {
+    bool finite = true;
+    for (std::int64_t d = 0; d < set.dim && finite; ++d) {
+      finite = std::isfinite(set.features[static_cast<std::size_t>(i * set.dim + d)]);
+    }
+    for (std::int64_t c = 0; c < set.classes && finite; ++c) {
+      finite = std::isfinite(set.logits[static_cast<std::size_t>(i * set.classes + c)]);
+    }
+    if (!finite) rows.push_back(i);
+  }
+  return rows;
+}
+
+// `set` without the rows listed (ascending).
+detect::FeatureSet without_rows(const detect::FeatureSet& set,
+                                const std::vector<std::int64_t>& rows) {
+  detect::FeatureSet kept = set;
+  kept.features.clear();
+  kept.logits.clear();
+  kept.labels.clear();
+  std::size_t next = 0;
+  for (std::int64_t i = 0; i < set.rows; ++i) {
+    if (next < rows.size() && rows[next] == i) {
+      ++next;
+      continue;
+    }
+    const auto f = set.features.begin() + i * set.dim;
+    kept.features.insert(kept.features.end(), f, f + set.dim);
+    if (set.classes > 0) {
+      const auto l = set.logits.begin() + i * set.classes;
+      kept.logits.insert(kept.logits.end(), l, l + set.classes);
+    }
+    if (!set.labels.empty()) kept.labels.push_back(set.labels[static_cast<std::size_t>(i)]);
+  }
+  kept.rows = set.rows - static_cast<std::int64_t>(rows.size());
+  return kept;
+}
+
+}  // namespace
+
+void score_in_chunks(const Model& model, const io::FeatureFile& file, std::int64_t batch_size,
+                     const std::function<void(const detect::FeatureSet&, const std::vector<double>&,
+                                              const std::vector<std::int64_t>&)>& sink,
+                     NonFiniteRows nonfinite) {
   check_dimension(model, file);
   Progress progress("score " + file.path(), file.rows(), "samples");
   for (std::int64_t begin = 0; begin < file.rows(); begin += batch_size) {
     const std::int64_t count = std::min(batch_size, file.rows() - begin);
     const detect::FeatureSet chunk = detect::FeatureSet::load(file, begin, count);
-    sink(chunk, model.score(chunk));
+    const std::vector<std::int64_t> skipped =
+        nonfinite == NonFiniteRows::kSkip ? nonfinite_rows(chunk) : std::vector<std::int64_t>();
+    if (skipped.empty()) {
+      sink(chunk, model.score(chunk), skipped);
+    } else {
+      std::vector<double> scores(static_cast<std::size_t>(count), NAN);
+      if (static_cast<std::int64_t>(skipped.size()) < count) {
+        const std::vector<double> kept = model.score(without_rows(chunk, skipped));
+        std::size_t next = 0, k = 0;
+        for (std::int64_t i = 0; i < count; ++i) {
+          if (next < skipped.size() && skipped[next] == i) {
+            ++next;
+          } else {
+            scores[static_cast<std::size_t>(i)] = kept[k++];
+          }
+        }
+      }
+      sink(chunk, scores, skipped);
+    }
     progress.update(begin + count, "");
   }
   progress.finish("");

@@ -20,6 +20,33 @@ std::string extraction_record(const io::FeatureFile& features) {
   return record.dump();
 }
 
+namespace {
+
+std::string sha256_in(const nlohmann::json& backbone) {
+  return backbone.is_object() && backbone.contains("sha256") && backbone["sha256"].is_string()
+             ? backbone["sha256"].get<std::string>()
+             : "";
+}
+
+nlohmann::json record(const std::map<std::string, std::string>& metadata, const char* key) {
+  const auto it = metadata.find(key);
+  return it == metadata.end() ? nlohmann::json()
+                              : nlohmann::json::parse(it->second, nullptr, false);
+}
+
+}  // namespace
+
+std::string features_backbone_sha256(const std::map<std::string, std::string>& feature_metadata) {
+  return sha256_in(record(feature_metadata, "backbone"));
+}
+
+std::string model_backbone_sha256(const std::map<std::string, std::string>& model_metadata) {
+  const nlohmann::json extraction = record(model_metadata, kExtractionKey);
+  return extraction.is_object() && extraction.contains("backbone")
+             ? sha256_in(extraction["backbone"])
+             : "";
+}
+
 metrics::Calibration calibrate(
     const std::string& command, const HoldoutSplit& split, double fraction, std::uint64_t seed,
     const std::function<std::vector<double>(const std::vector<std::int64_t>&)>& score) {
@@ -42,8 +69,14 @@ metrics::Calibration calibrate(
     thresholds +=
         fmt::format("{}{:.0f}% at {:.6g}", thresholds.empty() ? "" : ", ", 100 * tpr, t.threshold);
   }
-  spdlog::info("{}: calibrated on {} held-out ID samples ({:.0f}%): thresholds {}", command,
+  spdlog::info("{}: calibrated on {} held-out ID samples ({:.3g}%): thresholds {}", command,
                c.rows.size(), 100 * fraction, thresholds);
+  if (c.rows.size() < 100) {
+    spdlog::warn(
+        "{}: only {} held-out ID samples: the thresholds are coarse (the 99% one is "
+        "the lowest of them); a larger --val-fraction gives steadier ones",
+        command, c.rows.size());
+  }
   std::int64_t nonfinite = 0;
   for (double s : c.scores) nonfinite += !std::isfinite(s);
   if (nonfinite > 0) {

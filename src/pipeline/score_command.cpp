@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "oodflow/io/report.h"
 #include "oodflow/pipeline/device.h"
 #include "oodflow/pipeline/model.h"
+#include "oodflow/pipeline/model_records.h"
 #include "oodflow/pipeline/named_sets.h"
 #include "oodflow/plot/html_report.h"
 
@@ -38,7 +40,8 @@ std::vector<double> score_all(const Model& model, const io::FeatureFile& file,
   std::vector<double> scores;
   scores.reserve(static_cast<std::size_t>(file.rows()));
   score_in_chunks(model, file, batch_size,
-                  [&](const detect::FeatureSet&, const std::vector<double>& chunk) {
+                  [&](const detect::FeatureSet&, const std::vector<double>& chunk,
+                      const std::vector<std::int64_t>&) {
                     scores.insert(scores.end(), chunk.begin(), chunk.end());
                   });
   return scores;
@@ -117,6 +120,14 @@ int run_score(const ScoreOptions& o) {
   for (const std::string& output : {o.out, o.scores, o.html}) {
     if (!output.empty()) check_writable(output);
   }
+  if (!o.svg_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.svg_dir, ec);
+    OODFLOW_CHECK(std::filesystem::is_directory(o.svg_dir), "--svg: cannot create the folder '"
+                                                                << o.svg_dir << "'"
+                                                                << (ec ? ": " + ec.message() : ""));
+    check_writable(o.svg_dir + "/roc.svg");
+  }
   set_compute_threads(o.threads);
   std::vector<std::pair<std::string, io::FeatureFile>> inputs;
   inputs.emplace_back("id", io::FeatureFile::open(o.id));
@@ -130,7 +141,17 @@ int run_score(const ScoreOptions& o) {
   // Every input against every model before any scoring, so that a bad last file fails in a
   // second, not after the first sets have been scored.
   for (const auto& model : models) {
-    for (const auto& input : inputs) check_dimension(model, input.second);
+    const std::string model_backbone = model_backbone_sha256(model.metadata);
+    for (const auto& [name, file] : inputs) {
+      check_dimension(model, file);
+      const std::string file_backbone = features_backbone_sha256(file.metadata());
+      if (!model_backbone.empty() && !file_backbone.empty() && model_backbone != file_backbone) {
+        spdlog::warn(
+            "score: '{}' was made by another backbone (SHA-256) than the training "
+            "features of '{}': its scores may be meaningless",
+            file.path(), model.path);
+      }
+    }
   }
   std::vector<std::vector<metrics::ScoredSet>> scored(models.size());
   for (std::size_t d = 0; d < models.size(); ++d) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <system_error>
 
 #include "oodflow/core/atomic_file.h"
@@ -59,8 +60,16 @@ struct Plot {
   Svg svg;
 };
 
+// Names that slug() maps to the same file get a number, so no plot overwrites another.
+std::string unique_file(const std::string& name, std::set<std::string>* used) {
+  std::string file = name + ".svg";
+  for (int n = 2; !used->insert(file).second; ++n) file = name + "_" + std::to_string(n) + ".svg";
+  return file;
+}
+
 std::vector<std::vector<Plot>> make_plots(const ReportInput& in) {
   std::vector<std::vector<Plot>> sets;
+  std::set<std::string> used;
   const auto& first = in.evaluations.front();
   for (std::size_t s = 0; s < first.ood.size(); ++s) {
     const std::string& set_name = first.ood[s].name;
@@ -73,7 +82,7 @@ std::vector<std::vector<Plot>> make_plots(const ReportInput& in) {
                          m.auroc, m.fpr95});
     }
     const std::string roc_title = "ROC: " + first.id_name + " vs " + set_name;
-    plots.push_back({"roc_" + slug(set_name) + ".svg", roc_svg(roc_title, entries)});
+    plots.push_back({unique_file("roc_" + slug(set_name), &used), roc_svg(roc_title, entries)});
     for (std::size_t d = 0; d < in.labels.size(); ++d) {
       HistogramChart chart;
       chart.title = in.labels[d] + ": " + first.id_name + " vs " + set_name;
@@ -84,8 +93,8 @@ std::vector<std::vector<Plot>> make_plots(const ReportInput& in) {
       chart.ood = &in.scored[d][s + 1].scores;
       chart.threshold = in.evaluations[d].ood[s].metrics.threshold95;
       chart.threshold_label = "thr95 = " + fixed(chart.threshold, "%.4g") + " (95% of ID above)";
-      plots.push_back(
-          {"hist_" + slug(set_name) + "_" + slug(in.labels[d]) + ".svg", histogram_svg(chart)});
+      plots.push_back({unique_file("hist_" + slug(set_name) + "_" + slug(in.labels[d]), &used),
+                       histogram_svg(chart)});
     }
     sets.push_back(std::move(plots));
   }

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <thread>
+
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
 #include "test_util.h"
@@ -39,6 +41,23 @@ TEST(AtomicFile, ClearErrorsForUnwritableDestinations) {
     EXPECT_THROW(AtomicFile f(dir.path("ro/out.json")), Error);
     ::rmdir(dir.path("ro").c_str());
   }
+}
+
+// A pipe (like /dev/null or /dev/stdout) is written in place, never replaced by a file.
+TEST(AtomicFile, WritesIntoAPipeInsteadOfReplacingIt) {
+  test::TempDir dir;
+  const std::string fifo = dir.path("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string received;
+  std::thread reader([&] { received = test::read_bytes(fifo); });
+  check_writable(fifo);  // must neither block nor end the reader's input
+  write_file_atomically(fifo, "verdicts\n");
+  reader.join();
+  EXPECT_EQ(received, "verdicts\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(dir.files(), std::vector<std::string>{"pipe"});
 }
 
 }  // namespace

@@ -210,6 +210,47 @@ TEST_F(Detect, RefusesAnotherDimensionAnotherBackboneAndNoCalibration) {
                      {"uncalibrated.safetensors", "records no backbone", "--features"});
 }
 
+TEST_F(Detect, RowsWithNanFeaturesGetAnInvalidVerdictAndFailTheGate) {
+  data::MixtureSpec spec;
+  spec.dim = 16;
+  data::FeatureMatrix m = data::sample_mixture(spec, 10, 6);
+  m.values[3 * 16 + 5] = NAN;
+  m.values[7 * 16] = INFINITY;
+  test::write_features(dir_.path("bad.safetensors"), m.values, m.rows, m.dim);  // no backbone
+  for (const std::string model : {"flow.safetensors", "knn.safetensors"}) {
+    DetectOptions o = options(model, "bad.safetensors");
+    o.has_threshold = true;
+    o.threshold = -1e30;  // every finite score is in
+    o.fail_on_ood = true;
+    DetectSummary summary;
+    EXPECT_EQ(run_detect(o, &summary), kExitGateFailed) << model;
+    EXPECT_EQ(summary.invalid, 2);
+    EXPECT_EQ(summary.flagged, 0);
+    const auto verdicts = read_csv_verdicts(o.out);
+    ASSERT_EQ(verdicts.size(), 10u);
+    for (std::size_t i = 0; i < 10; ++i) {
+      EXPECT_EQ(verdicts[i].verdict, i == 3 || i == 7 ? "invalid" : "in") << i;
+      EXPECT_EQ(verdicts[i].score.empty(), i == 3 || i == 7) << i;
+    }
+  }
+  // The valid rows keep the scores they get without the invalid ones around.
+  DetectOptions o = options("knn.safetensors", "bad.safetensors");
+  o.has_threshold = true;
+  run_detect(o);
+  const auto with_bad = read_csv_verdicts(o.out);
+  data::FeatureMatrix clean = data::sample_mixture(data::MixtureSpec{16}, 10, 6);
+  test::write_features(dir_.path("clean.safetensors"), clean.values, clean.rows, clean.dim);
+  run_detect(options("knn.safetensors", "clean.safetensors"));
+  const auto without = read_csv_verdicts(dir_.path("verdicts.csv"));
+  for (std::size_t i : {0u, 4u, 9u}) {  // a smaller matrix product: equal up to rounding
+    EXPECT_NEAR(std::stod(with_bad[i].score), std::stod(without[i].score), 1e-6) << i;
+  }
+
+  o = options("knn.safetensors", "clean.safetensors");
+  o.backbone = dir_.path("flow.safetensors");
+  EXPECT_THROW(run_detect(o), UsageError);  // --backbone applies to --images only
+}
+
 // Images through the backbone recorded in the model: the committed tiny backbone and images.
 TEST(DetectImages, JudgesImagesLikeTheirExtractedFeaturesAndChecksTheBackbone) {
   const std::string base = test::data_path("extract/");

@@ -176,6 +176,15 @@ TEST(HtmlReport, SvgFilesAreStandaloneDocumentsOnePerPlot) {
   }
   EXPECT_EQ(names.count("roc_far.svg"), 1u);
   EXPECT_EQ(names.count("hist_a_b_c_flow_glow.svg"), 1u);
+
+  // Set names that map to one file name still give one file per plot.
+  ReportInput clash = sample_report();
+  for (auto& e : clash.evaluations) e.ood[0].name = "a_b_c";
+  for (auto& sets : clash.scored) sets[1].name = "a_b_c";
+  EXPECT_EQ(write_svg_files(clash, dir.path("clash")).size(), plot_count(clash));
+  std::set<std::string> distinct;
+  for (const auto& p : write_svg_files(clash, dir.path("clash"))) distinct.insert(p);
+  EXPECT_EQ(distinct.size(), plot_count(clash));
 }
 
 }  // namespace

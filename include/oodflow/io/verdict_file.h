@@ -30,8 +30,10 @@ class VerdictWriter {
 
   /// A scored sample: "in" when accepted, else "out".
   void scored(std::int64_t index, const std::string& source, double score, bool accepted);
-  /// A sample that could not be read: verdict "unreadable", no score.
-  void unreadable(std::int64_t index, const std::string& source, const std::string& reason);
+  /// A sample without a score: `verdict` says why ("unreadable": an image that cannot be
+  /// decoded; "invalid": a non-finite feature), `reason` in the JSON Lines output.
+  void unscored(std::int64_t index, const std::string& source, const std::string& verdict,
+                const std::string& reason);
   /// Flushes; a file is renamed into place only now.
   void finish();
 

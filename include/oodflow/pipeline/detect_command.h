@@ -29,10 +29,11 @@ struct DetectOptions {
   std::string format = "csv";
   // Share of ID samples to accept: picks the threshold from the model's calibration.
   double tpr = 0.95;
-  // An explicit threshold instead (has_threshold).
+  // An explicit threshold instead (has_threshold); it takes precedence over tpr.
   double threshold = 0;
   bool has_threshold = false;
-  // Exit with kExitGateFailed when any sample is judged out of distribution.
+  // Exit with kExitGateFailed when any sample is judged out of distribution, unreadable or
+  // invalid.
   bool fail_on_ood = false;
   // Rows per scoring pass (features) or images per backbone call (images); 0 = 4096 / 64.
   std::int64_t batch_size = 0;
@@ -49,6 +50,7 @@ struct DetectSummary {
   std::int64_t samples = 0;     ///< scored samples
   std::int64_t flagged = 0;     ///< judged out of distribution
   std::int64_t unreadable = 0;  ///< images that could not be read
+  std::int64_t invalid = 0;     ///< feature rows with a NaN/inf value (not scored)
   double threshold = 0;
 };
 

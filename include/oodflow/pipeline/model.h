@@ -35,11 +35,19 @@ Model load_model(const std::string& path, const std::string& device);
 /// Throws Error naming both files when `file`'s feature dimension is not the model's.
 void check_dimension(const Model& model, const io::FeatureFile& file);
 
-/// Scores every row of `file` in chunks of `batch_size` rows, calling `sink(chunk, scores)`
-/// for each. score and detect both go through here with the same chunks, so they give
+/// What score_in_chunks does with a row holding a non-finite feature or logit.
+enum class NonFiniteRows {
+  kError,  ///< the model's error naming the sample (score: one such row invalidates a set)
+  kSkip,   ///< not scored: listed to the sink (detect: a verdict for that sample alone)
+};
+
+/// Scores every row of `file` in chunks of `batch_size` rows, calling
+/// `sink(chunk, scores, skipped)` for each (`skipped`: rows of the chunk not scored, their
+/// score NaN). score and detect both go through here with the same chunks, so they give
 /// bit-identical scores (a matrix product's last bits can depend on its row count).
-void score_in_chunks(
-    const Model& model, const io::FeatureFile& file, std::int64_t batch_size,
-    const std::function<void(const detect::FeatureSet&, const std::vector<double>&)>& sink);
+void score_in_chunks(const Model& model, const io::FeatureFile& file, std::int64_t batch_size,
+                     const std::function<void(const detect::FeatureSet&, const std::vector<double>&,
+                                              const std::vector<std::int64_t>&)>& sink,
+                     NonFiniteRows nonfinite = NonFiniteRows::kError);
 
 }  // namespace oodflow::pipeline

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,12 @@ inline constexpr const char* kExtractionKey = "extraction";
 /// JSON object with the feature file's backbone, preprocessing and input_shape records (those
 /// it has; empty for features that oodflow extract did not write).
 std::string extraction_record(const io::FeatureFile& features);
+
+/// SHA-256 of the backbone that made a feature file (its `backbone` metadata record), or of
+/// the backbone that made a model's training features (its extraction record); "" when the
+/// metadata records none.
+std::string features_backbone_sha256(const std::map<std::string, std::string>& feature_metadata);
+std::string model_backbone_sha256(const std::map<std::string, std::string>& model_metadata);
 
 /// Scores the held-out rows of `split` with `score` and returns the calibration; logs the
 /// thresholds. Nothing is held out when split.held_out is empty: returns an empty calibration
