@@ -18,6 +18,7 @@ packages=(
   dataset-fashion-mnist   # Fashion-MNIST IDX files (/usr/share/datasets/fashion-mnist), tests and demo
   clang-format
   chromium                # headless screenshots of the HTML report (a test checks it renders)
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev  # fuzz targets (scripts/fuzz.sh, a CI smoke)
   # Python only for the scripts that export or train backbones and make data sets (never
   # needed by the oodflow binary): Debian's interpreter with its torch and numpy.
   python3-torch python3-torchvision python3-numpy python3-pil

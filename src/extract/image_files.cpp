@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "image_sources.h"
+#include "oodflow/io/image_list.h"
 #include "oodflow/io/mapped_file.h"
 
 namespace oodflow::extract {
@@ -76,23 +77,6 @@ std::vector<std::string> images_under(const fs::path& dir) {
     for (auto& p : images_in(d)) paths.push_back(std::move(p));
   }
   return paths;
-}
-
-std::string trim(const std::string& s) {
-  const auto begin = s.find_first_not_of(" \t\r");
-  if (begin == std::string::npos) return "";
-  return s.substr(begin, s.find_last_not_of(" \t\r") - begin + 1);
-}
-
-bool parse_label(const std::string& text, std::int64_t* label) {
-  if (text.empty()) return false;
-  std::size_t used = 0;
-  try {
-    *label = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return used == text.size();
 }
 
 class FileListSource : public ImageSource {
@@ -247,36 +231,14 @@ std::unique_ptr<ImageSource> open_folder_source(const std::string& path) {
 std::unique_ptr<ImageSource> open_list_source(const std::string& path) {
   std::ifstream in(path);
   OODFLOW_CHECK(in, "cannot open list file '" << path << "'");
+  io::ImageList list = io::parse_image_list(in, path);
   const fs::path base = fs::path(path).parent_path();
-  std::vector<std::string> paths;
-  std::vector<std::int64_t> labels;
-  std::string line;
-  for (std::int64_t number = 1; std::getline(in, line); ++number) {
-    line = trim(line);
-    if (line.empty() || line.front() == '#') continue;
-    OODFLOW_CHECK(line.find('\0') == std::string::npos,
-                  "'" << path << "' line " << number << " holds a NUL byte; is it a list file?");
-    std::string file = line;
-    std::int64_t label = 0;
-    const auto comma = line.rfind(',');
-    const bool labelled =
-        comma != std::string::npos && parse_label(trim(line.substr(comma + 1)), &label);
-    if (labelled) file = trim(line.substr(0, comma));
-    OODFLOW_CHECK(paths.empty() || labelled == !labels.empty(),
-                  "'" << path << "' line " << number << ": "
-                      << (labelled ? "has a label but earlier lines have none"
-                                   : "has no label but earlier lines have one")
-                      << "; give 'path,label' on every line or on none");
-    OODFLOW_CHECK(!labelled || label >= 0,
-                  "'" << path << "' line " << number << ": label " << label << " is negative");
-    OODFLOW_CHECK(!file.empty(), "'" << path << "' line " << number << ": empty path");
+  for (auto& file : list.paths) {
     const fs::path p(file);
-    paths.push_back(p.is_absolute() || base.empty() ? p.string() : (base / p).string());
-    if (labelled) labels.push_back(label);
+    if (!p.is_absolute() && !base.empty()) file = (base / p).string();
   }
-  OODFLOW_CHECK(!paths.empty(), "list file '" << path << "' names no images");
-  return std::make_unique<FileListSource>("list", path, std::move(paths), std::move(labels),
-                                          std::vector<std::string>{});
+  return std::make_unique<FileListSource>("list", path, std::move(list.paths),
+                                          std::move(list.labels), std::vector<std::string>{});
 }
 
 }  // namespace oodflow::extract

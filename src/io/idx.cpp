@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -19,10 +20,6 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
          std::uint32_t{p[3]};
 }
-
-struct GzCloser {
-  void operator()(gzFile_s* f) const { gzclose(f); }
-};
 
 }  // namespace
 
@@ -59,6 +56,44 @@ bool is_gzip(const std::uint8_t* data, std::size_t size) {
   return size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
 }
 
+std::string gunzip(const std::uint8_t* data, std::size_t size, const std::string& source,
+                   std::size_t max_bytes) {
+  z_stream z{};
+  // 16 + MAX_WBITS: a gzip wrapper, not zlib's own.
+  OODFLOW_CHECK(inflateInit2(&z, 16 + MAX_WBITS) == Z_OK, "zlib: cannot start inflating");
+  const std::unique_ptr<z_stream, int (*)(z_stream*)> end(&z, inflateEnd);
+  std::string out;
+  std::uint8_t buffer[1 << 16];
+  std::size_t fed = 0;  // bytes of `data` handed to zlib so far
+  for (;;) {
+    if (z.avail_in == 0 && fed < size) {
+      const std::size_t chunk = std::min<std::size_t>(size - fed, 1u << 30);
+      z.next_in = const_cast<Bytef*>(data + fed);
+      z.avail_in = static_cast<uInt>(chunk);
+      fed += chunk;
+    }
+    z.next_out = buffer;
+    z.avail_out = sizeof buffer;
+    const int rc = inflate(&z, Z_NO_FLUSH);
+    out.append(reinterpret_cast<const char*>(buffer), sizeof buffer - z.avail_out);
+    OODFLOW_CHECK(out.size() <= max_bytes,
+                  "'" << source << "' decompresses to more than " << max_bytes << " bytes");
+    if (rc == Z_STREAM_END) {
+      // Another gzip member may follow (gzip's rule: they decompress to the concatenation).
+      const std::size_t next = fed - z.avail_in;
+      if (next == size || !is_gzip(data + next, size - next)) break;
+      OODFLOW_CHECK(inflateReset(&z) == Z_OK, "zlib: cannot reset");
+      continue;
+    }
+    const bool input_left = z.avail_in > 0 || fed < size;
+    OODFLOW_CHECK(rc == Z_OK || (rc == Z_BUF_ERROR && input_left),
+                  "'" << source << "' is a " << (rc == Z_BUF_ERROR ? "truncated" : "corrupt")
+                      << " gzip file"
+                      << (z.msg != nullptr ? std::string(": ") + z.msg : std::string()));
+  }
+  return out;
+}
+
 std::string read_file_maybe_gzip(const std::string& path, std::size_t max_bytes) {
   const MappedFile file(path);
   if (!is_gzip(file.data(), file.size())) {
@@ -66,28 +101,7 @@ std::string read_file_maybe_gzip(const std::string& path, std::size_t max_bytes)
                   "'" << path << "' is larger than " << max_bytes << " bytes");
     return std::string(reinterpret_cast<const char*>(file.data()), file.size());
   }
-  std::unique_ptr<gzFile_s, GzCloser> gz(gzopen(path.c_str(), "rb"));
-  OODFLOW_CHECK(gz != nullptr, "cannot open '" << path << "': " << std::strerror(errno));
-  std::string out;
-  char buffer[1 << 16];
-  for (;;) {
-    const int n = gzread(gz.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      int code = 0;
-      const char* message = gzerror(gz.get(), &code);
-      OODFLOW_FAIL("'" << path << "' is a corrupt gzip file: " << message);
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<std::size_t>(n));
-    OODFLOW_CHECK(out.size() <= max_bytes,
-                  "'" << path << "' decompresses to more than " << max_bytes << " bytes");
-  }
-  // gzread stops quietly at a truncated stream; gzeof/gzerror tell a clean end from a cut one.
-  int code = 0;
-  gzerror(gz.get(), &code);
-  OODFLOW_CHECK(code == Z_OK || code == Z_STREAM_END,
-                "'" << path << "' is a truncated or corrupt gzip file");
-  return out;
+  return gunzip(file.data(), file.size(), path, max_bytes);
 }
 
 }  // namespace oodflow::io

@@ -1,9 +1,11 @@
 #include "oodflow/io/score_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "oodflow/core/error.h"
 #include "oodflow/io/csv.h"
@@ -20,9 +22,7 @@ bool parse_double(const std::string& text, double* value) {
   return *end == '\0';
 }
 
-std::vector<double> read_npy_scores(const std::string& path) {
-  NpyFile file(path);
-  const TensorView& a = file.array();
+std::vector<double> npy_scores(const TensorView& a, const std::string& path) {
   OODFLOW_CHECK(a.shape.size() == 1 || (a.shape.size() == 2 && a.shape[1] == 1),
                 "'" << path << "' holds an array of " << a.shape.size()
                     << " dimensions; scores must be a vector [N] or [N, 1]");
@@ -32,9 +32,10 @@ std::vector<double> read_npy_scores(const std::string& path) {
   return scores;
 }
 
-std::vector<double> read_csv_scores(const std::string& path, const ScoreFileQuery& query) {
-  std::ifstream in(path);
-  OODFLOW_CHECK(in.good(), "cannot open '" << path << "': " << std::strerror(errno));
+}  // namespace
+
+std::vector<double> parse_csv_scores(std::istream& in, const std::string& path,
+                                     const ScoreFileQuery& query) {
   std::string line;
   std::vector<std::string> fields;
   std::vector<double> scores;
@@ -62,7 +63,7 @@ std::vector<double> read_csv_scores(const std::string& path, const ScoreFileQuer
         continue;
       }
     }
-    OODFLOW_CHECK(static_cast<long>(fields.size()) > column,
+    OODFLOW_CHECK(static_cast<long>(fields.size()) > std::max(column, set_column),
                   "'" << path << "' line " << line_no << " has " << fields.size() << " fields");
     if (set_column >= 0 && !query.set.empty() && fields[set_column] != query.set) continue;
     OODFLOW_CHECK(parse_double(fields[column], &value), "'" << path << "' line " << line_no << ": '"
@@ -78,15 +79,25 @@ std::vector<double> read_csv_scores(const std::string& path, const ScoreFileQuer
   return scores;
 }
 
-}  // namespace
+std::vector<double> parse_scores(const std::uint8_t* data, std::size_t size,
+                                 const std::string& path, const ScoreFileQuery& query) {
+  if (is_npy(data, size)) return npy_scores(parse_npy(data, size, path), path);
+  std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
+  return parse_csv_scores(in, path, query);
+}
 
 std::vector<double> read_scores(const std::string& path, const ScoreFileQuery& query) {
   std::ifstream probe(path, std::ios::binary);
   OODFLOW_CHECK(probe.good(), "cannot open '" << path << "': " << std::strerror(errno));
   char magic[6] = {};
   probe.read(magic, sizeof magic);
-  if (is_npy(magic, static_cast<std::size_t>(probe.gcount()))) return read_npy_scores(path);
-  return read_csv_scores(path, query);
+  if (is_npy(magic, static_cast<std::size_t>(probe.gcount()))) {
+    const NpyFile file(path);
+    return npy_scores(file.array(), path);
+  }
+  probe.clear();
+  probe.seekg(0);
+  return parse_csv_scores(probe, path, query);
 }
 
 }  // namespace oodflow::io

@@ -25,6 +25,10 @@ IdxView parse_idx(const std::uint8_t* data, std::size_t size, const std::string&
 /// True when the bytes start with the gzip magic.
 bool is_gzip(const std::uint8_t* data, std::size_t size);
 
+/// Decompresses gzip data (one or more members), at most `max_bytes` of output; throws Error
+/// naming `source` when it is corrupt or truncated.
+std::string gunzip(const std::uint8_t* data, std::size_t size, const std::string& source,
+                   std::size_t max_bytes);
 /// Reads a whole file, decompressing it when it is gzip (at most `max_bytes` after
 /// decompression, so that a small hostile file cannot claim unbounded memory).
 std::string read_file_maybe_gzip(const std::string& path,

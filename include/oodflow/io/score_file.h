@@ -3,6 +3,9 @@
 // written by `oodflow score --scores`) selects the rows of one set.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -18,5 +21,12 @@ struct ScoreFileQuery {
 /// Reads one score per sample; NaN/inf are kept (metrics count them). Throws Error naming
 /// the file, line and problem.
 std::vector<double> read_scores(const std::string& path, const ScoreFileQuery& query);
+
+/// The same from bytes in memory (a .npy vector, or CSV/text); `path` names them in errors.
+std::vector<double> parse_scores(const std::uint8_t* data, std::size_t size,
+                                 const std::string& path, const ScoreFileQuery& query);
+/// The CSV/text reader alone.
+std::vector<double> parse_csv_scores(std::istream& in, const std::string& path,
+                                     const ScoreFileQuery& query);
 
 }  // namespace oodflow::io
