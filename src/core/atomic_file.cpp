@@ -1,29 +1,75 @@
 #include "oodflow/core/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "oodflow/core/error.h"
 
 namespace oodflow {
 namespace {
 
+// "<dir>/" (or "") and the file name of `path`.
+std::pair<std::string, std::string> split_path(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return {"", path};
+  return {path.substr(0, slash + 1), path.substr(slash + 1)};
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "host";
+  std::string host = name;
+  for (char& c : host) {
+    if (c == '/' || c == '-') c = '_';
+  }
+  return host;
+}
+
+// ".<name>.tmp-<host>-": the temporaries of one destination written on this host.
+std::string temp_prefix(const std::string& base) {
+  return "." + base + ".tmp-" + host_name() + "-";
+}
+
 std::string temp_name_for(const std::string& path) {
   // Unique per process and per call, so two writers of the same path never share a
   // temporary file; the last rename wins and both leave a complete file.
   static std::atomic<unsigned> counter{0};
-  const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  return dir + "." + base + ".tmp-" + std::to_string(::getpid()) + "-" +
+  const auto [dir, base] = split_path(path);
+  return dir + temp_prefix(base) + std::to_string(::getpid()) + "-" +
          std::to_string(counter.fetch_add(1));
+}
+
+// Temporaries left by writers of `path` on this host that were killed before they could
+// remove them (SIGKILL, power loss): their process no longer exists. A writer on another
+// host of a shared file system is never touched: its process ids mean nothing here.
+void remove_stale_temporaries(const std::string& path) {
+  const auto [dir, base] = split_path(path);
+  const std::string prefix = temp_prefix(base);
+  DIR* listing = ::opendir(dir.empty() ? "." : dir.c_str());
+  if (listing == nullptr) return;
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    char* end = nullptr;
+    const long pid = std::strtol(rest.c_str(), &end, 10);
+    if (pid <= 0 || *end != '-') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(dir + name);
+  }
+  ::closedir(listing);
+  for (const auto& file : stale) ::unlink(file.c_str());
 }
 
 // A device or a pipe (/dev/null, /dev/stdout, a FIFO) is not a file to replace: renaming
@@ -46,6 +92,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
     OODFLOW_CHECK(fd_ >= 0, "cannot open '" << path_ << "': " << std::strerror(errno));
     return;
   }
+  remove_stale_temporaries(path_);
   temp_path_ = temp_name_for(path_);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   OODFLOW_CHECK(fd_ >= 0, "cannot create '" << path_ << "': " << std::strerror(errno));
@@ -85,6 +132,11 @@ void AtomicFile::commit() {
   OODFLOW_CHECK(::rename(temp_path_.c_str(), path_.c_str()) == 0,
                 "cannot move output into place at '" << path_ << "': " << std::strerror(errno));
   committed_ = true;
+}
+
+std::string scratch_path_for(const std::string& path, const std::string& tag) {
+  const auto [dir, base] = split_path(path);
+  return dir + temp_prefix(base) + std::to_string(::getpid()) + "-" + tag;
 }
 
 void check_writable(const std::string& path) {

@@ -107,7 +107,7 @@ void run_fit(const FitOptions& o) {
   // KNN's parameters are the training set itself: streamed from the feature file's map into
   // a file in chunks, so memory stays flat whatever the set's size. Its calibration needs the
   // fitted bank, so the bank goes to a scratch file first and is mapped back.
-  const std::string scratch = o.out + ".bank.tmp";
+  const std::string scratch = scratch_path_for(o.out, "knn-bank");
   const RemoveOnExit remove_scratch(scratch);
   if (o.detector == "knn") {
     detect::fit_knn_streamed(file, o.options, split.held_out.empty() ? o.out : scratch, extra,
