@@ -1,5 +1,6 @@
 #include "oodflow/io/feature_file.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "oodflow/core/error.h"
@@ -66,6 +67,7 @@ void FeatureFile::read_rows(std::int64_t begin, std::int64_t count, float* out) 
   const std::size_t row_bytes = static_cast<std::size_t>(dim_) * dtype_size(features_.dtype);
   convert_to_float(features_.dtype, features_.data + static_cast<std::size_t>(begin) * row_bytes,
                    static_cast<std::size_t>(count * dim_), out);
+  file_->note_read(static_cast<std::size_t>(count) * row_bytes);
 }
 
 void FeatureFile::gather_rows(const std::int64_t* index, std::int64_t n, float* out) const {
@@ -77,6 +79,9 @@ void FeatureFile::gather_rows(const std::int64_t* index, std::int64_t n, float* 
                      features_.data + static_cast<std::size_t>(index[i]) * row_bytes,
                      static_cast<std::size_t>(dim_), out + i * dim_);
   }
+  // A row's page is read whole: count at least a page per row, so sparse gathers also
+  // release their pages.
+  file_->note_read(static_cast<std::size_t>(n) * std::max<std::size_t>(row_bytes, 4096));
 }
 
 void FeatureFile::read_logits(std::int64_t begin, std::int64_t count, float* out) const {
@@ -147,7 +152,10 @@ std::string FeatureFile::SourceReader::next() {
 }
 
 const std::string& FeatureFile::sha256() const {
-  if (sha256_.empty()) sha256_ = sha256_hex(file_->data(), file_->size());
+  if (sha256_.empty()) {
+    sha256_ = sha256_hex(file_->data(), file_->size(), std::size_t{16} << 20,
+                         [this](std::size_t bytes) { file_->note_read(bytes); });
+  }
   return sha256_;
 }
 

@@ -40,4 +40,12 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
 }
 
+void MappedFile::note_read(std::size_t bytes) const {
+  read_since_drop_ += bytes;
+  if (read_since_drop_ < kResidentBudget || size_ == 0) return;
+  read_since_drop_ = 0;
+  // Advice only: a failure changes nothing but memory use.
+  ::madvise(const_cast<std::uint8_t*>(data_), size_, MADV_DONTNEED);
+}
+
 }  // namespace oodflow::io

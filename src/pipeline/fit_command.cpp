@@ -127,6 +127,7 @@ void run_fit(const FitOptions& o) {
   const metrics::Calibration calibration = calibrate(
       "fit", split, o.val_fraction, o.seed,
       [&](const auto& rows) { return detector->score(detect::FeatureSet::load(file, rows)); });
+  require_finite_scores(calibration.scores, o.features, "held-out");
   detect::save_detector(o.out, *detector, extra, calibration.rows.empty() ? nullptr : &calibration);
   spdlog::info("fit: wrote '{}'", o.out);
 }

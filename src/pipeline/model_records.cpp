@@ -47,6 +47,18 @@ std::string model_backbone_sha256(const std::map<std::string, std::string>& mode
              : "";
 }
 
+void require_finite_scores(const std::vector<double>& scores, const std::string& features,
+                           const std::string& which) {
+  std::int64_t bad = 0;
+  for (double s : scores) bad += !std::isfinite(s);
+  OODFLOW_CHECK(bad == 0, "the model fitted on '"
+                              << features << "' gives non-finite scores to " << bad << " of "
+                              << scores.size() << " " << which
+                              << " ID samples: the features are degenerate (some dimensions "
+                              << "constant, denormal or nearly so); --normalize l2 may "
+                              << "help");
+}
+
 metrics::Calibration calibrate(
     const std::string& command, const HoldoutSplit& split, double fraction, std::uint64_t seed,
     const std::function<std::vector<double>(const std::vector<std::int64_t>&)>& score) {

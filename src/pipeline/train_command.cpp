@@ -126,11 +126,21 @@ flow::TrainSummary run_train(const TrainOptions& o) {
         torch_threads(), o.device);
     const flow::TrainSummary summary =
         flow::train_flow(flow, data, normalizer, settings, &split.train);
+    const auto score_rows = [&](const std::vector<std::int64_t>& rows) {
+      return flow::score_features(flow, normalizer, data, kCalibrationBatchRows, o.device, &rows);
+    };
     const metrics::Calibration calibration =
-        calibrate("train", split, o.val_fraction, o.seed, [&](const auto& rows) {
-          return flow::score_features(flow, normalizer, data, kCalibrationBatchRows, o.device,
-                                      &rows);
-        });
+        calibrate("train", split, o.val_fraction, o.seed, score_rows);
+    // A flow that cannot score ID samples (constant or denormal feature dimensions make the
+    // density degenerate) is no detector: an error, not a file that gives NaN for everything.
+    const std::vector<std::int64_t> probe =
+        !calibration.rows.empty()
+            ? calibration.rows
+            : std::vector<std::int64_t>(
+                  split.train.begin(),
+                  split.train.begin() + std::min<std::size_t>(split.train.size(), 4096));
+    require_finite_scores(calibration.rows.empty() ? score_rows(probe) : calibration.scores,
+                          o.features, calibration.rows.empty() ? "training" : "held-out");
     flow::save_flow(o.out, flow, normalizer,
                     {{"training", training_record(o, data, split)},
                      {"summary", flow::to_json_text(summary)},

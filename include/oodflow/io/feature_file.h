@@ -38,6 +38,8 @@ class FeatureFile {
   std::int64_t dim() const { return dim_; }
   DType dtype() const { return features_.dtype; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  /// Read methods are not safe to call from several threads at once (they count the bytes
+  /// read to bound resident memory, see MappedFile::note_read).
 
   /// Copies rows [begin, begin + count) as float into out[count * dim].
   void read_rows(std::int64_t begin, std::int64_t count, float* out) const;

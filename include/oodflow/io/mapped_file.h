@@ -20,10 +20,18 @@ class MappedFile {
   std::size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  /// Counts `bytes` as read; every `kResidentBudget` bytes, drops the pages read so far from
+  /// this process's memory (madvise MADV_DONTNEED: clean file pages, re-read from the page
+  /// cache or disk if touched again). Keeps a pass over a file larger than memory at flat
+  /// resident memory instead of growing to the file's size.
+  void note_read(std::size_t bytes) const;
+  static constexpr std::size_t kResidentBudget = std::size_t{256} << 20;
+
  private:
   std::string path_;
   const std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
+  mutable std::size_t read_since_drop_ = 0;
 };
 
 }  // namespace oodflow::io

@@ -27,6 +27,11 @@ std::string extraction_record(const io::FeatureFile& features);
 std::string features_backbone_sha256(const std::map<std::string, std::string>& feature_metadata);
 std::string model_backbone_sha256(const std::map<std::string, std::string>& model_metadata);
 
+/// Throws Error naming `features` when any of a model's scores of ID samples (`which`:
+/// "held-out" or "training") is NaN or infinite: such a model cannot tell ID from OOD.
+void require_finite_scores(const std::vector<double>& scores, const std::string& features,
+                           const std::string& which);
+
 /// Scores the held-out rows of `split` with `score` and returns the calibration; logs the
 /// thresholds. Nothing is held out when split.held_out is empty: returns an empty calibration
 /// (no rows) and warns that the model will have no thresholds.
