@@ -72,16 +72,17 @@ void FeatureFile::read_rows(std::int64_t begin, std::int64_t count, float* out) 
 
 void FeatureFile::gather_rows(const std::int64_t* index, std::int64_t n, float* out) const {
   const std::size_t row_bytes = static_cast<std::size_t>(dim_) * dtype_size(features_.dtype);
+  // A fault maps the pages around the one touched too (Linux's fault-around, 64 KiB by
+  // default): a scattered row costs that much resident memory, however short it is.
+  constexpr std::size_t kFaultAroundBytes = std::size_t{64} << 10;
   for (std::int64_t i = 0; i < n; ++i) {
     OODFLOW_CHECK(index[i] >= 0 && index[i] < rows_,
                   "internal: row " << index[i] << " outside '" << path() << "'");
     convert_to_float(features_.dtype,
                      features_.data + static_cast<std::size_t>(index[i]) * row_bytes,
                      static_cast<std::size_t>(dim_), out + i * dim_);
+    file_->note_read(std::max(row_bytes, kFaultAroundBytes));
   }
-  // A row's page is read whole: count at least a page per row, so sparse gathers also
-  // release their pages.
-  file_->note_read(static_cast<std::size_t>(n) * std::max<std::size_t>(row_bytes, 4096));
 }
 
 void FeatureFile::read_logits(std::int64_t begin, std::int64_t count, float* out) const {
