@@ -166,10 +166,10 @@ void write_feature_file(const std::string& path, const FeatureFileContents& c) {
   OODFLOW_CHECK(c.sources.empty() || static_cast<std::int64_t>(c.sources.size()) == c.rows,
                 "internal: " << c.sources.size() << " sources for " << c.rows << " rows");
   std::vector<TensorSpec> tensors;
-  tensors.push_back({kFeaturesTensor, DType::F32, {c.rows, c.dim}, c.features});
+  tensors.push_back({kFeaturesTensor, DType::F32, {c.rows, c.dim}, c.features, c.features_stream});
   if (c.labels != nullptr) tensors.push_back({kLabelsTensor, DType::I64, {c.rows}, c.labels});
-  if (c.logits != nullptr) {
-    tensors.push_back({kLogitsTensor, DType::F32, {c.rows, c.classes}, c.logits});
+  if (c.logits != nullptr || c.logits_stream) {
+    tensors.push_back({kLogitsTensor, DType::F32, {c.rows, c.classes}, c.logits, c.logits_stream});
   }
   std::string joined;
   if (!c.sources.empty()) {

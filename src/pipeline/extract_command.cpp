@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "oodflow/core/atomic_file.h"
@@ -18,19 +22,62 @@ std::string skipped_json(const std::vector<extract::SkippedImage>& skipped) {
   return list.dump();
 }
 
-void write_extraction(const ExtractOptions& o, const extract::Extraction& x,
+// Rows of float32 in a scratch file next to the output, appended as batches come and read
+// back in pieces when the feature file is written: extraction keeps flat memory over any
+// number of images. The file is removed when done (or by the next writer of the output if
+// this process is killed).
+class RowSpill {
+ public:
+  explicit RowSpill(std::string path) : path_(std::move(path)) {
+    file_ = std::fopen(path_.c_str(), "w+b");
+    OODFLOW_CHECK(file_ != nullptr, "cannot create '" << path_ << "': " << std::strerror(errno));
+  }
+  ~RowSpill() {
+    std::fclose(file_);
+    std::remove(path_.c_str());
+  }
+  RowSpill(const RowSpill&) = delete;
+  RowSpill& operator=(const RowSpill&) = delete;
+
+  void append(const std::vector<float>& values) {
+    OODFLOW_CHECK(std::fwrite(values.data(), sizeof(float), values.size(), file_) == values.size(),
+                  "cannot write '" << path_ << "': " << std::strerror(errno));
+  }
+  /// Hands the rows written so far to `sink` in pieces of at most 4 MiB.
+  void read_back(const std::function<void(const void*, std::size_t)>& sink) {
+    OODFLOW_CHECK(std::fflush(file_) == 0 && std::fseek(file_, 0, SEEK_SET) == 0,
+                  "cannot read back '" << path_ << "': " << std::strerror(errno));
+    std::vector<char> piece(std::size_t{4} << 20);
+    std::size_t n = 0;
+    while ((n = std::fread(piece.data(), 1, piece.size(), file_)) > 0) sink(piece.data(), n);
+    OODFLOW_CHECK(!std::ferror(file_), "cannot read back '" << path_ << "'");
+  }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+// Everything but the rows, which stay in the spills.
+struct ExtractedRows {
+  std::vector<std::int64_t> labels;
+  std::vector<std::string> sources;
+};
+
+void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary& x,
+                      const ExtractedRows& rows, RowSpill& features, RowSpill& logits,
                       const extract::Backbone& backbone, const extract::ImageSource& source,
                       const Shard& shard, std::pair<std::int64_t, std::int64_t> range) {
   io::FeatureFileContents c;
   c.rows = x.rows;
   c.dim = x.dim;
-  c.features = x.features.data();
-  if (!x.labels.empty()) c.labels = x.labels.data();
-  if (!x.logits.empty()) {
-    c.logits = x.logits.data();
+  c.features_stream = [&](const auto& sink) { features.read_back(sink); };
+  if (!rows.labels.empty()) c.labels = rows.labels.data();
+  if (x.classes > 0) {
+    c.logits_stream = [&](const auto& sink) { logits.read_back(sink); };
     c.classes = x.classes;
   }
-  c.sources = x.sources;
+  c.sources = rows.sources;
   // No timings or thread counts: the same inputs give a byte-identical file.
   c.metadata = {
       {"producer", "oodflow extract"},     {"oodflow_version", OODFLOW_VERSION},
@@ -100,7 +147,7 @@ void validate(const ExtractOptions& o) {
   });
 }
 
-extract::Extraction run_extract(const ExtractOptions& o) {
+extract::ExtractionSummary run_extract(const ExtractOptions& o) {
   validate(o);
   check_writable(o.out);
   set_compute_threads(o.threads, Workload::kBackbone);
@@ -136,12 +183,21 @@ extract::Extraction run_extract(const ExtractOptions& o) {
   settings.begin = range.first;
   settings.end = range.second;
   settings.strict = o.strict;
-  const extract::Extraction x = extract::extract_features(*source, backbone, settings);
-  write_extraction(o, x, backbone, *source, shard, range);
+  RowSpill features(scratch_path_for(o.out, "features"));
+  RowSpill logits(scratch_path_for(o.out, "logits"));
+  ExtractedRows rows;
+  const extract::ExtractionSummary x =
+      extract::stream_features(*source, backbone, settings, [&](extract::FeatureBatch& batch) {
+        features.append(batch.features);
+        logits.append(batch.logits);
+        rows.labels.insert(rows.labels.end(), batch.labels.begin(), batch.labels.end());
+        for (auto& name : batch.sources) rows.sources.push_back(std::move(name));
+      });
+  write_extraction(o, x, rows, features, logits, backbone, *source, shard, range);
   spdlog::info(
       "extract: wrote {} feature vector(s) of dimension {}{} to '{}'; {:.1f} images/s, backbone "
       "{:.0f}% of the time",
-      x.rows, x.dim, x.logits.empty() ? "" : fmt::format(" with {} logits", x.classes), o.out,
+      x.rows, x.dim, x.classes == 0 ? "" : fmt::format(" with {} logits", x.classes), o.out,
       x.rows / std::max(x.seconds, 1e-9), 100 * x.backbone_seconds / std::max(x.seconds, 1e-9));
   if (!x.skipped.empty()) {
     std::string names;

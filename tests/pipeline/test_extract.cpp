@@ -131,7 +131,7 @@ TEST(ExtractFixture, FeaturesEqualTheSameModelRunByPython) {
 }
 
 TEST_F(Extract, WritesFeaturesLogitsLabelsSourcesAndMetadata) {
-  const extract::Extraction x = run_extract(options("f.safetensors"));
+  const extract::ExtractionSummary x = run_extract(options("f.safetensors"));
   EXPECT_EQ(x.rows, 11);
   const io::FeatureFile f = io::FeatureFile::open(dir_.path("f.safetensors"));
   ASSERT_EQ(f.rows(), 11);
@@ -166,7 +166,7 @@ TEST_F(Extract, WorkersDoNotChangeTheFileAndItIsDeterministic) {
 
 TEST_F(Extract, CorruptImagesAreSkippedAndListedOrStopStrictMode) {
   test::write_bytes(dir_.path("images/a/img99.png"), "corrupt");
-  const extract::Extraction x = run_extract(options("f.safetensors"));
+  const extract::ExtractionSummary x = run_extract(options("f.safetensors"));
   EXPECT_EQ(x.rows, 11);
   ASSERT_EQ(x.skipped.size(), 1u);
   const io::FeatureFile f = io::FeatureFile::open(dir_.path("f.safetensors"));
@@ -293,7 +293,7 @@ TEST_F(Extract, TruncatedFilesAreSkippedNotGreyFilled) {
   ASSERT_TRUE(cv::imencode(".png", photo, png));
   test::write_bytes(dir_.path("images/a/cut.png"),
                     std::string(png.begin(), png.begin() + static_cast<long>(png.size() - 20)));
-  const extract::Extraction x = run_extract(options("f.safetensors"));
+  const extract::ExtractionSummary x = run_extract(options("f.safetensors"));
   ASSERT_EQ(x.skipped.size(), 2u);
   EXPECT_NE(x.skipped[0].reason.find("truncated JPEG"), std::string::npos) << x.skipped[0].reason;
   EXPECT_NE(x.skipped[1].reason.find("truncated PNG"), std::string::npos) << x.skipped[1].reason;

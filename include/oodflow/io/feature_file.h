@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -90,7 +91,10 @@ class FeatureFile {
 struct FeatureFileContents {
   std::int64_t rows = 0;
   std::int64_t dim = 0;
-  const float* features = nullptr;       ///< [rows, dim]
+  const float* features = nullptr;  ///< [rows, dim]
+  /// Instead of `features` / `logits`: their bytes handed over in pieces (see TensorSpec).
+  std::function<void(const std::function<void(const void*, std::size_t)>&)> features_stream;
+  std::function<void(const std::function<void(const void*, std::size_t)>&)> logits_stream;
   const std::int64_t* labels = nullptr;  ///< [rows] or null
   const float* logits = nullptr;         ///< [rows, classes] or null
   std::int64_t classes = 0;

@@ -59,7 +59,8 @@ std::pair<std::int64_t, std::int64_t> shard_range(const Shard& s, std::int64_t s
 
 void validate(const ExtractOptions& options);
 
-/// Extracts and writes options.out.
-extract::Extraction run_extract(const ExtractOptions& options);
+/// Extracts and writes options.out, streaming the rows through scratch files next to it (flat
+/// memory); returns the counts, unreadable images and timings.
+extract::ExtractionSummary run_extract(const ExtractOptions& options);
 
 }  // namespace oodflow::pipeline
