@@ -1,6 +1,7 @@
 #include "oodflow/io/safetensors.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -37,7 +38,8 @@ TensorView parse_tensor_entry(const std::string& name, const json& entry, const 
     OODFLOW_CHECK(extent.is_number_unsigned() || (extent.is_number_integer() && extent >= 0),
                   where << " has an invalid shape " << shape.dump());
     const auto e = extent.get<std::uint64_t>();
-    OODFLOW_CHECK(checked_mul(numel, e, &numel),
+    // An extent of 0 elsewhere would let a huge one through the product check below.
+    OODFLOW_CHECK(e <= static_cast<std::uint64_t>(INT64_MAX) && checked_mul(numel, e, &numel),
                   where << " has a shape too large: " << shape.dump());
     view.shape.push_back(static_cast<std::int64_t>(e));
   }

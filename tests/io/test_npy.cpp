@@ -29,7 +29,8 @@ std::string npy_with_header(const std::string& dict, const std::string& body, in
 
 TEST(Npy, RoundTripsFloat32) {
   const std::vector<float> v = {1, 2, 3, 4, 5, 6};
-  const TensorView t = parse(serialize_npy(DType::F32, {3, 2}, v.data()));
+  const std::string bytes = serialize_npy(DType::F32, {3, 2}, v.data());  // the view's buffer
+  const TensorView t = parse(bytes);
   EXPECT_EQ(t.dtype, DType::F32);
   EXPECT_EQ(t.shape, (std::vector<std::int64_t>{3, 2}));
   std::vector<float> back(6);
@@ -40,16 +41,18 @@ TEST(Npy, RoundTripsFloat32) {
 TEST(Npy, ReadsNumpyWrittenHeadersOfAllFloatTypesAndVersions) {
   const double d[] = {0.25, -1.5};
   const std::uint16_t h[] = {0x3c00, 0xc000};
-  const TensorView t64 =
-      parse(npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }",
-                            std::string(reinterpret_cast<const char*>(d), 16)));
+  const std::string f8 =
+      npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }",
+                      std::string(reinterpret_cast<const char*>(d), 16));
+  const TensorView t64 = parse(f8);
   float out[2];
   convert_to_float(t64.dtype, t64.data, 2, out);
   EXPECT_EQ(out[0], 0.25f);
   EXPECT_EQ(out[1], -1.5f);
-  const TensorView t16 =
-      parse(npy_with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }",
-                            std::string(reinterpret_cast<const char*>(h), 4), 2));
+  const std::string f2 =
+      npy_with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }",
+                      std::string(reinterpret_cast<const char*>(h), 4), 2);
+  const TensorView t16 = parse(f2);
   EXPECT_EQ(t16.shape, (std::vector<std::int64_t>{2}));
   convert_to_float(t16.dtype, t16.data, 2, out);
   EXPECT_EQ(out[1], -2.0f);

@@ -94,6 +94,11 @@ TEST(Safetensors, RejectsCorruptHeaders) {
           R"({"t":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}})",
           "abcd"),
       "too large");
+  // A zero extent makes the product 0: a huge one beside it must still be refused.
+  expect_error_containing(
+      make_header_file(
+          R"({"t":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", ""),
+      "too large");
   expect_error_containing(make_header_file(R"({"__metadata__":{"k":1}})", ""), "not a string");
 }
 
