@@ -12,7 +12,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$here" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DOODFLOW_SANITIZE=address,undefined -DOODFLOW_BUILD_BENCHMARKS=OFF >/dev/null
 fi
-cmake --build "$build" --parallel "${OODFLOW_JOBS:-2}" --target oodflow_tests oodflow_cli
+cmake --build "$build" --parallel "${OODFLOW_JOBS:-2}" --target oodflow_tests
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_container_overflow=0:halt_on_error=1:suppressions=$here/tests/sanitizers/asan.supp}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$here/tests/sanitizers/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
