@@ -24,10 +24,7 @@ constexpr std::int64_t kFeatureBatchRows = 4096;  // score's default, for identi
 constexpr std::int64_t kImageBatch = 64;          // extract's default
 
 nlohmann::json extraction_of(const Model& model) {
-  const auto it = model.metadata.find(kExtractionKey);
-  const auto record = it == model.metadata.end()
-                          ? nlohmann::json::object()
-                          : nlohmann::json::parse(it->second, nullptr, false);
+  const nlohmann::json record = metadata_record(model.metadata, kExtractionKey);
   return record.is_object() ? record : nlohmann::json::object();
 }
 

@@ -12,15 +12,11 @@
 #include "oodflow/flow/flow_file.h"
 #include "oodflow/flow/scorer.h"
 #include "oodflow/io/safetensors.h"
+#include "oodflow/pipeline/model_records.h"
 #include "torch_errors.h"
 
 namespace oodflow::pipeline {
 namespace {
-
-nlohmann::json parsed(const std::map<std::string, std::string>& meta, const std::string& key) {
-  const auto it = meta.find(key);
-  return it == meta.end() ? nlohmann::json() : nlohmann::json::parse(it->second, nullptr, false);
-}
 
 Model flow_model(const std::string& path, const std::string& device) {
   auto loaded = std::make_shared<flow::LoadedFlow>(
@@ -41,7 +37,8 @@ Model flow_model(const std::string& path, const std::string& device) {
                            {"scale_clamp", c.scale_clamp},
                            {"normalize", normalization_name(loaded->normalizer.kind())},
                            {"score", "log p(x) in nats"}};
-  if (loaded->metadata.count("training")) record["training"] = parsed(loaded->metadata, "training");
+  if (loaded->metadata.count("training"))
+    record["training"] = metadata_record(loaded->metadata, "training");
   m.record = record.dump();
   m.dim = c.dim;
   m.metadata = loaded->metadata;
@@ -63,9 +60,9 @@ Model detector_model(const std::string& path) {
   nlohmann::json record = {{"kind", "baseline"},
                            {"name", detector->name()},
                            {"file", path},
-                           {"settings", parsed(m.metadata, "settings")},
+                           {"settings", metadata_record(m.metadata, "settings")},
                            {"score", "higher = more in-distribution"}};
-  if (m.metadata.count("training")) record["training"] = parsed(m.metadata, "training");
+  if (m.metadata.count("training")) record["training"] = metadata_record(m.metadata, "training");
   m.path = path;
   m.label = detector->name();
   m.score_name = detector->name() + " score (higher = more ID)";

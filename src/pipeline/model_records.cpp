@@ -28,20 +28,21 @@ std::string sha256_in(const nlohmann::json& backbone) {
              : "";
 }
 
-nlohmann::json record(const std::map<std::string, std::string>& metadata, const char* key) {
+}  // namespace
+
+nlohmann::json metadata_record(const std::map<std::string, std::string>& metadata,
+                               const std::string& key) {
   const auto it = metadata.find(key);
   return it == metadata.end() ? nlohmann::json()
                               : nlohmann::json::parse(it->second, nullptr, false);
 }
 
-}  // namespace
-
 std::string features_backbone_sha256(const std::map<std::string, std::string>& feature_metadata) {
-  return sha256_in(record(feature_metadata, "backbone"));
+  return sha256_in(metadata_record(feature_metadata, "backbone"));
 }
 
 std::string model_backbone_sha256(const std::map<std::string, std::string>& model_metadata) {
-  const nlohmann::json extraction = record(model_metadata, kExtractionKey);
+  const nlohmann::json extraction = metadata_record(model_metadata, kExtractionKey);
   return extraction.is_object() && extraction.contains("backbone")
              ? sha256_in(extraction["backbone"])
              : "";

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ inline constexpr const char* kExtractionKey = "extraction";
 /// JSON object with the feature file's backbone, preprocessing and input_shape records (those
 /// it has; empty for features that oodflow extract did not write).
 std::string extraction_record(const io::FeatureFile& features);
+
+/// The JSON record stored under `key` in a file's metadata; null when absent, discarded
+/// (is_discarded()) when it is not JSON.
+nlohmann::json metadata_record(const std::map<std::string, std::string>& metadata,
+                               const std::string& key);
 
 /// SHA-256 of the backbone that made a feature file (its `backbone` metadata record), or of
 /// the backbone that made a model's training features (its extraction record); "" when the
