@@ -272,17 +272,4 @@ ExtractionSummary stream_features(const ImageSource& source, Backbone& backbone,
   return summary;
 }
 
-Extraction extract_features(const ImageSource& source, Backbone& backbone,
-                            const ExtractSettings& settings) {
-  Extraction out;
-  static_cast<ExtractionSummary&>(out) =
-      stream_features(source, backbone, settings, [&](FeatureBatch& batch) {
-        out.features.insert(out.features.end(), batch.features.begin(), batch.features.end());
-        out.logits.insert(out.logits.end(), batch.logits.begin(), batch.logits.end());
-        out.labels.insert(out.labels.end(), batch.labels.begin(), batch.labels.end());
-        for (auto& name : batch.sources) out.sources.push_back(std::move(name));
-      });
-  return out;
-}
-
 }  // namespace oodflow::extract

@@ -67,16 +67,4 @@ ExtractionSummary stream_features(const ImageSource& source, Backbone& backbone,
                                   const ExtractSettings& settings,
                                   const std::function<void(FeatureBatch&)>& sink);
 
-/// Features (and logits, labels, source names) of every extracted image, in source order.
-struct Extraction : ExtractionSummary {
-  std::vector<float> features;       ///< [rows, dim]
-  std::vector<float> logits;         ///< [rows, classes], empty without logits
-  std::vector<std::int64_t> labels;  ///< [rows], empty when the source has no labels
-  std::vector<std::string> sources;  ///< [rows]
-};
-
-/// stream_features, keeping every row in memory.
-Extraction extract_features(const ImageSource& source, Backbone& backbone,
-                            const ExtractSettings& settings);
-
 }  // namespace oodflow::extract
