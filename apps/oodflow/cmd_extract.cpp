@@ -70,7 +70,19 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
   sub->add_flag("--strict", opts->strict,
                 "Stop at the first unreadable image (default: skip it with a warning and list it "
                 "in the file's metadata)");
-  sub->callback([opts, &status] {
+  CLI::Option* odin =
+      sub->add_option("--odin", opts->odin,
+                      "Also store each image's ODIN score (Liang et al., ICLR 2018) as tensor "
+                      "'odin', for `fit --detector odin`: T=<temperature>,eps=<perturbation>; "
+                      "bare --odin = " +
+                          std::string(pipeline::kOdinDefaults) +
+                          " (the paper's). The perturbation is taken on the normalised input, "
+                          "its gradient sign divided by --std. Costs a forward, a backward and "
+                          "a second forward per batch; needs the backbone's logits")
+          ->expected(0, 1)
+          ->type_name("[T=..,eps=..]");
+  sub->callback([opts, odin, &status] {
+    if (odin->count() > 0 && opts->odin.empty()) opts->odin = pipeline::kOdinDefaults;
     status.run = [opts] {
       pipeline::run_extract(*opts);
       return 0;

@@ -15,6 +15,7 @@ std::unique_ptr<Detector> make_logit_detector(const std::string& name,
 std::unique_ptr<Detector> make_gaussian_detector(const std::string& name,
                                                  const DetectorOptions& options);
 std::unique_ptr<Detector> make_knn_detector(const DetectorOptions& options);
+std::unique_ptr<Detector> make_odin_detector();
 std::unique_ptr<Detector> make_head_detector(const std::string& name,
                                              const DetectorOptions& options);
 

@@ -1,6 +1,14 @@
 #include "oodflow/detect/feature_set.h"
 
 namespace oodflow::detect {
+namespace {
+
+std::string odin_record(const io::FeatureFile& file) {
+  const auto it = file.metadata().find(io::kOdinTensor);
+  return it == file.metadata().end() ? "" : it->second;
+}
+
+}  // namespace
 
 FeatureSet FeatureSet::load(const io::FeatureFile& file) {
   return load(file, 0, file.rows());
@@ -22,6 +30,11 @@ FeatureSet FeatureSet::load(const io::FeatureFile& file, std::int64_t begin, std
   if (file.has_labels()) {
     for (std::int64_t i = begin; i < begin + count; ++i) s.labels.push_back(file.label(i));
   }
+  if (file.has_odin()) {
+    s.odin.resize(static_cast<std::size_t>(count));
+    file.read_odin(begin, count, s.odin.data());
+    s.odin_settings = odin_record(file);
+  }
   return s;
 }
 
@@ -41,6 +54,10 @@ FeatureSet FeatureSet::load(const io::FeatureFile& file, const std::vector<std::
   }
   if (file.has_labels()) {
     for (std::int64_t r : rows) s.labels.push_back(file.label(r));
+  }
+  if (file.has_odin()) {
+    for (std::int64_t r : rows) file.read_odin(r, 1, &s.odin.emplace_back());
+    s.odin_settings = odin_record(file);
   }
   return s;
 }

@@ -29,8 +29,8 @@ std::map<std::string, std::string> detector_metadata(
 }
 
 const std::vector<std::string>& detector_names() {
-  static const std::vector<std::string> names = {"msp",      "maxlogit",    "energy", "react",
-                                                 "gaussian", "mahalanobis", "knn",    "vim"};
+  static const std::vector<std::string> names = {
+      "msp", "maxlogit", "energy", "odin", "react", "gaussian", "mahalanobis", "knn", "vim"};
   return names;
 }
 
@@ -40,6 +40,7 @@ std::unique_ptr<Detector> make_detector(const std::string& name, const DetectorO
   }
   if (name == "gaussian" || name == "mahalanobis") return make_gaussian_detector(name, options);
   if (name == "knn") return make_knn_detector(options);
+  if (name == "odin") return make_odin_detector();
   if (name == "react" || name == "vim") return make_head_detector(name, options);
   std::string known;
   for (const auto& n : detector_names()) known += (known.empty() ? "" : ", ") + n;

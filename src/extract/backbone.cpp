@@ -3,7 +3,10 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "oodflow/core/error.h"
 #include "oodflow/core/sha256.h"
@@ -53,6 +56,7 @@ struct Backbone::Impl {
   std::string output_kind;  // "tensor", "tuple", "list" or "dict", known after the first run
   std::string features_key;
   std::string logits_key;
+  bool frozen = false;  // parameters set to requires_grad false (ODIN)
 
   // Picks one tensor out of the module's output; `role` and `key` for messages.
   torch::Tensor select(const c10::IValue& out, const std::string& key, const std::string& role,
@@ -83,6 +87,81 @@ struct Backbone::Impl {
     OODFLOW_CHECK(it->value().isTensor(),
                   "backbone '" << path << "' output '" << key << "' is not a tensor");
     return it->value().toTensor();
+  }
+
+  // Calls the method on `x`, naming the file and the input shape when the module rejects it.
+  c10::IValue call(const BackboneOptions& o, const torch::Tensor& x) {
+    try {
+      return module.get_method(o.method)({x});
+    } catch (const std::exception& e) {
+      OODFLOW_FAIL("backbone '" << o.path << "' rejected an input of shape " << shape_text(x)
+                                << " (check --channels, --resize and --crop): " << cause(e));
+    }
+  }
+
+  // ODIN differentiates with respect to the input alone: gradients of the weights would cost
+  // as much again and are never used.
+  void freeze_parameters() {
+    if (frozen) return;
+    for (torch::Tensor p : module.parameters()) p.requires_grad_(false);
+    frozen = true;
+  }
+
+  // ODIN scores of the batch `x` (requires_grad, already run: `out`), see OdinSettings.
+  std::vector<double> odin_scores(const BackboneOptions& o, const torch::Tensor& x,
+                                  const c10::IValue& out, const OdinSettings& odin) {
+    OODFLOW_CHECK(logits_key != "none",
+                  "backbone '" << o.path
+                               << "' gives no logits (only features); ODIN needs the "
+                                  "classifier's logits: export the backbone with its head, or "
+                                  "name its logits output with --logits-key");
+    const torch::Tensor logits = select(out, logits_key, "logits", o.path);
+    OODFLOW_CHECK(logits.requires_grad(),
+                  "backbone '" << o.path
+                               << "' gives no gradient of its logits with respect to its input "
+                                  "(it detaches them or runs under torch.no_grad); ODIN needs "
+                                  "one: export the backbone without detach/no_grad");
+    const std::int64_t batch = x.size(0);
+    const torch::Tensor scaled = logits.reshape({batch, -1}) / odin.temperature;
+    const torch::Tensor predicted = scaled.argmax(1, /*keepdim=*/true);
+    // Each image's loss depends on its own input only (eval mode), so one backward pass of
+    // the sum gives every image's gradient.
+    const torch::Tensor loss = -torch::log_softmax(scaled, 1).gather(1, predicted).sum();
+    const torch::Tensor gradient =
+        torch::autograd::grad({loss}, {x}, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                              /*allow_unused=*/true)[0];
+    OODFLOW_CHECK(gradient.defined(), "backbone '" << o.path
+                                                   << "': its logits do not depend on its input "
+                                                      "through autograd; ODIN needs a gradient");
+    const std::int64_t channels = x.size(1);
+    std::vector<float> std_values(static_cast<std::size_t>(channels), 1.0F);
+    for (std::int64_t c = 0; c < channels && !odin.std.empty(); ++c) {
+      std_values[c] = static_cast<float>(odin.std.size() == 1 ? odin.std[0] : odin.std[c]);
+    }
+    c10::InferenceMode inference;
+    const torch::Tensor std_tensor =
+        torch::tensor(std_values).to(x.device()).reshape({1, channels, 1, 1});
+    const torch::Tensor sign = torch::where(gradient >= 0, 1.0F, -1.0F);
+    const torch::Tensor perturbed =
+        x.detach() - static_cast<float>(odin.epsilon) * (sign / std_tensor);
+    const c10::IValue again = call(o, perturbed);
+    const torch::Tensor z = select(again, logits_key, "logits", o.path)
+                                .reshape({batch, -1})
+                                .to(torch::kCPU, torch::kFloat64)
+                                .contiguous();
+    // max softmax(z / T) = 1 / sum_c exp((z_c - max z) / T), in double: at T = 1000 the
+    // scores of a set differ in their fifth digit.
+    std::vector<double> scores(static_cast<std::size_t>(batch));
+    const std::int64_t classes = z.size(1);
+    const double* values = z.data_ptr<double>();
+    for (std::int64_t i = 0; i < batch; ++i) {
+      const double* row = values + i * classes;
+      const double top = *std::max_element(row, row + classes);
+      double sum = 0;
+      for (std::int64_t c = 0; c < classes; ++c) sum += std::exp((row[c] - top) / odin.temperature);
+      scores[i] = 1.0 / sum;
+    }
+    return scores;
   }
 
   // Resolves the default keys from the first output.
@@ -147,8 +226,19 @@ Backbone::~Backbone() = default;
 
 BackboneOutputs Backbone::run(const float* input, std::int64_t batch, int channels, int height,
                               int width) {
+  return run_checked(input, batch, channels, height, width, nullptr);
+}
+
+BackboneOutputs Backbone::run_odin(const float* input, std::int64_t batch, int channels, int height,
+                                   int width, const OdinSettings& odin) {
+  validate(odin);
+  return run_checked(input, batch, channels, height, width, &odin);
+}
+
+BackboneOutputs Backbone::run_checked(const float* input, std::int64_t batch, int channels,
+                                      int height, int width, const OdinSettings* odin) {
   try {
-    return run_batch(input, batch, channels, height, width);
+    return run_batch(input, batch, channels, height, width, odin);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {  // LibTorch outside the call itself, e.g. out of memory
@@ -158,21 +248,22 @@ BackboneOutputs Backbone::run(const float* input, std::int64_t batch, int channe
 }
 
 BackboneOutputs Backbone::run_batch(const float* input, std::int64_t batch, int channels,
-                                    int height, int width) {
+                                    int height, int width, const OdinSettings* odin) {
   Impl& impl = *impl_;
   const std::string& path = options_.path;
-  c10::InferenceMode inference;
-  const torch::Tensor x =
+  // ODIN differentiates through the backbone; a plain run records nothing for autograd.
+  std::optional<c10::InferenceMode> inference;
+  if (odin == nullptr) inference.emplace();
+  torch::Tensor x =
       torch::from_blob(const_cast<float*>(input), {batch, channels, height, width}, torch::kFloat32)
           .to(impl.device);
-  c10::IValue out;
-  try {
-    out = impl.module.get_method(options_.method)({x});
-  } catch (const std::exception& e) {
-    OODFLOW_FAIL("backbone '" << path << "' rejected an input of shape [" << batch << ", "
-                              << channels << ", " << height << ", " << width
-                              << "] (check --channels, --resize and --crop): " << cause(e));
+  std::optional<torch::AutoGradMode> autograd;
+  if (odin != nullptr) {
+    autograd.emplace(true);
+    impl.freeze_parameters();
+    x = x.clone().requires_grad_(true);
   }
+  const c10::IValue out = impl.call(options_, x);
   if (impl.output_kind.empty()) impl.resolve_keys(out, options_);
 
   BackboneOutputs result;
@@ -185,7 +276,7 @@ BackboneOutputs Backbone::run_batch(const float* input, std::int64_t batch, int 
     OODFLOW_CHECK(t.is_floating_point(),
                   "backbone '" << path << "' returns " << role << " of a non-float type");
     const torch::Tensor flat =
-        t.reshape({batch, t.size(1)}).to(torch::kCPU, torch::kFloat32).contiguous();
+        t.detach().reshape({batch, t.size(1)}).to(torch::kCPU, torch::kFloat32).contiguous();
     values->assign(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
     return t.size(1);
   };
@@ -197,6 +288,7 @@ BackboneOutputs Backbone::run_batch(const float* input, std::int64_t batch, int 
     result.classes =
         take(impl.select(out, impl.logits_key, "logits", path), "logits", &result.logits);
   }
+  if (odin != nullptr) result.odin = impl.odin_scores(options_, x, out, *odin);
   return result;
 }
 
@@ -225,6 +317,16 @@ void Backbone::head(std::vector<float>* weight, std::vector<float>* bias, std::i
   *dim = wt.size(1);
   weight->assign(wt.data_ptr<float>(), wt.data_ptr<float>() + wt.numel());
   bias->assign(bt.data_ptr<float>(), bt.data_ptr<float>() + bt.numel());
+}
+
+void validate(const OdinSettings& odin) {
+  OODFLOW_CHECK(std::isfinite(odin.temperature) && odin.temperature > 0,
+                "ODIN temperature T must be > 0, got " << odin.temperature);
+  OODFLOW_CHECK(std::isfinite(odin.epsilon) && odin.epsilon >= 0,
+                "ODIN perturbation eps must be >= 0, got " << odin.epsilon);
+  for (double s : odin.std) {
+    OODFLOW_CHECK(std::isfinite(s) && s > 0, "ODIN needs a positive --std, got " << s);
+  }
 }
 
 std::string Backbone::describe() const {

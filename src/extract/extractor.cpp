@@ -167,7 +167,8 @@ class BatchPrefetcher {
 };
 
 // NaN/inf outputs are an error naming the image, never a silent row.
-void check_finite(const std::vector<float>& values, std::int64_t width, const char* what,
+template <typename T>
+void check_finite(const std::vector<T>& values, std::int64_t width, const char* what,
                   const std::vector<std::int64_t>& kept, const ImageSource& source,
                   const Backbone& backbone) {
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -209,8 +210,12 @@ FeatureBatch consume_batch(const ImageSource& source, Backbone& backbone, const 
   }
   if (out.indices.empty()) return out;
   const auto start = Clock::now();
-  BackboneOutputs y = backbone.run(input->data(), static_cast<std::int64_t>(out.indices.size()),
-                                   channels, summary->input_shape[1], summary->input_shape[2]);
+  const auto rows = static_cast<std::int64_t>(out.indices.size());
+  const int height = summary->input_shape[1];
+  const int width = summary->input_shape[2];
+  BackboneOutputs y = s.odin
+                          ? backbone.run_odin(input->data(), rows, channels, height, width, *s.odin)
+                          : backbone.run(input->data(), rows, channels, height, width);
   summary->backbone_seconds += std::chrono::duration<double>(Clock::now() - start).count();
   if (summary->rows == 0) {
     summary->dim = y.dim;
@@ -223,6 +228,7 @@ FeatureBatch consume_batch(const ImageSource& source, Backbone& backbone, const 
                              << " and " << summary->classes << " before");
   check_finite(y.features, y.dim, "feature", out.indices, source, backbone);
   check_finite(y.logits, y.classes, "logit", out.indices, source, backbone);
+  check_finite(y.odin, 1, "ODIN score", out.indices, source, backbone);
   for (std::int64_t index : out.indices) {
     out.sources.push_back(source.name(index));
     if (source.has_labels()) out.labels.push_back(source.label(index));
@@ -232,6 +238,7 @@ FeatureBatch consume_batch(const ImageSource& source, Backbone& backbone, const 
   out.classes = y.classes;
   out.features = std::move(y.features);
   out.logits = std::move(y.logits);
+  out.odin = std::move(y.odin);
   summary->rows += out.rows;
   return out;
 }

@@ -31,6 +31,7 @@ FeatureFile FeatureFile::open(const std::string& path) {
     if (const TensorView* t = view.find(kLabelsTensor)) f.labels_ = *t;
     if (const TensorView* t = view.find(kLogitsTensor)) f.logits_ = *t;
     if (const TensorView* t = view.find(kSourcesTensor)) f.sources_ = *t;
+    if (const TensorView* t = view.find(kOdinTensor)) f.odin_ = *t;
     f.metadata_ = std::move(view.metadata);
   }
   const TensorView& x = f.features_;
@@ -52,6 +53,11 @@ FeatureFile FeatureFile::open(const std::string& path) {
     OODFLOW_CHECK(f.logits_->shape.size() == 2 && f.logits_->shape[0] == f.rows_ &&
                       is_float_dtype(f.logits_->dtype),
                   "'" << path << "': logits must be a float [" << f.rows_ << ", C] matrix");
+  }
+  if (f.odin_) {
+    OODFLOW_CHECK(
+        f.odin_->shape == std::vector<std::int64_t>{f.rows_} && is_float_dtype(f.odin_->dtype),
+        "'" << path << "': ODIN scores must be a float [" << f.rows_ << "] vector");
   }
   if (f.sources_) {
     OODFLOW_CHECK(f.sources_->dtype == DType::U8 && f.sources_->shape.size() == 1,
@@ -93,6 +99,15 @@ void FeatureFile::read_logits(std::int64_t begin, std::int64_t count, float* out
   const std::size_t row_bytes = static_cast<std::size_t>(classes) * dtype_size(logits_->dtype);
   convert_to_float(logits_->dtype, logits_->data + static_cast<std::size_t>(begin) * row_bytes,
                    static_cast<std::size_t>(count * classes), out);
+}
+
+void FeatureFile::read_odin(std::int64_t begin, std::int64_t count, double* out) const {
+  OODFLOW_CHECK(
+      odin_ && begin >= 0 && count >= 0 && begin + count <= rows_,
+      "internal: ODIN rows [" << begin << ", " << begin + count << ") of '" << path() << "'");
+  const std::size_t size = dtype_size(odin_->dtype);
+  convert_to_double(odin_->dtype, odin_->data + static_cast<std::size_t>(begin) * size,
+                    static_cast<std::size_t>(count), out);
 }
 
 std::int64_t FeatureFile::label(std::int64_t i) const {
@@ -170,6 +185,11 @@ void write_feature_file(const std::string& path, const FeatureFileContents& c) {
   if (c.labels != nullptr) tensors.push_back({kLabelsTensor, DType::I64, {c.rows}, c.labels});
   if (c.logits != nullptr || c.logits_stream) {
     tensors.push_back({kLogitsTensor, DType::F32, {c.rows, c.classes}, c.logits, c.logits_stream});
+  }
+  if (c.odin != nullptr || c.odin_stream) {
+    OODFLOW_CHECK(c.metadata.count(kOdinTensor) == 1,
+                  "internal: ODIN scores without their settings for '" << path << "'");
+    tensors.push_back({kOdinTensor, DType::F64, {c.rows}, c.odin, c.odin_stream});
   }
   std::string joined;
   if (!c.sources.empty()) {

@@ -13,6 +13,7 @@
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/verdict_file.h"
 #include "oodflow/pipeline/device.h"
+#include "oodflow/pipeline/extract_command.h"
 #include "oodflow/pipeline/model.h"
 #include "oodflow/pipeline/model_records.h"
 #include "oodflow/pipeline/score_command.h"
@@ -159,6 +160,12 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
   settings.batch_size = o.batch_size > 0 ? o.batch_size : kImageBatch;
   settings.workers = o.workers;
   settings.strict = o.strict;
+  // Only the odin detector reads the ODIN scores; computing them costs two more passes.
+  if (model.label == "odin") {
+    OODFLOW_CHECK(extraction.contains(io::kOdinTensor),
+                  "'" << o.model << "' records no ODIN settings, so it cannot judge images");
+    settings.odin = odin_from_json(extraction[io::kOdinTensor].dump(), o.model);
+  }
   const auto source =
       extract::open_image_source(o.images, extract::parse_source_format(o.source_format));
   spdlog::info("detect: {} images of '{}', backbone '{}'", source->size(), o.images, bo.path);
@@ -177,6 +184,8 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
       set.features = std::move(batch.features);
       set.classes = batch.classes;
       set.logits = std::move(batch.logits);
+      set.odin = std::move(batch.odin);
+      if (settings.odin) set.odin_settings = extraction[io::kOdinTensor].dump();
       set.source = o.images;
       set.first = batch.indices.front();
       scores = model.score(set);

@@ -39,8 +39,9 @@ class RowSpill {
   RowSpill(const RowSpill&) = delete;
   RowSpill& operator=(const RowSpill&) = delete;
 
-  void append(const std::vector<float>& values) {
-    OODFLOW_CHECK(std::fwrite(values.data(), sizeof(float), values.size(), file_) == values.size(),
+  template <typename T>
+  void append(const std::vector<T>& values) {
+    OODFLOW_CHECK(std::fwrite(values.data(), sizeof(T), values.size(), file_) == values.size(),
                   "cannot write '" << path_ << "': " << std::strerror(errno));
   }
   /// Hands the rows written so far to `sink` in pieces of at most 4 MiB.
@@ -66,8 +67,9 @@ struct ExtractedRows {
 
 void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary& x,
                       const ExtractedRows& rows, RowSpill& features, RowSpill& logits,
-                      const extract::Backbone& backbone, const extract::ImageSource& source,
-                      const Shard& shard, std::pair<std::int64_t, std::int64_t> range) {
+                      RowSpill& odin, const extract::Backbone& backbone,
+                      const extract::ImageSource& source, const Shard& shard,
+                      std::pair<std::int64_t, std::int64_t> range) {
   io::FeatureFileContents c;
   c.rows = x.rows;
   c.dim = x.dim;
@@ -78,12 +80,18 @@ void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary&
     c.classes = x.classes;
   }
   c.sources = rows.sources;
+  if (!o.odin.empty()) {
+    c.odin_stream = [&](const auto& sink) { odin.read_back(sink); };
+    c.metadata[io::kOdinTensor] = odin_json(parse_odin(o.odin, o.preprocessing));
+  }
   // No timings or thread counts: the same inputs give a byte-identical file.
-  c.metadata = {
-      {"producer", "oodflow extract"},     {"oodflow_version", OODFLOW_VERSION},
-      {"backbone", backbone.describe()},   {"preprocessing", extract::to_json(o.preprocessing)},
-      {"source", source.describe()},       {"input_shape", nlohmann::json(x.input_shape).dump()},
-      {"skipped", skipped_json(x.skipped)}};
+  c.metadata.insert({{"producer", "oodflow extract"},
+                     {"oodflow_version", OODFLOW_VERSION},
+                     {"backbone", backbone.describe()},
+                     {"preprocessing", extract::to_json(o.preprocessing)},
+                     {"source", source.describe()},
+                     {"input_shape", nlohmann::json(x.input_shape).dump()},
+                     {"skipped", skipped_json(x.skipped)}});
   if (shard.count > 1) {
     c.metadata["shard"] = nlohmann::json{
         {"index", shard.index},
@@ -96,6 +104,61 @@ void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary&
 }
 
 }  // namespace
+
+extract::OdinSettings parse_odin(const std::string& text, const extract::Preprocessing& p) {
+  extract::OdinSettings odin;
+  odin.std = p.std;
+  if (text == "default") return odin;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    std::size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(begin, end - begin);
+    const auto eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    double value = 0;
+    bool ok = eq != std::string::npos;
+    try {
+      std::size_t used = 0;
+      if (ok) value = std::stod(item.substr(eq + 1), &used);
+      ok = ok && used == item.size() - eq - 1;
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    OODFLOW_CHECK(ok && (key == "T" || key == "temperature" || key == "eps" || key == "epsilon"),
+                  "--odin must be T=<temperature>,eps=<perturbation> (e.g. "
+                      << kOdinDefaults << "), got '" << text << "'");
+    (key == "T" || key == "temperature" ? odin.temperature : odin.epsilon) = value;
+    begin = end + 1;
+  }
+  try {
+    extract::validate(odin);
+  } catch (const Error& e) {
+    OODFLOW_FAIL("--odin " << text << ": " << e.what());
+  }
+  return odin;
+}
+
+std::string odin_json(const extract::OdinSettings& odin) {
+  return nlohmann::json{{"temperature", odin.temperature},
+                        {"epsilon", odin.epsilon},
+                        {"std", odin.std},
+                        {"perturbation", "normalised input - epsilon * sign(gradient) / std"}}
+      .dump();
+}
+
+extract::OdinSettings odin_from_json(const std::string& json, const std::string& source) {
+  const auto j = nlohmann::json::parse(json, nullptr, false);
+  extract::OdinSettings odin;
+  try {
+    odin.temperature = j.at("temperature").get<double>();
+    odin.epsilon = j.at("epsilon").get<double>();
+    odin.std = j.at("std").get<std::vector<double>>();
+  } catch (const std::exception&) {
+    OODFLOW_FAIL("'" << source << "' has a malformed ODIN record: " << json);
+  }
+  return odin;
+}
 
 Shard parse_shard(const std::string& text) {
   Shard s;
@@ -143,6 +206,7 @@ void validate(const ExtractOptions& o) {
                   "--workers must be between 0 and 256, got " << o.workers);
     OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
     if (!o.shard.empty()) parse_shard(o.shard);
+    if (!o.odin.empty()) parse_odin(o.odin, o.preprocessing);
     check_device(o.device);
   });
 }
@@ -166,9 +230,10 @@ extract::ExtractionSummary run_extract(const ExtractOptions& o) {
                                << "; use fewer shards or smaller batches");
     });
   extract::Backbone backbone({o.model, o.method, o.features_key, o.logits_key, o.device});
-  spdlog::info("extract: {} of {} images of '{}'{}, backbone '{}', batch {}, {} worker(s)",
+  spdlog::info("extract: {} of {} images of '{}'{}, backbone '{}', batch {}, {} worker(s){}",
                range.second - range.first, source->size(), o.data,
-               shard.count > 1 ? " (shard " + o.shard + ")" : "", o.model, o.batch_size, o.workers);
+               shard.count > 1 ? " (shard " + o.shard + ")" : "", o.model, o.batch_size, o.workers,
+               o.odin.empty() ? "" : ", ODIN " + o.odin);
 
   if (o.preprocessing.mean.empty() && o.preprocessing.std.empty()) {
     spdlog::warn(
@@ -183,17 +248,20 @@ extract::ExtractionSummary run_extract(const ExtractOptions& o) {
   settings.begin = range.first;
   settings.end = range.second;
   settings.strict = o.strict;
+  if (!o.odin.empty()) settings.odin = parse_odin(o.odin, o.preprocessing);
   RowSpill features(scratch_path_for(o.out, "features"));
   RowSpill logits(scratch_path_for(o.out, "logits"));
+  RowSpill odin(scratch_path_for(o.out, "odin"));
   ExtractedRows rows;
   const extract::ExtractionSummary x =
       extract::stream_features(*source, backbone, settings, [&](extract::FeatureBatch& batch) {
         features.append(batch.features);
         logits.append(batch.logits);
+        odin.append(batch.odin);
         rows.labels.insert(rows.labels.end(), batch.labels.begin(), batch.labels.end());
         for (auto& name : batch.sources) rows.sources.push_back(std::move(name));
       });
-  write_extraction(o, x, rows, features, logits, backbone, *source, shard, range);
+  write_extraction(o, x, rows, features, logits, odin, backbone, *source, shard, range);
   spdlog::info(
       "extract: wrote {} feature vector(s) of dimension {}{} to '{}'; {:.1f} images/s, backbone "
       "{:.0f}% of the time",

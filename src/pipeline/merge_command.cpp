@@ -34,11 +34,9 @@ std::string provenance(const io::FeatureFile& f) {
   backbone.erase("path");
   source.erase("path");
   source.erase("labels");
-  return json{{"backbone", backbone},
-              {"preprocessing", meta(f, "preprocessing")},
-              {"source", source},
-              {"labels", f.has_labels()},
-              {"logits", f.logits_dim()}}
+  return json{{"backbone", backbone},     {"preprocessing", meta(f, "preprocessing")},
+              {"source", source},         {"labels", f.has_labels()},
+              {"logits", f.logits_dim()}, {"odin", meta(f, io::kOdinTensor)}}
       .dump();
 }
 
@@ -116,7 +114,9 @@ std::map<std::string, std::string> merged_metadata(const std::vector<io::Feature
   if (!shards) {
     json parts = json::array();
     for (const auto& f : files) parts.push_back({{"file", f.path()}, {"count", f.rows()}});
+    const std::string odin = meta(files.front(), io::kOdinTensor);
     out = {{"producer", "oodflow merge"}, {"merged_from", parts.dump()}};
+    if (!odin.empty()) out[io::kOdinTensor] = odin;
     return out;
   }
   json skipped = json::array();
@@ -163,17 +163,24 @@ std::int64_t run_merge(const MergeOptions& o) {
                       (!f.has_logits() || f.logits_dim() == classes),
                   "'" << f.path() << "' and '" << head.path()
                       << "' differ in their labels or logits; all inputs must have the same");
+    OODFLOW_CHECK(
+        f.has_odin() == head.has_odin() && meta(f, io::kOdinTensor) == meta(head, io::kOdinTensor),
+        "'" << f.path() << "' and '" << head.path()
+            << "' differ in their ODIN scores (one has none, or other --odin "
+               "settings); extract all with the same --odin");
     rows += f.rows();
   }
   std::vector<float> features(static_cast<std::size_t>(rows * head.dim()));
   std::vector<float> logits(static_cast<std::size_t>(rows * classes));
   std::vector<std::int64_t> labels;
+  std::vector<double> odin(head.has_odin() ? static_cast<std::size_t>(rows) : 0);
   std::vector<std::string> sources;
   bool all_sources = true;
   std::int64_t at = 0;
   for (const auto& f : files) {
     f.read_rows(0, f.rows(), features.data() + at * head.dim());
     if (classes > 0) f.read_logits(0, f.rows(), logits.data() + at * classes);
+    if (head.has_odin()) f.read_odin(0, f.rows(), odin.data() + at);
     const auto l = f.labels();
     labels.insert(labels.end(), l.begin(), l.end());
     auto s = f.sources();
@@ -192,6 +199,7 @@ std::int64_t run_merge(const MergeOptions& o) {
   }
   if (all_sources) c.sources = std::move(sources);
   c.metadata = merged_metadata(files, shards);
+  if (head.has_odin()) c.odin = odin.data();
   io::write_feature_file(o.out, c);
   spdlog::info("merge: wrote {} rows of dimension {} from {} {} to '{}'", rows, head.dim(),
                files.size(), shards ? "shards" : "files", o.out);

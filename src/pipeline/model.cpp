@@ -108,6 +108,7 @@ std::vector<std::int64_t> nonfinite_rows(const detect::FeatureSet& set) {
     for (std::int64_t c = 0; c < set.classes && finite; ++c) {
       finite = std::isfinite(set.logits[static_cast<std::size_t>(i * set.classes + c)]);
     }
+    if (!set.odin.empty()) finite = finite && std::isfinite(set.odin[static_cast<std::size_t>(i)]);
     if (!finite) rows.push_back(i);
   }
   return rows;
@@ -120,6 +121,7 @@ detect::FeatureSet without_rows(const detect::FeatureSet& set,
   kept.features.clear();
   kept.logits.clear();
   kept.labels.clear();
+  kept.odin.clear();
   std::size_t next = 0;
   for (std::int64_t i = 0; i < set.rows; ++i) {
     if (next < rows.size() && rows[next] == i) {
@@ -133,6 +135,7 @@ detect::FeatureSet without_rows(const detect::FeatureSet& set,
       kept.logits.insert(kept.logits.end(), l, l + set.classes);
     }
     if (!set.labels.empty()) kept.labels.push_back(set.labels[static_cast<std::size_t>(i)]);
+    if (!set.odin.empty()) kept.odin.push_back(set.odin[static_cast<std::size_t>(i)]);
   }
   kept.rows = set.rows - static_cast<std::int64_t>(rows.size());
   return kept;

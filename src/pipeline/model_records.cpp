@@ -11,7 +11,7 @@ namespace oodflow::pipeline {
 
 std::string extraction_record(const io::FeatureFile& features) {
   nlohmann::json record = nlohmann::json::object();
-  for (const char* key : {"backbone", "preprocessing", "input_shape"}) {
+  for (const char* key : {"backbone", "preprocessing", "input_shape", io::kOdinTensor}) {
     const auto it = features.metadata().find(key);
     if (it == features.metadata().end()) continue;
     const auto value = nlohmann::json::parse(it->second, nullptr, false);

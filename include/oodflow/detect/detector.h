@@ -6,6 +6,8 @@
 //   msp          max softmax probability of the logits (Hendrycks & Gimpel, ICLR 2017)
 //   maxlogit     max logit (Hendrycks et al., ICML 2022)
 //   energy       T * logsumexp(logits / T), T = 1 (Liu et al., NeurIPS 2020)
+//   odin         max softmax at T = 1000 of the input perturbed against the gradient, as
+//                `extract --odin` stored it (Liang et al., ICLR 2018)
 //   gaussian     log-density of one Gaussian fitted to the features (class-agnostic)
 //   mahalanobis  -min over classes of the Mahalanobis distance to the class mean with a
 //                shared covariance (Lee et al., NeurIPS 2018, without input perturbation)

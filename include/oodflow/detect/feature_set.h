@@ -27,6 +27,8 @@ struct FeatureSet {
   std::int64_t classes = 0;
   std::vector<float> logits;         ///< [rows, classes]; empty without logits
   std::vector<std::int64_t> labels;  ///< [rows]; empty without labels
+  std::vector<double> odin;          ///< [rows] ODIN scores of extract --odin; or empty
+  std::string odin_settings;         ///< their settings (JSON) when present
   std::string source;                ///< the file, for error messages
   std::int64_t first = 0;            ///< sample number of row 0 in `source`, for messages
   ClassifierHead head;               ///< classes == 0 when unknown

@@ -27,12 +27,29 @@ struct BackboneOptions {
   std::string device = "cpu";
 };
 
+/// ODIN (Liang et al., "Enhancing the Reliability of Out-of-distribution Image Detection in
+/// Neural Networks", ICLR 2018): the max softmax at temperature T of the logits of the input
+/// perturbed by x~ = x - epsilon * sign(grad_x loss) / std, loss = -log softmax(z(x) / T)
+/// of the predicted class. The input is the preprocessed (normalised) one, as in the
+/// authors' code: dividing the sign by the per-channel std of Normalize makes the step
+/// epsilon on the [0,1] pixel scale. A zero gradient counts as +1 (their torch.ge(grad, 0)).
+struct OdinSettings {
+  double temperature = 1000;
+  double epsilon = 0.0014;
+  // Per-channel std of the preprocessing (one value for all channels; empty = 1).
+  std::vector<double> std;
+};
+
+/// Throws Error naming the value when T <= 0, eps < 0 or a std <= 0.
+void validate(const OdinSettings& odin);
+
 /// One batch of outputs, row-major.
 struct BackboneOutputs {
   std::vector<float> features;  ///< [batch, dim]
   std::int64_t dim = 0;
   std::vector<float> logits;  ///< [batch, classes], empty when the backbone gives none
   std::int64_t classes = 0;
+  std::vector<double> odin;  ///< [batch] ODIN scores when asked for, else empty
 };
 
 class Backbone {
@@ -47,6 +64,12 @@ class Backbone {
   /// Runs `input` [batch, channels, height, width] without autograd. Throws Error naming the
   /// file when the module rejects the input or returns outputs of the wrong shape.
   BackboneOutputs run(const float* input, std::int64_t batch, int channels, int height, int width);
+  /// As run(), plus the ODIN score of every image: a forward pass with autograd on the input
+  /// only (the parameters are frozen), a backward pass and a forward pass on the perturbed
+  /// input. The features and logits are those of a plain run(). Throws Error naming the file
+  /// when the backbone gives no logits or no gradient with respect to its input.
+  BackboneOutputs run_odin(const float* input, std::int64_t batch, int channels, int height,
+                           int width, const OdinSettings& odin);
 
   const BackboneOptions& options() const { return options_; }
   /// The classifier head of scripts/export_backbone.py's contract (submodule `head` with
@@ -59,8 +82,10 @@ class Backbone {
   std::string describe() const;
 
  private:
+  BackboneOutputs run_checked(const float* input, std::int64_t batch, int channels, int height,
+                              int width, const OdinSettings* odin);
   BackboneOutputs run_batch(const float* input, std::int64_t batch, int channels, int height,
-                            int width);
+                            int width, const OdinSettings* odin);
 
   struct Impl;
   BackboneOptions options_;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,8 @@ struct ExtractSettings {
   std::int64_t end = -1;
   // Stop at the first unreadable image instead of skipping it.
   bool strict = false;
+  // Also compute each image's ODIN score (needs the backbone's logits and gradients).
+  std::optional<OdinSettings> odin;
 };
 
 struct SkippedImage {
@@ -52,6 +55,7 @@ struct FeatureBatch {
   std::int64_t classes = 0;
   std::vector<float> features;        ///< [rows, dim]
   std::vector<float> logits;          ///< [rows, classes], empty without logits
+  std::vector<double> odin;           ///< [rows] ODIN scores, empty unless asked for
   std::vector<std::int64_t> indices;  ///< source index of each row
   std::vector<std::int64_t> labels;   ///< [rows], empty when the source has no labels
   std::vector<std::string> sources;   ///< [rows]

@@ -25,6 +25,9 @@ inline constexpr const char* kLogitsTensor = "logits";
 /// UTF-8 source paths joined by '\n', stored as a U8 tensor (scales to millions of samples,
 /// unlike a JSON metadata string).
 inline constexpr const char* kSourcesTensor = "sources";
+/// ODIN scores [N] (F64) of `extract --odin`, with their settings as JSON in the metadata
+/// under the same key (temperature, epsilon, std).
+inline constexpr const char* kOdinTensor = "odin";
 inline constexpr const char* kFeatureFormat = "oodflow.features";
 inline constexpr int kFeatureFormatVersion = 1;
 
@@ -56,6 +59,9 @@ class FeatureFile {
   std::int64_t logits_dim() const { return logits_ ? logits_->shape[1] : 0; }
   /// Copies the logits of rows [begin, begin + count) as float into out[count * C].
   void read_logits(std::int64_t begin, std::int64_t count, float* out) const;
+  bool has_odin() const { return odin_.has_value(); }
+  /// Copies the ODIN scores of rows [begin, begin + count) into out[count].
+  void read_odin(std::int64_t begin, std::int64_t count, double* out) const;
   /// Source path of each sample, or empty when the file does not record them.
   std::vector<std::string> sources() const;
   /// The source paths one after the other without holding them all (for streaming over
@@ -81,6 +87,7 @@ class FeatureFile {
   std::optional<TensorView> labels_;
   std::optional<TensorView> logits_;
   std::optional<TensorView> sources_;
+  std::optional<TensorView> odin_;
   std::map<std::string, std::string> metadata_;
   std::int64_t rows_ = 0;
   std::int64_t dim_ = 0;
@@ -98,6 +105,8 @@ struct FeatureFileContents {
   const std::int64_t* labels = nullptr;  ///< [rows] or null
   const float* logits = nullptr;         ///< [rows, classes] or null
   std::int64_t classes = 0;
+  const double* odin = nullptr;  ///< [rows] or null (needs metadata[kOdinTensor])
+  std::function<void(const std::function<void(const void*, std::size_t)>&)> odin_stream;
   std::vector<std::string> sources;             ///< empty or one per row
   std::map<std::string, std::string> metadata;  ///< format keys are added
 };

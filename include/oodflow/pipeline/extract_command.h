@@ -41,7 +41,21 @@ struct ExtractOptions {
   std::string shard;
   // Stop at the first unreadable image instead of skipping it.
   bool strict = false;
+  // ODIN scores as well: "T=1000,eps=0.0014" (either may be left out); empty = none.
+  std::string odin;
 };
+
+/// ODIN's defaults as --odin spells them (the paper's: T = 1000, eps = 0.0014).
+inline constexpr const char* kOdinDefaults = "T=1000,eps=0.0014";
+
+/// Parses --odin's "T=...,eps=..." (keys T/temperature and eps/epsilon, either optional;
+/// "default" = both defaults); throws Error naming --odin otherwise. The std comes from the
+/// preprocessing.
+extract::OdinSettings parse_odin(const std::string& text, const extract::Preprocessing& p);
+/// The settings as stored in a feature file's metadata under io::kOdinTensor.
+std::string odin_json(const extract::OdinSettings& odin);
+/// The settings back from a metadata record; throws Error naming `source` when malformed.
+extract::OdinSettings odin_from_json(const std::string& json, const std::string& source);
 
 /// A parsed --shard value.
 struct Shard {
