@@ -187,7 +187,38 @@ def write_expected(out_dir: str, images_dir: str, model_path: str) -> list:
     np.save(os.path.join(out_dir, "expected_labels.npy"), labels.numpy().astype(np.int64))
     with open(os.path.join(out_dir, "expected_sources.txt"), "w", newline="\n") as f:
         f.write("".join(source + "\n" for source in sources))
+    write_odin_expected(out_dir, model, batch)
     return sources
+
+
+# (temperature, epsilon): the paper's setting, and a strong one whose perturbation moves the
+# scores by more than the float rounding between a batch and single images.
+ODIN_SETTINGS = [(1000.0, 0.0014), (10.0, 0.05)]
+
+
+def write_odin_expected(out_dir: str, model, batch: torch.Tensor) -> None:
+    """ODIN scores as the authors' code computes them (github.com/facebookresearch/odin,
+    read, not copied): one image at a time, CrossEntropyLoss of logits / T against their
+    argmax, the gradient's sign as (torch.ge(grad, 0) - 0.5) * 2 divided by the per-channel
+    std, the input moved by -epsilon times that, and the max softmax at T again."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    std = torch.tensor(STD).view(1, -1, 1, 1)
+    rows = []
+    for temperature, epsilon in ODIN_SETTINGS:
+        scores = []
+        for image in batch:
+            x = image.unsqueeze(0).clone().requires_grad_(True)
+            logits = model(x)["logits"] / temperature
+            loss = nn.CrossEntropyLoss()(logits, logits.argmax(1))
+            loss.backward()
+            gradient = (torch.ge(x.grad, 0).float() - 0.5) * 2 / std
+            perturbed = x.detach() - epsilon * gradient
+            with torch.no_grad():
+                z = model(perturbed)["logits"].double() / temperature
+            scores.append(torch.softmax(z, 1).max().item())
+        rows.append(scores)
+    np.save(os.path.join(out_dir, "expected_odin.npy"), np.array(rows, dtype=np.float64))
 
 
 def photo_expected(path: str) -> Image.Image:
@@ -329,6 +360,9 @@ loaded tiny_backbone.pt, `torch.no_grad()`:
 * `expected_features.npy` float32 [{n},16], `expected_logits.npy` float32 [{n},5]
 * `expected_labels.npy` int64 [{n}]
 * `expected_sources.txt`: one path per line, relative to `images/`, `/`-separated.
+* `expected_odin.npy` float64 [2,{n}]: ODIN scores of the preprocessed batch as the authors'
+  code computes them, one image at a time (see `write_odin_expected`), row 0 with T = 1000,
+  eps = 0.0014 (the paper's), row 1 with T = 10, eps = 0.05.
 
 ## photos/
 

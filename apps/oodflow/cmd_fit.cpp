@@ -10,8 +10,8 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
       "fit",
       "Fit a baseline detector to ID training features and write its detector file, for "
       "`oodflow score --detector`: msp, maxlogit, energy (need logits), react, vim (need the "
-      "backbone's classifier head), gaussian, mahalanobis (needs labels), knn. The flow is trained "
-      "by `oodflow train`.");
+      "backbone's classifier head), gaussian, mahalanobis (needs labels), knn, odin (reads the "
+      "scores `extract --odin` stored; nothing to fit). The flow is trained by `oodflow train`.");
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);
   detect::DetectorOptions& d = opts->options;

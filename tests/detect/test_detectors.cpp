@@ -400,7 +400,9 @@ TEST(Detectors, MissingInputsAndUnknownNamesAreClearErrors) {
   bare.head = {};
   test::expect_error([&] { fit_and_score("vim", bare, bare); },
                      {"set12", "classifier head", "--head"});
-  test::expect_error([] { make_detector("odin"); }, {"unknown detector 'odin'", "knn"});
+  test::expect_error([] { make_detector("ssd"); }, {"unknown detector 'ssd'", "knn", "odin"});
+  test::expect_error([&] { fit_and_score("odin", bare, bare); },
+                     {"set12", "no ODIN scores", "--odin"});
   const FeatureSet wide = random_set(20, 6, 2, 13);
   DetectorOptions o;
   o.k = 5;

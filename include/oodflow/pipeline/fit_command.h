@@ -10,7 +10,7 @@
 namespace oodflow::pipeline {
 
 struct FitOptions {
-  // Detector name: msp, maxlogit, energy, gaussian, mahalanobis, knn.
+  // Detector name (detect::detector_names()).
   std::string detector;
   // ID training features (with logits or labels when the detector needs them).
   std::string features;

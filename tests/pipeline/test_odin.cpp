@@ -1,0 +1,186 @@
+// ODIN end to end: `extract --odin` against the authors' algorithm run by Python on the
+// committed fixture, the odin detector in fit/score/detect, shards, and the errors.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "oodflow/detect/detector.h"
+#include "oodflow/io/feature_file.h"
+#include "oodflow/io/npy.h"
+#include "oodflow/pipeline/detect_command.h"
+#include "oodflow/pipeline/extract_command.h"
+#include "oodflow/pipeline/fit_command.h"
+#include "oodflow/pipeline/merge_command.h"
+#include "oodflow/pipeline/model.h"
+#include "test_util.h"
+
+namespace oodflow::pipeline {
+namespace {
+
+std::vector<double> odin_of(const io::FeatureFile& f) {
+  std::vector<double> out(static_cast<std::size_t>(f.rows()));
+  f.read_odin(0, f.rows(), out.data());
+  return out;
+}
+
+ExtractOptions fixture_options(const test::TempDir& dir, const std::string& out,
+                               const std::string& odin) {
+  const std::string base = test::data_path("extract/");
+  ExtractOptions o;
+  o.model = base + "tiny_backbone.pt";
+  o.data = base + "images";
+  o.out = dir.path(out);
+  o.preprocessing.crop = 20;
+  o.preprocessing.mean = {0.5, 0.4, 0.3};
+  o.preprocessing.std = {0.25, 0.2, 0.3};
+  o.batch_size = 3;  // several batches, one partial
+  o.odin = odin;
+  return o;
+}
+
+TEST(OdinExtract, ScoresEqualTheAuthorsAlgorithmRunByPython) {
+  test::TempDir dir;
+  const io::NpyFile expected_file(test::data_path("extract/expected_odin.npy"));
+  ASSERT_EQ(expected_file.array().shape, (std::vector<std::int64_t>{2, 8}));
+  std::vector<double> expected(16);
+  io::convert_to_double(expected_file.array().dtype, expected_file.array().data, 16,
+                        expected.data());
+  // The paper's setting (given as the bare flag gives it) and a strong perturbation.
+  const std::vector<std::pair<std::string, double>> settings = {{kOdinDefaults, 1e-9},
+                                                                {"T=10,eps=0.05", 1e-7}};
+  for (std::size_t s = 0; s < settings.size(); ++s) {
+    const ExtractOptions o =
+        fixture_options(dir, "odin" + std::to_string(s) + ".safetensors", settings[s].first);
+    run_extract(o);
+    const io::FeatureFile f = io::FeatureFile::open(o.out);
+    ASSERT_TRUE(f.has_odin());
+    const std::vector<double> got = odin_of(f);
+    ASSERT_EQ(got.size(), 8u);
+    for (std::size_t i = 0; i < 8; ++i) {
+      EXPECT_NEAR(got[i], expected[s * 8 + i], settings[s].second)
+          << settings[s].first << " image " << i;
+    }
+    const auto record = nlohmann::json::parse(f.metadata().at(io::kOdinTensor));
+    EXPECT_EQ(record["temperature"], s == 0 ? 1000.0 : 10.0);
+    EXPECT_EQ(record["epsilon"], s == 0 ? 0.0014 : 0.05);
+    EXPECT_EQ(record["std"], nlohmann::json({0.25, 0.2, 0.3}));
+  }
+  // The strong setting moves the scores well beyond the tolerance: the perturbation is seen.
+  EXPECT_GT(std::abs(expected[8] - expected[9]), 1e-4);
+}
+
+TEST(OdinExtract, FeaturesAreThoseOfAPlainExtractionAndShardsMergeWithTheirScores) {
+  test::TempDir dir;
+  const ExtractOptions plain = fixture_options(dir, "plain.safetensors", "");
+  run_extract(plain);
+  const ExtractOptions odin = fixture_options(dir, "odin.safetensors", kOdinDefaults);
+  run_extract(odin);
+  const io::FeatureFile p = io::FeatureFile::open(plain.out);
+  const io::FeatureFile f = io::FeatureFile::open(odin.out);
+  EXPECT_FALSE(p.has_odin());
+  std::vector<float> a(static_cast<std::size_t>(p.rows() * p.dim()));
+  std::vector<float> b(a.size());
+  p.read_rows(0, p.rows(), a.data());
+  f.read_rows(0, f.rows(), b.data());
+  EXPECT_EQ(a, b);
+
+  std::vector<std::string> shards;
+  for (int i = 0; i < 2; ++i) {
+    ExtractOptions o =
+        fixture_options(dir, "s" + std::to_string(i) + ".safetensors", kOdinDefaults);
+    o.shard = std::to_string(i) + "/2";
+    run_extract(o);
+    shards.push_back(o.out);
+  }
+  run_merge({shards, dir.path("merged.safetensors")});
+  const io::FeatureFile merged = io::FeatureFile::open(dir.path("merged.safetensors"));
+  EXPECT_EQ(odin_of(merged), odin_of(f));
+  EXPECT_EQ(merged.metadata(), f.metadata());
+  // Files with and without ODIN scores (or with other settings) are not one set.
+  test::expect_error(
+      [&] {
+        run_merge({{plain.out, odin.out}, dir.path("mixed.safetensors")});
+      },
+      {"plain.safetensors", "differ in their ODIN scores"});
+  run_merge({{odin.out, odin.out}, dir.path("twice.safetensors")});
+  EXPECT_TRUE(io::FeatureFile::open(dir.path("twice.safetensors")).has_odin());
+}
+
+TEST(OdinDetector, ScoresAreTheStoredOnesInScoreAndDetect) {
+  test::TempDir dir;
+  const ExtractOptions o = fixture_options(dir, "odin.safetensors", kOdinDefaults);
+  run_extract(o);
+  FitOptions fit;
+  fit.detector = "odin";
+  fit.features = o.out;
+  fit.out = dir.path("odin_detector.safetensors");
+  fit.val_fraction = 0.5;
+  run_fit(fit);
+
+  const Model model = load_model(fit.out, "cpu");
+  EXPECT_EQ(model.label, "odin");
+  EXPECT_EQ(model.dim, 0);
+  const io::FeatureFile f = io::FeatureFile::open(o.out);
+  const std::vector<double> stored = odin_of(f);
+  EXPECT_EQ(model.score(detect::FeatureSet::load(f)), stored);
+  // The held-out calibration scores are stored scores of those rows.
+  ASSERT_TRUE(model.calibration.has_value());
+  for (std::size_t i = 0; i < model.calibration->rows.size(); ++i) {
+    EXPECT_EQ(model.calibration->scores[i],
+              stored[static_cast<std::size_t>(model.calibration->rows[i])]);
+  }
+
+  // detect on the images recomputes ODIN with the recorded settings.
+  DetectOptions d;
+  d.model = fit.out;
+  d.images = o.data;
+  d.out = dir.path("verdicts.jsonl");
+  d.format = "jsonl";
+  d.threshold = 0;
+  d.has_threshold = true;
+  run_detect(d);
+  std::ifstream verdicts(d.out);
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(verdicts, line)) {
+    const auto j = nlohmann::json::parse(line);
+    ASSERT_LT(n, stored.size());
+    EXPECT_NEAR(j["score"].get<double>(), stored[n], 1e-12) << line;
+    ++n;
+  }
+  EXPECT_EQ(n, stored.size());
+}
+
+TEST(OdinDetector, SetsWithoutScoresOrWithOtherSettingsAreRefused) {
+  test::TempDir dir;
+  const ExtractOptions odin = fixture_options(dir, "odin.safetensors", kOdinDefaults);
+  run_extract(odin);
+  const ExtractOptions plain = fixture_options(dir, "plain.safetensors", "");
+  run_extract(plain);
+  const ExtractOptions other = fixture_options(dir, "other.safetensors", "T=100");
+  run_extract(other);
+
+  FitOptions fit;
+  fit.detector = "odin";
+  fit.features = plain.out;
+  fit.out = dir.path("d.safetensors");
+  test::expect_error([&] { run_fit(fit); },
+                     {"plain.safetensors", "has no ODIN scores", "extract", "--odin"});
+  fit.features = odin.out;
+  run_fit(fit);
+  const Model model = load_model(fit.out, "cpu");
+  test::expect_error(
+      [&] { model.score(detect::FeatureSet::load(io::FeatureFile::open(plain.out))); },
+      {"plain.safetensors", "has no ODIN scores"});
+  test::expect_error(
+      [&] { model.score(detect::FeatureSet::load(io::FeatureFile::open(other.out))); },
+      {"other.safetensors", "\"temperature\":100.0", "\"temperature\":1000.0", "same --odin"});
+  test::expect_error([&] { parse_odin("T=1000,eps", {}); }, {"--odin must be T="});
+  test::expect_error([&] { parse_odin("T=-1", {}); }, {"--odin T=-1", "must be > 0"});
+  EXPECT_EQ(parse_odin("eps=0.5", {}).temperature, 1000);
+  EXPECT_EQ(parse_odin("temperature=7,epsilon=0", {}).temperature, 7);
+}
+
+}  // namespace
+}  // namespace oodflow::pipeline
