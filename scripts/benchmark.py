@@ -16,7 +16,11 @@ collects the JSON reports. Steps:
      are written to --out. Neither holds timings, so the same config gives the same files;
      the wall time is printed at the end;
   4. report_<backbone>.html: every detector of the first seed (and epoch count) in one
-     `oodflow score --html` report (ROC curves and score histograms per OOD set).
+     `oodflow score --html` report (ROC curves and score histograms per OOD set);
+  5. `oodflow inspect` of every backbone's ID training features: the uniformity and the
+     tolerance of its feature space (columns of results.csv, and a table of results.md next
+     to the flows' mean AUROC), the two quantities the paper uses to explain when the flow
+     works.
 
 Config keys (paths of data relative to "data", the cache of scripts/fetch_data.sh; other
 paths relative to the repository):
@@ -118,6 +122,7 @@ class Benchmark:
         self.reused = 0
         self.fitted = set()
         self.reports = []
+        self.spaces = {}
 
     def features(self, backbone, entry, what):
         """Feature file of one dataset through one backbone, from the cache when present."""
@@ -194,7 +199,18 @@ class Benchmark:
                         rows.append(summarise(bname, ood, detector["name"], epochs,
                                               [r[ood] for r in per_seed]))
             self.html_report(backbone, sets)
+            self.spaces[bname] = self.inspect(sets["id_train"], f"{bname}/id_train")
+            for row in rows:
+                if row["backbone"] == bname:
+                    row.update(self.spaces[bname])
         return rows
+
+    def inspect(self, features, what):
+        """Uniformity and tolerance of a feature file (`oodflow inspect --json`)."""
+        result = run([self.oodflow, "--quiet", "inspect", features, "--json"], f"inspect {what}")
+        stats = json.loads(result.stdout)
+        return {key: (stats[key] or {}).get("value", math.nan)
+                for key in ("uniformity", "tolerance")}
 
     def html_report(self, backbone, sets):
         """Every detector of the first seed and epoch count in one `score --html` report."""
@@ -259,12 +275,36 @@ def markdown(rows, config):
                     cells = [percent(next(r for r in mine if r["ood"] == o and r["detector"] == d
                                           and r["epochs"] == e), "auroc") for o in oods]
                     out.write(f"| {e} | " + " | ".join(cells) + " |\n")
+    out.write(feature_space_table(rows, config))
+    return out.getvalue()
+
+
+def feature_space_table(rows, config):
+    """Uniformity and tolerance of each backbone's ID training features next to the mean
+    AUROC (over its OOD sets and seeds) of every detector trained or fitted on them."""
+    if not rows or "uniformity" not in rows[0]:
+        return ""
+    first = config.get("epochs", [1])[0]
+    detectors = list(dict.fromkeys(r["detector"] for r in rows))
+    out = io.StringIO()
+    out.write("\n**Feature space** of the ID training features (`oodflow inspect`): uniformity "
+              "log E[exp(-2 ||u - v||^2)] (lower = more uniform on the sphere) and tolerance "
+              "(mean cosine of same-class pairs), next to each detector's AUROC (%) averaged "
+              "over the OOD sets\n\n")
+    out.write("| backbone | uniformity | tolerance | " + " | ".join(detectors) + " |\n")
+    out.write("|---|---|---|" + "---|" * len(detectors) + "\n")
+    for backbone in dict.fromkeys(r["backbone"] for r in rows):
+        mine = [r for r in rows if r["backbone"] == backbone and r["epochs"] == first]
+        cells = [f"{100 * statistics.fmean(r['auroc_mean'] for r in mine if r['detector'] == d):.2f}"
+                 for d in detectors]
+        out.write(f"| {backbone} | {mine[0]['uniformity']:.3f} | {mine[0]['tolerance']:.3f} | "
+                  + " | ".join(cells) + " |\n")
     return out.getvalue()
 
 
 def write_results(rows, config, out_dir):
     fields = ["backbone", "ood", "detector", "epochs", "seeds"] + [
-        f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+        f"{m}_{s}" for m in METRICS for s in ("mean", "std")] + ["uniformity", "tolerance"]
     with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
