@@ -24,6 +24,7 @@ void setup_extract(CLI::App& app, CommandStatus& status);
 void setup_merge(CLI::App& app, CommandStatus& status);
 void setup_fit(CLI::App& app, CommandStatus& status);
 void setup_detect(CLI::App& app, CommandStatus& status);
+void setup_inspect(CLI::App& app, CommandStatus& status);
 
 /// What --threads 0 chooses for the flow's matrix products.
 inline const std::string kAutomaticFlowThreads =

@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   oodflow::cli::setup_score(app, status);
   oodflow::cli::setup_detect(app, status);
   oodflow::cli::setup_metrics(app, status);
+  oodflow::cli::setup_inspect(app, status);
   oodflow::cli::setup_synth(app, status);
 
   try {
