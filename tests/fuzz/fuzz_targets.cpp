@@ -75,6 +75,11 @@ void feature_file(const std::uint8_t* data, std::size_t size) {
     f.read_logits(last, 1, logits.data());
   }
   if (f.has_labels()) sink = static_cast<double>(f.labels().back());
+  if (f.has_odin()) {
+    double odin = 0;
+    f.read_odin(last, 1, &odin);
+    sink = odin;
+  }
   sink = static_cast<double>(f.sources().size());
   io::FeatureFile::SourceReader reader(f);
   for (std::int64_t i = 0; i < f.rows() && i < 4096; ++i) sink = reader.next().size();
