@@ -14,7 +14,7 @@ void setup_inspect(CLI::App& app, CommandStatus& status) {
       "orthogonal, -8 = antipodal) and the tolerance, the mean cosine of same-class pairs "
       "(needs labels). Rows of norm zero or with a NaN/inf value are left out of these figures "
       "and counted. The tolerance is always exact (O(N D)); the uniformity is exact over all "
-      "pairs up to --exact-limit rows (2 N^2 D flops, in blocks of --block-size rows), else "
+      "pairs up to --exact-limit rows (N^2 D flops, in blocks of --block-size rows), else "
       "estimated from random pairs with its standard error.");
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);
@@ -39,7 +39,7 @@ void setup_inspect(CLI::App& app, CommandStatus& status) {
   sub->add_option("--seed", s.seed, "Seed of the random pairs")->capture_default_str();
   sub->add_option("--block-size", s.block_size,
                   "Rows per block of every pass and of the exact pair loop (bounds memory to about "
-                  "block x (2 D + block) floats)")
+                  "block x (3 D + block) floats)")
       ->capture_default_str();
   sub->add_option("--threads", opts->threads,
                   "Threads of the matrix products; 0 = automatic (" + kAutomaticFlowThreads + ")")

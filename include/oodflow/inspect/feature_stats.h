@@ -8,10 +8,11 @@
 // Pairs are unordered pairs of distinct usable rows. A row with a zero norm or a non-finite value
 // cannot be normalised: it is left out of every figure below but the value counts, and counted.
 //
-// Cost: the value counts, norms, tolerance and covariance read the file twice, O(N D + N D^2).
-// Exact uniformity multiplies blocks of rows, 2 N^2 D flops at most `block_size` x (2 D +
-// block_size) floats of memory; above `exact_limit` usable rows (or when `pairs` > 0) it is
-// estimated from `pairs` random pairs instead, with its standard error.
+// Cost: the value counts, norms, tolerance and covariance read the file twice, O(N D + N D^2)
+// flops. Exact uniformity multiplies blocks of rows, N^2 D flops (read block by block from the
+// memory map); above `exact_limit` usable rows (or when `pairs` > 0) it is estimated from
+// `pairs` random pairs instead, with its standard error. Memory: block_size x (3 D + block_size)
+// floats, D x D doubles for the covariance, D doubles per class and 8 bytes per row.
 #pragma once
 
 #include <cstdint>
