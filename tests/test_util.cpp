@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -67,6 +68,18 @@ void write_features(const std::string& path, const std::vector<float>& values, s
 
 std::string data_path(const std::string& name) {
   return std::string(OODFLOW_TEST_DATA_DIR) + "/" + name;
+}
+
+std::vector<double> odin_standin(const std::vector<float>& logits, std::int64_t classes) {
+  std::vector<double> out;
+  for (std::size_t i = 0; i + classes <= logits.size(); i += static_cast<std::size_t>(classes)) {
+    const float* z = logits.data() + i;
+    const double top = *std::max_element(z, z + classes);
+    double sum = 0;
+    for (std::int64_t c = 0; c < classes; ++c) sum += std::exp((z[c] - top) / 1000.0);
+    out.push_back(1 / sum);
+  }
+  return out;
 }
 
 }  // namespace oodflow::test

@@ -53,4 +53,10 @@ void expect_error(Fn&& fn, std::initializer_list<std::string> needles) {
 /// Path of a committed test data file.
 std::string data_path(const std::string& name);
 
+/// Stand-ins for ODIN scores (which need images and a backbone): the max softmax at T = 1000
+/// of each row of `logits` [rows, classes], with the settings record that goes with them.
+std::vector<double> odin_standin(const std::vector<float>& logits, std::int64_t classes);
+inline constexpr const char* kOdinStandinSettings =
+    R"({"temperature":1000.0,"epsilon":0.0014,"std":[]})";
+
 }  // namespace oodflow::test

@@ -29,8 +29,13 @@ ClassifierHead class_head(std::int64_t dim, std::int64_t classes) {
   return h;
 }
 
+void set_odin(FeatureSet* s) {
+  s->odin = test::odin_standin(s->logits, s->classes);
+  s->odin_settings = test::kOdinStandinSettings;
+}
+
 // Non-negative (post-ReLU-like) features around one of `classes` centres; the logits are
-// the head's (features W^T + b).
+// the head's (features W^T + b); ODIN stand-ins from them.
 FeatureSet random_set(std::int64_t rows, std::int64_t dim, std::int64_t classes,
                       std::uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -55,6 +60,7 @@ FeatureSet random_set(std::int64_t rows, std::int64_t dim, std::int64_t classes,
       s.logits.push_back(static_cast<float>(z));
     }
   }
+  set_odin(&s);
   return s;
 }
 
@@ -371,6 +377,7 @@ TEST_P(EveryDetector, FiniteScoresOrientedAndSaveLoadRoundTrip) {
   std::uniform_real_distribution<float> weak(0, 0.3f);
   for (float& v : ood.features) v = weak(rng);
   for (float& v : ood.logits) v *= 0.05f;
+  set_odin(&ood);
   const auto ood_scores = d->score(ood);
   // ViM scores features near its origin u as typical (small residual, small energy, both
   // about ID size after alpha): its sign is checked by its closed-form test instead.
@@ -401,6 +408,7 @@ TEST(Detectors, MissingInputsAndUnknownNamesAreClearErrors) {
   test::expect_error([&] { fit_and_score("vim", bare, bare); },
                      {"set12", "classifier head", "--head"});
   test::expect_error([] { make_detector("ssd"); }, {"unknown detector 'ssd'", "knn", "odin"});
+  bare.odin.clear();
   test::expect_error([&] { fit_and_score("odin", bare, bare); },
                      {"set12", "no ODIN scores", "--odin"});
   const FeatureSet wide = random_set(20, 6, 2, 13);

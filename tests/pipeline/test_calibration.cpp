@@ -161,6 +161,9 @@ void write_labelled(const std::string& path, const LabelledSet& s) {
   c.labels = s.labels.data();
   c.logits = s.logits.data();
   c.classes = kClasses;
+  const std::vector<double> odin = test::odin_standin(s.logits, kClasses);
+  c.odin = odin.data();
+  c.metadata[io::kOdinTensor] = test::kOdinStandinSettings;
   io::write_feature_file(path, c);
 }
 
