@@ -6,6 +6,7 @@
 #include "image_sources.h"
 #include "oodflow/io/dtype.h"
 #include "oodflow/io/idx.h"
+#include "oodflow/io/labels.h"
 #include "oodflow/io/npy.h"
 
 namespace oodflow::extract {
@@ -93,37 +94,6 @@ PixelArray pixel_array(std::shared_ptr<const void> owner, const std::uint8_t* da
   return a;
 }
 
-// Labels from an IDX labels file or an integer .npy vector, one per image.
-std::vector<std::int64_t> read_labels(const std::string& path, std::int64_t count) {
-  std::vector<std::int64_t> labels;
-  const std::string bytes = io::read_file_maybe_gzip(path);
-  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  if (io::is_npy(bytes.data(), bytes.size())) {
-    const io::TensorView v = io::parse_npy(data, bytes.size(), path);
-    OODFLOW_CHECK(v.shape.size() == 1 && (v.dtype == io::DType::I64 || v.dtype == io::DType::I32 ||
-                                          v.dtype == io::DType::U8),
-                  "'" << path << "' must hold a 1-D integer vector of labels");
-    std::vector<double> values(static_cast<std::size_t>(v.shape[0]));
-    if (v.dtype == io::DType::U8) {
-      labels.assign(v.data, v.data + v.nbytes);
-    } else {
-      io::convert_to_double(v.dtype, v.data, values.size(), values.data());
-      labels.assign(values.begin(), values.end());
-    }
-  } else {
-    const io::IdxView v = io::parse_idx(data, bytes.size(), path);
-    OODFLOW_CHECK(v.shape.size() == 1, "'" << path << "' is an IDX file of " << v.shape.size()
-                                           << " dimensions; a labels file has one ([N])");
-    labels.assign(v.data, v.data + v.nbytes);
-  }
-  OODFLOW_CHECK(static_cast<std::int64_t>(labels.size()) == count,
-                "'" << path << "' holds " << labels.size() << " labels for " << count << " images");
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    OODFLOW_CHECK(labels[i] >= 0, "'" << path << "': label " << i << " is negative");
-  }
-  return labels;
-}
-
 // MNIST's naming: train-images-idx3-ubyte.gz goes with train-labels-idx1-ubyte.gz.
 std::string sibling_labels(const std::string& images_path) {
   namespace fs = std::filesystem;
@@ -152,7 +122,7 @@ std::unique_ptr<ImageSource> open_idx_source(const std::string& path,
   PixelArray pixels = pixel_array(bytes, view.data, CV_8U, view.shape, path);
   const std::string labels_file = labels_path.empty() ? sibling_labels(path) : labels_path;
   std::vector<std::int64_t> labels;
-  if (!labels_file.empty()) labels = read_labels(labels_file, pixels.count);
+  if (!labels_file.empty()) labels = io::read_labels(labels_file, pixels.count);
   return std::make_unique<ArraySource>("idx", path, std::move(pixels), std::move(labels),
                                        labels_file);
 }
@@ -177,7 +147,7 @@ std::unique_ptr<ImageSource> open_npy_source(const std::string& path,
   }
   PixelArray pixels = pixel_array(owner, data, depth, array.shape, path);
   std::vector<std::int64_t> labels;
-  if (!labels_path.empty()) labels = read_labels(labels_path, pixels.count);
+  if (!labels_path.empty()) labels = io::read_labels(labels_path, pixels.count);
   return std::make_unique<ArraySource>("npy", path, std::move(pixels), std::move(labels),
                                        labels_path);
 }
