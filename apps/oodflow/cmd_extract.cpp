@@ -78,7 +78,9 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
                           std::string(pipeline::kOdinDefaults) +
                           " (the paper's). The perturbation is taken on the normalised input, "
                           "its gradient sign divided by --std. Costs a forward, a backward and "
-                          "a second forward per batch; needs the backbone's logits")
+                          "a second forward per batch, and memory for the batch's activations "
+                          "(a smaller --batch-size for large backbones); needs the backbone's "
+                          "logits and their gradient")
           ->expected(0, 1)
           ->type_name("[T=..,eps=..]");
   sub->callback([opts, odin, &status] {

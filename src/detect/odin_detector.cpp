@@ -3,24 +3,15 @@
 // the backbone, so `extract --odin` computes it and stores it next to the features; this
 // detector only reads it. Nothing is fitted: T and eps are given, never tuned on OOD data.
 // It records them so that a set extracted with other settings is refused, not compared.
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "detectors.h"
 #include "oodflow/core/error.h"
+#include "oodflow/io/feature_file.h"
 
 namespace oodflow::detect {
 namespace {
-
-// The settings that change the score; the explanation text may change between versions.
-nlohmann::json score_settings(const std::string& record) {
-  const auto j = nlohmann::json::parse(record, nullptr, false);
-  if (!j.is_object()) return nlohmann::json();
-  nlohmann::json out = nlohmann::json::object();
-  for (const char* key : {"temperature", "epsilon", "std"}) {
-    if (j.contains(key)) out[key] = j[key];
-  }
-  return out;
-}
 
 class OdinDetector : public Detector {
  public:
@@ -28,31 +19,35 @@ class OdinDetector : public Detector {
 
   void fit(const FeatureSet& train) override {
     require_odin(train);
-    settings_ = score_settings(train.odin_settings);
+    std::int64_t nonfinite = 0;
+    for (double v : train.odin) nonfinite += !std::isfinite(v);
+    OODFLOW_CHECK(nonfinite == 0, "'" << train.source << "' holds " << nonfinite
+                                      << " non-finite ODIN scores; extract it again");
+    settings_ = io::odin_score_settings(train.odin_settings);
   }
 
   std::int64_t feature_dim() const override { return 0; }
 
   std::vector<double> score(const FeatureSet& data) const override {
     require_odin(data);
-    OODFLOW_CHECK(score_settings(data.odin_settings) == settings_,
+    OODFLOW_CHECK(io::odin_score_settings(data.odin_settings) == settings_,
                   "'" << data.source << "' holds ODIN scores with settings "
-                      << score_settings(data.odin_settings).dump()
-                      << " but the odin detector was fitted on " << settings_.dump()
+                      << io::odin_score_settings(data.odin_settings)
+                      << " but the odin detector was fitted on " << settings_
                       << "; extract every set with the same --odin and --std");
     return data.odin;
   }
 
   DetectorState state() const override {
     DetectorState s;
-    s.settings = settings_.dump();
+    s.settings = settings_;
     return s;
   }
 
   void restore(const DetectorState& s) override {
-    settings_ = nlohmann::json::parse(s.settings);
-    OODFLOW_CHECK(settings_.is_object() && settings_.contains("temperature"),
-                  "no ODIN temperature in the settings");
+    // at() throws on a malformed record; load_detector names the file.
+    nlohmann::json::parse(s.settings).at("temperature").get<double>();
+    settings_ = io::odin_score_settings(s.settings);
   }
 
  private:
@@ -63,7 +58,7 @@ class OdinDetector : public Detector {
                          "(ODIN needs the images and the backbone, not only features)");
   }
 
-  nlohmann::json settings_;
+  std::string settings_;  // io::odin_score_settings of the training set's record
 };
 
 }  // namespace

@@ -95,7 +95,11 @@ struct Backbone::Impl {
       return module.get_method(o.method)({x});
     } catch (const std::exception& e) {
       OODFLOW_FAIL("backbone '" << o.path << "' rejected an input of shape " << shape_text(x)
-                                << " (check --channels, --resize and --crop): " << cause(e));
+                                << (x.requires_grad()
+                                        ? " with autograd on the input, as ODIN needs (an "
+                                          "in-place operation on the input fails so)"
+                                        : " (check --channels, --resize and --crop)")
+                                << ": " << cause(e));
     }
   }
 
@@ -134,6 +138,10 @@ struct Backbone::Impl {
                                                    << "': its logits do not depend on its input "
                                                       "through autograd; ODIN needs a gradient");
     const std::int64_t channels = x.size(1);
+    OODFLOW_CHECK(odin.std.size() <= 1 || static_cast<std::int64_t>(odin.std.size()) == channels,
+                  "ODIN with backbone '" << o.path << "': " << odin.std.size()
+                                         << " std values for an input of " << channels
+                                         << " channels");
     std::vector<float> std_values(static_cast<std::size_t>(channels), 1.0F);
     for (std::int64_t c = 0; c < channels && !odin.std.empty(); ++c) {
       std_values[c] = static_cast<float>(odin.std.size() == 1 ? odin.std[0] : odin.std[c]);

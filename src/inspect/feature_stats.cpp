@@ -326,6 +326,8 @@ FeatureStats inspect_features(const io::FeatureFile& file, const std::vector<std
   s.producer = metadata_value(file, "producer");
   s.source = metadata_value(file, "source");
   s.backbone = metadata_value(file, "backbone");
+  s.preprocessing = metadata_value(file, "preprocessing");
+  s.odin = metadata_value(file, io::kOdinTensor);
   s.has_labels = labels != nullptr;
   if (labels != nullptr) {
     for (const std::int64_t y : *labels) ++s.class_counts[y];

@@ -88,7 +88,8 @@ std::string uniformity_line(const FeatureStats& s) {
   if (!s.uniformity) return "n/a (fewer than two usable rows)";
   const PairEstimate& e = *s.uniformity;
   std::ostringstream out;
-  out << format("%.6f", e.value) << "  ";
+  // A value within rounding of 0 (all rows alike) prints as 0, not -0.000000.
+  out << format("%.6f", std::abs(e.value) < 5e-7 ? 0.0 : e.value) << "  ";
   if (e.exact) {
     out << "exact over all " << e.pairs << " pairs";
   } else {
@@ -126,7 +127,9 @@ std::string stats_json(const FeatureStats& s) {
       {"metadata",
        {{"producer", metadata_json(s.producer)},
         {"source", metadata_json(s.source)},
-        {"backbone", metadata_json(s.backbone)}}},
+        {"backbone", metadata_json(s.backbone)},
+        {"preprocessing", metadata_json(s.preprocessing)},
+        {"odin", metadata_json(s.odin)}}},
       {"values", {{"zero", s.zero_values}, {"nan", s.nan_values}, {"inf", s.inf_values}}},
       {"rows_excluded",
        {{"total", s.nonfinite_rows + s.zero_norm_rows},
@@ -160,6 +163,7 @@ std::string stats_table(const FeatureStats& s) {
   row("producer", s.producer.empty() ? "(not recorded)" : s.producer);
   row("source", describe_source(s.source));
   row("backbone", describe_backbone(s.backbone));
+  if (!s.odin.empty()) row("ODIN scores", io::odin_score_settings(s.odin));
   row("zero / NaN / inf values", std::to_string(s.zero_values) + " / " +
                                      std::to_string(s.nan_values) + " / " +
                                      std::to_string(s.inf_values));
@@ -171,6 +175,7 @@ std::string stats_table(const FeatureStats& s) {
   std::string rank = "n/a (fewer than two usable rows)";
   if (s.effective_rank) {
     rank = std::to_string(*s.effective_rank) + " of " + std::to_string(s.dim);
+    if (*s.effective_rank == 0) rank += " (every usable row is the same: no variance)";
     if (s.top_eigenvalue_share) {
       rank += " (top eigenvalue " + format("%.1f", 100 * *s.top_eigenvalue_share) + "%)";
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "oodflow/core/error.h"
 #include "oodflow/core/sha256.h"
@@ -173,6 +174,16 @@ const std::string& FeatureFile::sha256() const {
                          [this](std::size_t bytes) { file_->note_read(bytes); });
   }
   return sha256_;
+}
+
+std::string odin_score_settings(const std::string& record) {
+  if (record.empty()) return "";
+  const auto j = nlohmann::json::parse(record, nullptr, false);
+  nlohmann::json out = nlohmann::json::object();
+  for (const char* key : {"temperature", "epsilon", "std"}) {
+    if (j.is_object() && j.contains(key)) out[key] = j[key];
+  }
+  return out.dump();
 }
 
 void write_feature_file(const std::string& path, const FeatureFileContents& c) {

@@ -52,7 +52,8 @@ std::vector<std::int64_t> read_labels(const std::string& path, std::int64_t coun
   }
   check_count(path, labels.size(), count, counted);
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    OODFLOW_CHECK(labels[i] >= 0, "'" << path << "': label " << i << " is negative");
+    OODFLOW_CHECK(labels[i] >= 0, "'" << path << "': the label at index " << i << " (" << labels[i]
+                                      << ") is negative");
   }
   return labels;
 }

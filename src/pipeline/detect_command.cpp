@@ -254,8 +254,10 @@ int run_detect(const DetectOptions& o, DetectSummary* summary_out) {
         summary.unreadable);
   }
   if (summary.invalid > 0) {
-    spdlog::warn("detect: {} sample(s) have NaN/inf features (verdict 'invalid', not scored)",
-                 summary.invalid);
+    spdlog::warn(
+        "detect: {} sample(s) have a NaN/inf feature, logit or ODIN score (verdict 'invalid', not "
+        "scored)",
+        summary.invalid);
   }
   if (summary_out != nullptr) *summary_out = summary;
   const std::int64_t failed = summary.flagged + summary.unreadable + summary.invalid;

@@ -107,8 +107,15 @@ void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary&
 
 extract::OdinSettings parse_odin(const std::string& text, const extract::Preprocessing& p) {
   extract::OdinSettings odin;
-  odin.std = p.std;
-  if (text == "default") return odin;
+  // One std per channel, whichever way --std gave it, so that equal preprocessing gives
+  // equal records (and a detector accepts every set extracted with it).
+  odin.std.assign(static_cast<std::size_t>(p.channels), 1.0);
+  for (int c = 0; c < p.channels && !p.std.empty(); ++c) {
+    odin.std[static_cast<std::size_t>(c)] = p.std.size() == 1 ? p.std[0] : p.std[c];
+  }
+  // "true": a config file's "odin": true.
+  if (text == "default" || text == "true") return odin;
+  bool seen_t = false, seen_eps = false;
   std::size_t begin = 0;
   while (begin <= text.size()) {
     std::size_t end = text.find(',', begin);
@@ -116,19 +123,24 @@ extract::OdinSettings parse_odin(const std::string& text, const extract::Preproc
     const std::string item = text.substr(begin, end - begin);
     const auto eq = item.find('=');
     const std::string key = item.substr(0, eq);
+    const bool is_t = key == "T" || key == "temperature";
+    const bool is_eps = key == "eps" || key == "epsilon";
+    const std::string number = eq == std::string::npos ? "" : item.substr(eq + 1);
+    // Plain decimal numbers only: no blanks, no hexadecimal.
+    bool ok = (is_t && !seen_t) || (is_eps && !seen_eps);
+    ok = ok && !number.empty() && number.find_first_not_of("0123456789.eE+-") == std::string::npos;
     double value = 0;
-    bool ok = eq != std::string::npos;
     try {
       std::size_t used = 0;
-      if (ok) value = std::stod(item.substr(eq + 1), &used);
-      ok = ok && used == item.size() - eq - 1;
+      if (ok) value = std::stod(number, &used);
+      ok = ok && used == number.size();
     } catch (const std::exception&) {
       ok = false;
     }
-    OODFLOW_CHECK(ok && (key == "T" || key == "temperature" || key == "eps" || key == "epsilon"),
-                  "--odin must be T=<temperature>,eps=<perturbation> (e.g. "
-                      << kOdinDefaults << "), got '" << text << "'");
-    (key == "T" || key == "temperature" ? odin.temperature : odin.epsilon) = value;
+    OODFLOW_CHECK(ok, "--odin must be T=<temperature>,eps=<perturbation>, each at most once (e.g. "
+                          << kOdinDefaults << "), got '" << text << "'");
+    (is_t ? odin.temperature : odin.epsilon) = value;
+    (is_t ? seen_t : seen_eps) = true;
     begin = end + 1;
   }
   try {

@@ -34,9 +34,10 @@ std::string provenance(const io::FeatureFile& f) {
   backbone.erase("path");
   source.erase("path");
   source.erase("labels");
-  return json{{"backbone", backbone},     {"preprocessing", meta(f, "preprocessing")},
-              {"source", source},         {"labels", f.has_labels()},
-              {"logits", f.logits_dim()}, {"odin", meta(f, io::kOdinTensor)}}
+  return json{
+      {"backbone", backbone},     {"preprocessing", meta(f, "preprocessing")},
+      {"source", source},         {"labels", f.has_labels()},
+      {"logits", f.logits_dim()}, {"odin", io::odin_score_settings(meta(f, io::kOdinTensor))}}
       .dump();
 }
 
@@ -164,7 +165,8 @@ std::int64_t run_merge(const MergeOptions& o) {
                   "'" << f.path() << "' and '" << head.path()
                       << "' differ in their labels or logits; all inputs must have the same");
     OODFLOW_CHECK(
-        f.has_odin() == head.has_odin() && meta(f, io::kOdinTensor) == meta(head, io::kOdinTensor),
+        f.has_odin() == head.has_odin() && io::odin_score_settings(meta(f, io::kOdinTensor)) ==
+                                               io::odin_score_settings(meta(head, io::kOdinTensor)),
         "'" << f.path() << "' and '" << head.path()
             << "' differ in their ODIN scores (one has none, or other --odin "
                "settings); extract all with the same --odin");

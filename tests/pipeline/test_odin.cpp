@@ -2,12 +2,15 @@
 // committed fixture, the odin detector in fit/score/detect, shards, and the errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "oodflow/detect/detector.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/npy.h"
+#include "oodflow/io/safetensors.h"
 #include "oodflow/pipeline/detect_command.h"
 #include "oodflow/pipeline/extract_command.h"
 #include "oodflow/pipeline/fit_command.h"
@@ -66,8 +69,39 @@ TEST(OdinExtract, ScoresEqualTheAuthorsAlgorithmRunByPython) {
     EXPECT_EQ(record["epsilon"], s == 0 ? 0.0014 : 0.05);
     EXPECT_EQ(record["std"], nlohmann::json({0.25, 0.2, 0.3}));
   }
-  // The strong setting moves the scores well beyond the tolerance: the perturbation is seen.
-  EXPECT_GT(std::abs(expected[8] - expected[9]), 1e-4);
+  // At T = 10 the oracle's scores are well above the max softmax of the unperturbed logits
+  // (Python's, committed): the comparison above sees the perturbation, not only the logits.
+  const io::NpyFile logits_file(test::data_path("extract/expected_logits.npy"));
+  std::vector<float> logits(40);
+  io::convert_to_float(logits_file.array().dtype, logits_file.array().data, 40, logits.data());
+  for (std::size_t i = 0; i < 8; ++i) {
+    const float* z = logits.data() + 5 * i;
+    const double top = *std::max_element(z, z + 5);
+    double sum = 0;
+    for (int c = 0; c < 5; ++c) sum += std::exp((z[c] - top) / 10.0);
+    EXPECT_GT(expected[8 + i] - 1 / sum, 1e-4) << "image " << i;
+  }
+}
+
+TEST(OdinExtract, OneStdForEveryChannelIsThePerChannelStd) {
+  test::TempDir dir;
+  ExtractOptions one = fixture_options(dir, "one.safetensors", kOdinDefaults);
+  one.preprocessing.std = {0.25};
+  run_extract(one);
+  ExtractOptions three = fixture_options(dir, "three.safetensors", kOdinDefaults);
+  three.preprocessing.std = {0.25, 0.25, 0.25};
+  run_extract(three);
+  const io::FeatureFile a = io::FeatureFile::open(one.out);
+  const io::FeatureFile b = io::FeatureFile::open(three.out);
+  EXPECT_EQ(odin_of(a), odin_of(b));
+  EXPECT_EQ(a.metadata().at(io::kOdinTensor), b.metadata().at(io::kOdinTensor));
+  EXPECT_EQ(nlohmann::json::parse(a.metadata().at(io::kOdinTensor))["std"],
+            nlohmann::json({0.25, 0.25, 0.25}));
+  // And it differs from another std: the division is applied.
+  ExtractOptions other = fixture_options(dir, "other.safetensors", kOdinDefaults);
+  other.preprocessing.std = {0.25, 0.25, 0.5};
+  run_extract(other);
+  EXPECT_NE(odin_of(io::FeatureFile::open(other.out)), odin_of(a));
 }
 
 TEST(OdinExtract, FeaturesAreThoseOfAPlainExtractionAndShardsMergeWithTheirScores) {
@@ -176,10 +210,21 @@ TEST(OdinDetector, SetsWithoutScoresOrWithOtherSettingsAreRefused) {
   test::expect_error(
       [&] { model.score(detect::FeatureSet::load(io::FeatureFile::open(other.out))); },
       {"other.safetensors", "\"temperature\":100.0", "\"temperature\":1000.0", "same --odin"});
-  test::expect_error([&] { parse_odin("T=1000,eps", {}); }, {"--odin must be T="});
+  for (const char* bad : {"T=1000,eps", "T= 1000", "T=0x10", "T=1,T=2", "t=5", "T=5;eps=1"}) {
+    test::expect_error([&] { parse_odin(bad, {}); }, {"--odin must be T=", bad});
+  }
   test::expect_error([&] { parse_odin("T=-1", {}); }, {"--odin T=-1", "must be > 0"});
   EXPECT_EQ(parse_odin("eps=0.5", {}).temperature, 1000);
   EXPECT_EQ(parse_odin("temperature=7,epsilon=0", {}).temperature, 7);
+  EXPECT_EQ(parse_odin("true", {}).epsilon, 0.0014);  // a config file's "odin": true
+
+  // A detector file whose settings lack T is named.
+  io::write_safetensors(dir.path("bad.safetensors"), {},
+                        {{"format", detect::kDetectorFormat},
+                         {"detector", "odin"},
+                         {"settings", R"({"epsilon":0.0014})"}});
+  test::expect_error([&] { detect::load_detector(dir.path("bad.safetensors")); },
+                     {"bad.safetensors", "malformed odin settings"});
 }
 
 }  // namespace

@@ -62,6 +62,8 @@ struct FeatureStats {
   std::string producer;
   std::string source;
   std::string backbone;
+  std::string preprocessing;
+  std::string odin;  ///< settings of the ODIN scores, when the file has them
 
   /// Over all rows x dim values as oodflow reads them (converted to float32).
   std::int64_t zero_values = 0;

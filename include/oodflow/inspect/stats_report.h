@@ -2,7 +2,8 @@
 // kInspectFormatVersion is bumped on any incompatible change; null where a figure does not
 // exist):
 //   format "oodflow.inspect", format_version, file, rows, dim, dtype,
-//   metadata {producer, source, backbone}: strings as stored, or parsed when they are JSON,
+//   metadata {producer, source, backbone, preprocessing, odin}: strings as stored, or parsed
+//     when they are JSON,
 //     null when absent (e.g. a .npy file),
 //   values {zero, nan, inf}: counts over all rows x dim values (as read, float32),
 //   rows_excluded {total, non_finite, zero_norm}, usable_rows,

@@ -28,6 +28,9 @@ inline constexpr const char* kSourcesTensor = "sources";
 /// ODIN scores [N] (F64) of `extract --odin`, with their settings as JSON in the metadata
 /// under the same key (temperature, epsilon, std).
 inline constexpr const char* kOdinTensor = "odin";
+/// The part of an ODIN settings record that changes the scores (temperature, epsilon, std),
+/// as canonical JSON, for comparing records whatever their wording; "" for "".
+std::string odin_score_settings(const std::string& record);
 inline constexpr const char* kFeatureFormat = "oodflow.features";
 inline constexpr int kFeatureFormatVersion = 1;
 

@@ -48,9 +48,9 @@ struct ExtractOptions {
 /// ODIN's defaults as --odin spells them (the paper's: T = 1000, eps = 0.0014).
 inline constexpr const char* kOdinDefaults = "T=1000,eps=0.0014";
 
-/// Parses --odin's "T=...,eps=..." (keys T/temperature and eps/epsilon, either optional;
-/// "default" = both defaults); throws Error naming --odin otherwise. The std comes from the
-/// preprocessing.
+/// Parses --odin's "T=...,eps=..." (keys T/temperature and eps/epsilon, each optional and at
+/// most once; "default" or "true" = both defaults); throws Error naming --odin otherwise. The
+/// std comes from the preprocessing, one value per channel.
 extract::OdinSettings parse_odin(const std::string& text, const extract::Preprocessing& p);
 /// The settings as stored in a feature file's metadata under io::kOdinTensor.
 std::string odin_json(const extract::OdinSettings& odin);
