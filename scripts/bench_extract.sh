@@ -22,14 +22,8 @@ fi
 "$here/scripts/build.sh" >/dev/null
 oodflow="${OODFLOW_BUILD_DIR:-$here/build}/apps/oodflow"
 
-mkdir -p "$work"
-if [ ! -f "$work/images.$images" ]; then
-  rm -rf "$work/images"
-  "$py" "$here/scripts/make_bench_images.py" --out "$work/images" --count "$images"
-  touch "$work/images.$images"
-fi
-[ -f "$work/resnet18.pt" ] ||
-  "$py" "$here/scripts/export_backbone.py" --arch resnet18 --random-weights --out "$work/resnet18.pt" >/dev/null
+source "$here/scripts/bench_inputs.sh"
+bench_inputs "$work" "$images" "$py" "$here"
 
 # One row: pipeline, settings, images/s, backbone share.
 report() { printf '| %-22s | %-34s | %8.1f | %5.0f%% |\n' "$1" "$2" "$3" "$4"; }

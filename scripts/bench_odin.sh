@@ -17,15 +17,8 @@ data="${OODFLOW_DATA:-$HOME/.cache/oodflow}"
 [ -x "$oodflow" ] || "$here/scripts/build.sh" >/dev/null
 [ -f "$data/fashion-mnist/t10k-images-idx3-ubyte.gz" ] || "$here/scripts/fetch_data.sh" >/dev/null
 
-mkdir -p "$work"
-if [ ! -f "$work/images.$images" ]; then
-  rm -rf "$work/images"
-  "$py" "$here/scripts/make_bench_images.py" --out "$work/images" --count "$images"
-  touch "$work/images.$images"
-fi
-[ -f "$work/resnet18.pt" ] ||
-  "$py" "$here/scripts/export_backbone.py" --arch resnet18 --random-weights \
-    --out "$work/resnet18.pt" >/dev/null
+source "$here/scripts/bench_inputs.sh"
+bench_inputs "$work" "$images" "$py" "$here"
 
 # Runs one extraction; prints "images/s peak-MB".
 extract() {

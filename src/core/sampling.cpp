@@ -13,16 +13,6 @@ namespace {
 constexpr std::uint32_t kEpochStream = 0x6f6f6466u;
 constexpr std::uint32_t kHoldoutStream = 0x686f6c64u;
 
-// Uniform integer in [0, bound) without modulo bias.
-std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t bound) {
-  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-  std::uint64_t r;
-  do {
-    r = rng();
-  } while (r >= limit);
-  return r % bound;
-}
-
 std::vector<std::int64_t> fisher_yates(std::int64_t n, std::seed_seq& seq) {
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) order[i] = i;
@@ -35,6 +25,15 @@ std::vector<std::int64_t> fisher_yates(std::int64_t n, std::seed_seq& seq) {
 }
 
 }  // namespace
+
+std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t bound) {
+  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+  std::uint64_t r;
+  do {
+    r = rng();
+  } while (r >= limit);
+  return r % bound;
+}
 
 std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
   std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),

@@ -8,6 +8,7 @@
 
 #include "oodflow/core/error.h"
 #include "oodflow/core/progress.h"
+#include "oodflow/core/sampling.h"
 
 namespace oodflow::inspect {
 namespace {
@@ -223,17 +224,6 @@ PairEstimate exact_uniformity(const io::FeatureFile& file, std::int64_t block_si
   e.value = std::log(sum / static_cast<double>(total)) - 2 * kUniformityT;
   e.pairs = total;
   return e;
-}
-
-// Uniform integer in [0, bound) without modulo bias (std::uniform_int_distribution is not
-// specified exactly, so it could pick other pairs on another standard library).
-std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t bound) {
-  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-  std::uint64_t r;
-  do {
-    r = rng();
-  } while (r >= limit);
-  return r % bound;
 }
 
 // Mean of the pair term over `pairs` pairs of distinct usable rows drawn uniformly with

@@ -5,9 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace oodflow {
+
+/// Uniform integer in [0, bound) without modulo bias, exactly specified (unlike
+/// std::uniform_int_distribution), so a seed draws the same numbers on every library.
+std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t bound);
 
 /// 0..n-1 in the order of a Fisher-Yates shuffle seeded by (seed, epoch).
 std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch);
