@@ -297,8 +297,9 @@ def feature_space_table(rows, config):
         mine = [r for r in rows if r["backbone"] == backbone and r["epochs"] == first]
         cells = [f"{100 * statistics.fmean(r['auroc_mean'] for r in mine if r['detector'] == d):.2f}"
                  for d in detectors]
-        out.write(f"| {backbone} | {mine[0]['uniformity']:.3f} | {mine[0]['tolerance']:.3f} | "
-                  + " | ".join(cells) + " |\n")
+        figures = ["n/a" if math.isnan(mine[0][k]) else f"{mine[0][k]:.3f}"
+                   for k in ("uniformity", "tolerance")]  # n/a: no labels for the tolerance
+        out.write(f"| {backbone} | " + " | ".join(figures + cells) + " |\n")
     return out.getvalue()
 
 
