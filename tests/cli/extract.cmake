@@ -70,3 +70,33 @@ endforeach()
 run(1 ${OODFLOW} --quiet fit --detector vim -f ${WORK}/all.safetensors -o ${WORK}/x.safetensors
     --head ${WORK}/junk.pt)
 expect_one_line_naming("junk.pt")
+
+# ODIN as a user runs it: scores extracted with the features (bare --odin = the paper's T and
+# eps), fitted as a detector, scored next to another, and the per-sample CSV re-evaluated by
+# metrics with the same AUROC.
+run(0 ${OODFLOW} --quiet extract ${preprocessing} --data ${DATA}/images --out ${WORK}/odin_id.safetensors --odin)
+run(0 ${OODFLOW} --quiet extract ${preprocessing} --data ${DATA}/photos --out ${WORK}/odin_ood.safetensors
+    --odin T=1000,eps=0.0014)
+run(0 ${OODFLOW} --quiet fit --detector odin -f ${WORK}/odin_id.safetensors -o ${WORK}/odin.safetensors
+    --val-fraction 0)
+run(0 ${OODFLOW} --quiet score --detector ${WORK}/odin.safetensors --id ${WORK}/odin_id.safetensors
+    --ood photos=${WORK}/odin_ood.safetensors --out ${WORK}/odin_report.json --scores ${WORK}/odin_scores.csv)
+file(READ ${WORK}/odin_report.json report)
+string(JSON score_auroc GET "${report}" ood 0 auroc)
+run(0 ${OODFLOW} --quiet metrics --id ${WORK}/odin_scores.csv --ood photos=${WORK}/odin_scores.csv
+    --out ${WORK}/odin_metrics.json)
+file(READ ${WORK}/odin_metrics.json report)
+string(JSON metrics_auroc GET "${report}" ood 0 auroc)
+if(NOT score_auroc MATCHES "^[0-9.e-]+$" OR NOT score_auroc STREQUAL metrics_auroc)
+  message(FATAL_ERROR "odin: score gives AUROC ${score_auroc}, metrics ${metrics_auroc}")
+endif()
+# Other settings cannot be compared; a backbone without logits cannot give ODIN scores.
+run(0 ${OODFLOW} --quiet extract ${preprocessing} --data ${DATA}/photos --out ${WORK}/odin_t10.safetensors
+    --odin T=10)
+run(1 ${OODFLOW} --quiet score --detector ${WORK}/odin.safetensors --id ${WORK}/odin_id.safetensors
+    --ood ${WORK}/odin_t10.safetensors)
+expect_one_line_naming("odin_t10.safetensors. holds ODIN scores with settings")
+run(1 ${OODFLOW} --quiet extract ${preprocessing} --data ${DATA}/images --out ${WORK}/x.safetensors
+    --odin --logits-key none)
+expect_one_line_naming("tiny_backbone.pt. gives no logits")
+run(2 ${OODFLOW} extract ${common} --out ${WORK}/x.safetensors --odin T=0)
