@@ -41,6 +41,7 @@ class RowSpill {
 
   template <typename T>
   void append(const std::vector<T>& values) {
+    if (values.empty()) return;  // fwrite must not see the null data() of an empty vector
     OODFLOW_CHECK(std::fwrite(values.data(), sizeof(T), values.size(), file_) == values.size(),
                   "cannot write '" << path_ << "': " << std::strerror(errno));
   }
