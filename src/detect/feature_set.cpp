@@ -1,5 +1,7 @@
 #include "oodflow/detect/feature_set.h"
 
+#include <cmath>
+
 namespace oodflow::detect {
 namespace {
 
@@ -60,6 +62,22 @@ FeatureSet FeatureSet::load(const io::FeatureFile& file, const std::vector<std::
     s.odin_settings = odin_record(file);
   }
   return s;
+}
+
+std::vector<std::int64_t> FeatureSet::nonfinite_rows() const {
+  std::vector<std::int64_t> out;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    bool finite = true;
+    for (std::int64_t d = 0; d < dim && finite; ++d) {
+      finite = std::isfinite(features[static_cast<std::size_t>(i * dim + d)]);
+    }
+    for (std::int64_t c = 0; c < classes && finite; ++c) {
+      finite = std::isfinite(logits[static_cast<std::size_t>(i * classes + c)]);
+    }
+    if (!odin.empty()) finite = finite && std::isfinite(odin[static_cast<std::size_t>(i)]);
+    if (!finite) out.push_back(i);
+  }
+  return out;
 }
 
 }  // namespace oodflow::detect

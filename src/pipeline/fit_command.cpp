@@ -58,6 +58,18 @@ class RemoveOnExit {
   std::string path_;
 };
 
+// A NaN/inf in one training row makes every fitted parameter NaN: name the rows instead of
+// blaming the scores they would give. `rows` are the file's row numbers of `set`.
+void require_finite_training_rows(const detect::FeatureSet& set,
+                                  const std::vector<std::int64_t>& rows, const std::string& path) {
+  const std::vector<std::int64_t> bad = set.nonfinite_rows();
+  OODFLOW_CHECK(bad.empty(), "'" << path << "' has " << bad.size()
+                                 << " training row(s) with a NaN/inf feature, logit or ODIN "
+                                    "score (the first is row "
+                                 << (bad.empty() ? 0 : rows[static_cast<std::size_t>(bad[0])])
+                                 << "); a detector cannot be fitted on them");
+}
+
 }  // namespace
 
 void validate(const FitOptions& o) {
@@ -120,6 +132,7 @@ void run_fit(const FitOptions& o) {
     detector = detect::load_detector(scratch);
   } else {
     detect::FeatureSet train = detect::FeatureSet::load(file, split.train);
+    require_finite_training_rows(train, split.train, o.features);
     detector = detect::make_detector(o.detector, o.options);
     if (o.detector == "react" || o.detector == "vim") train.head = load_head(o, file);
     detector->fit(train);

@@ -98,22 +98,6 @@ void check_dimension(const Model& model, const io::FeatureFile& file) {
 
 namespace {
 
-std::vector<std::int64_t> nonfinite_rows(const detect::FeatureSet& set) {
-  std::vector<std::int64_t> rows;
-  for (std::int64_t i = 0; i < set.rows; ++i) {
-    bool finite = true;
-    for (std::int64_t d = 0; d < set.dim && finite; ++d) {
-      finite = std::isfinite(set.features[static_cast<std::size_t>(i * set.dim + d)]);
-    }
-    for (std::int64_t c = 0; c < set.classes && finite; ++c) {
-      finite = std::isfinite(set.logits[static_cast<std::size_t>(i * set.classes + c)]);
-    }
-    if (!set.odin.empty()) finite = finite && std::isfinite(set.odin[static_cast<std::size_t>(i)]);
-    if (!finite) rows.push_back(i);
-  }
-  return rows;
-}
-
 // `set` without the rows listed (ascending).
 detect::FeatureSet without_rows(const detect::FeatureSet& set,
                                 const std::vector<std::int64_t>& rows) {
@@ -153,7 +137,7 @@ void score_in_chunks(const Model& model, const io::FeatureFile& file, std::int64
     const std::int64_t count = std::min(batch_size, file.rows() - begin);
     const detect::FeatureSet chunk = detect::FeatureSet::load(file, begin, count);
     const std::vector<std::int64_t> skipped =
-        nonfinite == NonFiniteRows::kSkip ? nonfinite_rows(chunk) : std::vector<std::int64_t>();
+        nonfinite == NonFiniteRows::kSkip ? chunk.nonfinite_rows() : std::vector<std::int64_t>();
     if (skipped.empty()) {
       sink(chunk, model.score(chunk), skipped);
     } else {

@@ -109,5 +109,25 @@ TEST_F(HostileValues, LabelsOutOfTheUsualRangeAreJustClassNames) {
   EXPECT_EQ(scores[0], scores[1]);
 }
 
+TEST_F(HostileValues, NonFiniteTrainingRowsOfABaselineAreNamedNotFitted) {
+  std::vector<float> values = gaussian(500, 4, 1);
+  values[3 * 4 + 2] = NAN;   // row 3
+  values[7 * 4] = INFINITY;  // row 7
+  test::write_features(dir_.path("nan.safetensors"), values, 500, 4);
+  // KNN's streamed bank meets the row when it normalises it, the others before fitting.
+  for (const auto& [detector, where] : std::vector<std::pair<std::string, std::string>>{
+           {"gaussian", "row 3"}, {"knn", "sample 3"}}) {
+    SCOPED_TRACE(detector);
+    FitOptions f;
+    f.detector = detector;
+    f.features = dir_.path("nan.safetensors");
+    f.out = dir_.path("d.safetensors");
+    f.options.k = 5;
+    f.val_fraction = 0;  // every row is a training row
+    test::expect_error([&] { run_fit(f); }, {"nan.safetensors", where});
+    EXPECT_FALSE(test::file_exists(f.out));
+  }
+}
+
 }  // namespace
 }  // namespace oodflow::pipeline

@@ -33,6 +33,9 @@ struct FeatureSet {
   std::int64_t first = 0;            ///< sample number of row 0 in `source`, for messages
   ClassifierHead head;               ///< classes == 0 when unknown
 
+  /// The rows (ascending) with a NaN/inf feature, logit or ODIN score.
+  std::vector<std::int64_t> nonfinite_rows() const;
+
   /// Reads every row of `file` (features, logits, labels) into memory.
   static FeatureSet load(const io::FeatureFile& file);
   /// Reads rows [begin, begin + count).
