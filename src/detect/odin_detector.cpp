@@ -3,7 +3,6 @@
 // the backbone, so `extract --odin` computes it and stores it next to the features; this
 // detector only reads it. Nothing is fitted: T and eps are given, never tuned on OOD data.
 // It records them so that a set extracted with other settings is refused, not compared.
-#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "detectors.h"
@@ -19,10 +18,6 @@ class OdinDetector : public Detector {
 
   void fit(const FeatureSet& train) override {
     require_odin(train);
-    std::int64_t nonfinite = 0;
-    for (double v : train.odin) nonfinite += !std::isfinite(v);
-    OODFLOW_CHECK(nonfinite == 0, "'" << train.source << "' holds " << nonfinite
-                                      << " non-finite ODIN scores; extract it again");
     settings_ = io::odin_score_settings(train.odin_settings);
   }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
@@ -68,9 +69,9 @@ struct ExtractedRows {
 
 void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary& x,
                       const ExtractedRows& rows, RowSpill& features, RowSpill& logits,
-                      RowSpill& odin, const extract::Backbone& backbone,
-                      const extract::ImageSource& source, const Shard& shard,
-                      std::pair<std::int64_t, std::int64_t> range) {
+                      RowSpill& odin, const std::optional<extract::OdinSettings>& odin_settings,
+                      const extract::Backbone& backbone, const extract::ImageSource& source,
+                      const Shard& shard, std::pair<std::int64_t, std::int64_t> range) {
   io::FeatureFileContents c;
   c.rows = x.rows;
   c.dim = x.dim;
@@ -81,9 +82,9 @@ void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary&
     c.classes = x.classes;
   }
   c.sources = rows.sources;
-  if (!o.odin.empty()) {
+  if (odin_settings) {
     c.odin_stream = [&](const auto& sink) { odin.read_back(sink); };
-    c.metadata[io::kOdinTensor] = odin_json(parse_odin(o.odin, o.preprocessing));
+    c.metadata[io::kOdinTensor] = odin_json(*odin_settings);
   }
   // No timings or thread counts: the same inputs give a byte-identical file.
   c.metadata.insert({{"producer", "oodflow extract"},
@@ -274,7 +275,8 @@ extract::ExtractionSummary run_extract(const ExtractOptions& o) {
         rows.labels.insert(rows.labels.end(), batch.labels.begin(), batch.labels.end());
         for (auto& name : batch.sources) rows.sources.push_back(std::move(name));
       });
-  write_extraction(o, x, rows, features, logits, odin, backbone, *source, shard, range);
+  write_extraction(o, x, rows, features, logits, odin, settings.odin, backbone, *source, shard,
+                   range);
   spdlog::info(
       "extract: wrote {} feature vector(s) of dimension {}{} to '{}'; {:.1f} images/s, backbone "
       "{:.0f}% of the time",
