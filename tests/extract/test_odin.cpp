@@ -201,7 +201,10 @@ TEST(Odin, FeaturesAndLogitsAreThoseOfAPlainRunAndBatchesDoNotMix) {
   for (std::int64_t i = 0; i < kBatch; ++i) {
     const BackboneOutputs one =
         backbone.run_odin(input.data() + i * kPixels, 1, kChannels, kSide, kSide, odin);
-    EXPECT_NEAR(one.odin[0], y.odin[i], 1e-12) << "image " << i;
+    // A batch of one is blocked differently by BLAS than a batch of kBatch, which moves the
+    // last float bits of the logits on some CPUs (7e-11 here on AVX-512); images that mixed
+    // in a batch would differ by 1e-6 or more (a set's scores differ in their fifth digit).
+    EXPECT_NEAR(one.odin[0], y.odin[i], 1e-9) << "image " << i;
   }
 }
 

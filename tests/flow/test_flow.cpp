@@ -31,7 +31,9 @@ TEST_P(FlowArch, InverseOfForwardIsIdentityAfterPerturbation) {
   torch::NoGradGuard no_grad;
   const torch::Tensor z = flow.forward(x).first;
   const torch::Tensor back = flow.inverse(z);
-  EXPECT_LT((back - x).abs().max().item<double>(), 1e-5);
+  // float32 through 10 blocks and back: about 1e-5 (1.08e-5 seen on AVX-512); a wrong
+  // inverse is off by the size of the perturbation, 0.05 and up.
+  EXPECT_LT((back - x).abs().max().item<double>(), 5e-5);
 }
 
 TEST_P(FlowArch, LogProbIsNormalLogDensityPlusLogDets) {

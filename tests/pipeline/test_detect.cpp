@@ -296,7 +296,12 @@ TEST(DetectImages, JudgesImagesLikeTheirExtractedFeaturesAndChecksTheBackbone) {
       EXPECT_EQ(got[i].verdict, "unreadable");
       EXPECT_EQ(got[i].score, "");
     } else {
-      EXPECT_EQ(got[i].score, expected[i].score) << got[i].source;
+      // The images go through the backbone in other batches (one image fewer): BLAS blocks a
+      // batch of 7 differently from one of 8, which moves the last bits on some CPUs
+      // (AVX-512). A mixed-up image would be off in the first digits.
+      EXPECT_NEAR(std::stod(got[i].score), std::stod(expected[i].score),
+                  1e-6 * std::abs(std::stod(expected[i].score)))
+          << got[i].source;
       EXPECT_EQ(got[i].verdict, expected[i].verdict);
     }
   }

@@ -180,7 +180,9 @@ TEST(OdinDetector, ScoresAreTheStoredOnesInScoreAndDetect) {
   while (std::getline(verdicts, line)) {
     const auto j = nlohmann::json::parse(line);
     ASSERT_LT(n, stored.size());
-    EXPECT_NEAR(j["score"].get<double>(), stored[n], 1e-12) << line;
+    // Other batches than extraction's: the last float bits of the logits may move (BLAS
+    // blocking on AVX-512), about 1e-10 here; a mixed-up image is off by 1e-6 or more.
+    EXPECT_NEAR(j["score"].get<double>(), stored[n], 1e-9) << line;
     ++n;
   }
   EXPECT_EQ(n, stored.size());
