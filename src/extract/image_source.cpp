@@ -5,31 +5,43 @@
 #include <fstream>
 
 #include "image_sources.h"
+#include "oodflow/io/file_kind.h"
 #include "oodflow/io/idx.h"
 #include "oodflow/io/npy.h"
 
 namespace oodflow::extract {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// The first bytes of a file tell IDX (two zero bytes, then the type) and gzip apart from text.
+// The first bytes tell the formats apart; a name that promises another format than the bytes
+// hold (an HTML page saved as `train-images-idx3-ubyte.gz`) is an error, not a fall-back.
 SourceFormat detect_format(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return SourceFormat::kFolder;
   std::ifstream in(path, std::ios::binary);
   OODFLOW_CHECK(in, "cannot open '" << path << "': no such file or folder");
-  char head[6] = {};
-  in.read(head, sizeof head);
+  std::uint8_t head[64] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
   const auto got = static_cast<std::size_t>(in.gcount());
-  if (io::is_npy(head, got)) return SourceFormat::kNpy;
-  if (in.gcount() >= 4 && head[0] == 0 && head[1] == 0) return SourceFormat::kIdx;
-  if (io::is_gzip(reinterpret_cast<const std::uint8_t*>(head), got)) return SourceFormat::kIdx;
-  OODFLOW_CHECK(!ends_with(path, ".npy"), "'" << path << "' is not a valid .npy file (bad magic)");
-  return SourceFormat::kList;
+  io::check_kind_matches_name(path, head, got);
+  const io::FileKind kind = io::sniff_file_kind(head, got);
+  switch (kind) {
+    case io::FileKind::kNpy:
+      return SourceFormat::kNpy;
+    case io::FileKind::kIdx:
+    case io::FileKind::kGzip:
+      return SourceFormat::kIdx;
+    case io::FileKind::kText:
+    case io::FileKind::kEmpty:
+      return SourceFormat::kList;
+    default:
+      break;
+  }
+  OODFLOW_CHECK(kind != io::FileKind::kImage,
+                "'" << path << "' is one image; --data takes a folder of images, a list file of "
+                    << "image paths, an IDX file or a .npy array of images");
+  OODFLOW_FAIL("'" << path << "' is " << io::file_kind_name(kind) << ", not a folder, list file, "
+                   << "IDX file or .npy array of images: it "
+                   << io::describe_file_start(head, got));
 }
 
 }  // namespace
@@ -48,8 +60,13 @@ SourceFormat parse_source_format(const std::string& name) {
 }
 
 std::unique_ptr<ImageSource> open_image_source(const std::string& path, SourceFormat format,
-                                               const std::string& labels_path) {
+                                               const std::string& labels_path,
+                                               const std::string& root) {
   if (format == SourceFormat::kAuto) format = detect_format(path);
+  OODFLOW_CHECK(root.empty() || format == SourceFormat::kList,
+                "--root applies to list files; '" << path << "' is a "
+                                                  << source_format_names()[static_cast<int>(format)]
+                                                  << " source");
   OODFLOW_CHECK(labels_path.empty() || format == SourceFormat::kIdx || format == SourceFormat::kNpy,
                 "--labels applies to IDX and .npy sources; '"
                     << path << "' is a " << source_format_names()[static_cast<int>(format)]
@@ -59,7 +76,7 @@ std::unique_ptr<ImageSource> open_image_source(const std::string& path, SourceFo
     case SourceFormat::kFolder:
       return open_folder_source(path);
     case SourceFormat::kList:
-      return open_list_source(path);
+      return open_list_source(path, root);
     case SourceFormat::kIdx:
       return open_idx_source(path, labels_path);
     case SourceFormat::kNpy:

@@ -6,6 +6,7 @@
 
 #include "oodflow/core/error.h"
 #include "oodflow/core/sha256.h"
+#include "oodflow/io/file_kind.h"
 #include "oodflow/io/npy.h"
 
 namespace oodflow::io {
@@ -20,6 +21,7 @@ bool looks_like_npy(const MappedFile& file) {
 FeatureFile FeatureFile::open(const std::string& path) {
   FeatureFile f;
   f.file_ = std::make_shared<MappedFile>(path);
+  check_kind_matches_name(path, f.file_->data(), f.file_->size());
   if (looks_like_npy(*f.file_)) {
     f.features_ = parse_npy(f.file_->data(), f.file_->size(), path);
   } else {
@@ -27,7 +29,7 @@ FeatureFile FeatureFile::open(const std::string& path) {
     const TensorView* features = view.find(kFeaturesTensor);
     OODFLOW_CHECK(features != nullptr, "'" << path
                                            << "' has no 'features' tensor; a feature file "
-                                              "needs features [N, D] (see METHOD.md §3)");
+                                              "needs features [N, D] (see the README, Feature files)");
     f.features_ = *features;
     if (const TensorView* t = view.find(kLabelsTensor)) f.labels_ = *t;
     if (const TensorView* t = view.find(kLogitsTensor)) f.logits_ = *t;

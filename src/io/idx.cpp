@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "oodflow/core/error.h"
+#include "oodflow/io/file_kind.h"
 #include "oodflow/io/mapped_file.h"
 
 namespace oodflow::io {
@@ -25,7 +26,7 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 
 IdxView parse_idx(const std::uint8_t* data, std::size_t size, const std::string& source) {
   OODFLOW_CHECK(size >= 4 && data[0] == 0 && data[1] == 0,
-                "'" << source << "' is not an IDX file (bad magic)");
+                "'" << source << "' is not an IDX file: it " << describe_file_start(data, size));
   OODFLOW_CHECK(data[2] == kUnsignedByte,
                 "'" << source << "' holds IDX element type 0x" << std::hex << int{data[2]}
                     << "; oodflow reads unsigned-byte (0x08) IDX files such as MNIST's");
@@ -96,6 +97,7 @@ std::string gunzip(const std::uint8_t* data, std::size_t size, const std::string
 
 std::string read_file_maybe_gzip(const std::string& path, std::size_t max_bytes) {
   const MappedFile file(path);
+  check_kind_matches_name(path, file.data(), file.size());
   if (!is_gzip(file.data(), file.size())) {
     OODFLOW_CHECK(file.size() <= max_bytes,
                   "'" << path << "' is larger than " << max_bytes << " bytes");
