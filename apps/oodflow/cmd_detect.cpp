@@ -35,6 +35,10 @@ void setup_detect(CLI::App& app, CommandStatus& status) {
                   "Format of --images; auto = from the path and content")
       ->check(CLI::IsMember(extract::source_format_names()))
       ->capture_default_str();
+  sub->add_option("--root", opts->root,
+                  "Folder that the relative paths of a list file are relative to (default: the "
+                  "list file's folder)")
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--out,-o", opts->out, "Write the verdicts here (default: stdout)");
   sub->add_option("--format", opts->format,
                   "csv (index,source,score,verdict) or jsonl (one JSON object per line)")

@@ -21,10 +21,12 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
                   "TorchScript backbone (scripts/export_backbone.py exports torchvision models)")
       ->required()
       ->check(CLI::ExistingFile);
-  sub->add_option("--data,-d", opts->data,
-                  "Images: a folder (class sub-folders give labels, sorted as torchvision's "
-                  "ImageFolder), a list file of 'path[,label]' lines, an IDX file (.gz too) or a "
-                  ".npy array [N,H,W(,C)] of uint8 (0..255) or float (0..1)")
+  sub->add_option(
+         "--data,-d", opts->data,
+         "Images: a folder (class sub-folders give labels, sorted as torchvision's "
+         "ImageFolder), a list file of 'path[,label]' or 'path label' lines (OpenOOD's image "
+         "lists), an IDX file (.gz too) or a "
+         ".npy array [N,H,W(,C)] of uint8 (0..255) or float (0..1)")
       ->required()
       ->check(CLI::ExistingPath);
   sub->add_option("--out,-o", opts->out, "Feature file to write (.safetensors)")->required();
@@ -35,6 +37,10 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
                   "Labels of an IDX or .npy source: IDX labels file or integer .npy vector "
                   "(IDX default: the sibling *-labels-idx1-ubyte[.gz] file when present)")
       ->check(CLI::ExistingFile);
+  sub->add_option("--root", opts->root,
+                  "Folder that the relative paths of a list file are relative to (OpenOOD's data "
+                  "root; default: the list file's folder)")
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--method", opts->method, "Backbone method to call, e.g. forward_features")
       ->capture_default_str();
   sub->add_option("--features-key", opts->features_key,

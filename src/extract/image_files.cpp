@@ -101,8 +101,10 @@ class FileListSource : public ImageSource {
   std::string describe() const override {
     nlohmann::json j = {{"format", format_}, {"path", root_}, {"count", size()}};
     if (!classes_.empty()) j["classes"] = classes_;
+    if (!data_root_.empty()) j["root"] = data_root_;
     return j.dump();
   }
+  void set_root(std::string root) { data_root_ = std::move(root); }
 
  private:
   std::string format_;
@@ -110,6 +112,7 @@ class FileListSource : public ImageSource {
   std::vector<std::string> paths_;
   std::vector<std::int64_t> labels_;
   std::vector<std::string> classes_;
+  std::string data_root_;
 };
 
 // Decoders accept some truncated files without an error: libjpeg fills the missing part of a
@@ -228,17 +231,23 @@ std::unique_ptr<ImageSource> open_folder_source(const std::string& path) {
                                           std::move(classes));
 }
 
-std::unique_ptr<ImageSource> open_list_source(const std::string& path) {
+std::unique_ptr<ImageSource> open_list_source(const std::string& path, const std::string& root) {
   std::ifstream in(path);
   OODFLOW_CHECK(in, "cannot open list file '" << path << "'");
+  std::error_code ec;
+  OODFLOW_CHECK(
+      root.empty() || fs::is_directory(root, ec),
+      "--root '" << root << "' is not a folder (the data root of the list '" << path << "')");
   io::ImageList list = io::parse_image_list(in, path);
-  const fs::path base = fs::path(path).parent_path();
+  const fs::path base = root.empty() ? fs::path(path).parent_path() : fs::path(root);
   for (auto& file : list.paths) {
     const fs::path p(file);
     if (!p.is_absolute() && !base.empty()) file = (base / p).string();
   }
-  return std::make_unique<FileListSource>("list", path, std::move(list.paths),
-                                          std::move(list.labels), std::vector<std::string>{});
+  auto source = std::make_unique<FileListSource>(
+      "list", path, std::move(list.paths), std::move(list.labels), std::vector<std::string>{});
+  if (!root.empty()) source->set_root(root);
+  return source;
 }
 
 }  // namespace oodflow::extract

@@ -167,7 +167,8 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
     settings.odin = odin_from_json(extraction[io::kOdinTensor].dump(), o.model);
   }
   const auto source =
-      extract::open_image_source(o.images, extract::parse_source_format(o.source_format));
+      extract::open_image_source(o.images, extract::parse_source_format(o.source_format), "",
+                                 o.root);
   spdlog::info("detect: {} images of '{}', backbone '{}'", source->size(), o.images, bo.path);
 
   Judge judge(o, threshold);

@@ -230,7 +230,7 @@ extract::ExtractionSummary run_extract(const ExtractOptions& o) {
   check_writable(o.out);
   set_compute_threads(o.threads, Workload::kBackbone);
   const auto source =
-      extract::open_image_source(o.data, extract::parse_source_format(o.format), o.labels);
+      extract::open_image_source(o.data, extract::parse_source_format(o.format), o.labels, o.root);
   const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
   const auto range = shard_range(shard, source->size(), o.batch_size);
   // An empty shard cannot be a feature file: a usage error, like any value out of range.

@@ -47,12 +47,15 @@ class ImageSource {
   virtual std::string describe() const = 0;
 };
 
-/// Opens `path` as `format` (kAuto: a directory is a folder, .npy an image array, an IDX
-/// magic or .gz an IDX file, any other file a list). `labels_path` gives the labels of IDX
+/// Opens `path` as `format` (kAuto, from the bytes: a directory is a folder, the .npy magic
+/// an image array, the IDX or gzip magic an IDX file, text a list). `labels_path` gives the labels of IDX
 /// and .npy sources (an IDX labels file or an integer .npy vector); empty = none, or for
-/// IDX the sibling "*-labels-idx1-ubyte[.gz]" file when it exists.
+/// IDX the sibling "*-labels-idx1-ubyte[.gz]" file when it exists. `root` is the folder that
+/// the relative paths of a list file are relative to (OpenOOD's data root); empty = the list
+/// file's own folder. A name that promises another format than the bytes hold is an Error.
 std::unique_ptr<ImageSource> open_image_source(const std::string& path, SourceFormat format,
-                                               const std::string& labels_path = "");
+                                               const std::string& labels_path = "",
+                                               const std::string& root = "");
 
 /// Reads and decodes one image file (JPEG, PNG, BMP, WebP, TIFF, PPM/PGM) into the form
 /// load() returns; throws ImageError naming the file.

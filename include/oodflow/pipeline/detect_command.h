@@ -19,6 +19,8 @@ struct DetectOptions {
   std::string images;
   // Image source format: auto, folder, list, idx or npy.
   std::string source_format = "auto";
+  // Data root of a list file's relative paths; empty = the list's folder.
+  std::string root;
   // The backbone to run on images; empty = the one recorded in the model. Its SHA-256 must
   // be the recorded one unless allow_backbone_mismatch.
   std::string backbone;

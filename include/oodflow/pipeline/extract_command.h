@@ -23,6 +23,8 @@ struct ExtractOptions {
   std::string format = "auto";
   // Labels of IDX and .npy sources (IDX labels file or integer .npy).
   std::string labels;
+  // Data root of a list file's relative paths (OpenOOD's data_dir); empty = the list's folder.
+  std::string root;
   // Backbone method and output selection (see extract/backbone.h).
   std::string method = "forward";
   std::string features_key;
