@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "oodflow/core/atomic_file.h"
@@ -12,19 +13,37 @@
 
 namespace oodflow::pipeline {
 
-std::pair<std::string, std::string> parse_named_set(const std::string& spec) {
-  const auto eq = spec.find('=');
-  if (eq != std::string::npos) {
-    const std::string name = spec.substr(0, eq);
-    const std::string file = spec.substr(eq + 1);
-    OODFLOW_CHECK(!name.empty() && !file.empty(), "--ood '" << spec << "' is not NAME=FILE");
-    return {name, file};
-  }
-  OODFLOW_CHECK(!spec.empty(), "--ood needs NAME=FILE or FILE");
-  std::string name = spec.substr(spec.find_last_of('/') + 1);
+namespace {
+
+// The set's name for a bare FILE: the file name without its extension.
+std::string name_of_file(const std::string& file) {
+  std::string name = file.substr(file.find_last_of('/') + 1);
   const auto dot = name.rfind('.');
   if (dot != std::string::npos && dot > 0) name = name.substr(0, dot);
-  return {name, spec};
+  return name;
+}
+
+bool is_existing_file(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec) && !std::filesystem::is_directory(path, ec);
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> parse_named_set(const std::string& spec) {
+  OODFLOW_CHECK(!spec.empty(), "--ood needs NAME=FILE or FILE");
+  // Sweep folders put '=' in paths (Hydra's lr=0.1/): a value that names a file is that file,
+  // whatever it contains.
+  if (is_existing_file(spec)) return {name_of_file(spec), spec};
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos) return {name_of_file(spec), spec};
+  const std::string name = spec.substr(0, eq);
+  const std::string file = spec.substr(eq + 1);
+  OODFLOW_CHECK(!name.empty() && !file.empty(), "--ood '" << spec << "' is not NAME=FILE");
+  OODFLOW_CHECK(name.find('/') == std::string::npos || is_existing_file(file),
+                "--ood '" << spec << "': no such file, and as NAME=FILE its name '" << name
+                          << "' would hold a '/'; check the path");
+  return {name, file};
 }
 
 std::vector<std::pair<std::string, std::string>> parse_named_sets(

@@ -10,7 +10,9 @@
 
 namespace oodflow::pipeline {
 
-/// "NAME=FILE" -> {NAME, FILE}; a bare FILE is named after its file name without extension.
+/// "NAME=FILE" -> {NAME, FILE} (split at the first '='); a bare FILE is named after its file
+/// name without extension. A spec that is the path of an existing file is that file, even when
+/// it holds a '=' (sweep folders such as "lr=0.1/feats.safetensors").
 std::pair<std::string, std::string> parse_named_set(const std::string& spec);
 /// Parses all OOD specs and rejects duplicate names (and the ID name "id").
 std::vector<std::pair<std::string, std::string>> parse_named_sets(
