@@ -7,6 +7,7 @@
 #include <string>
 
 #include "oodflow/core/error.h"
+#include "oodflow/core/torch_failure.h"
 
 namespace oodflow::pipeline {
 
@@ -15,9 +16,9 @@ auto with_torch_errors(const std::string& context, Fn&& fn) {
   try {
     return fn();
   } catch (const c10::Error& e) {
-    std::string message = e.what_without_backtrace();
-    message = message.substr(0, message.find('\n'));
-    throw Error(context + ": " + message);
+    const TorchFailure failure = explain_torch_failure(e);
+    const std::string remedy = torch_failure_remedy(failure, "");
+    throw Error(context + ": " + (remedy.empty() ? "" : remedy + ". LibTorch: ") + failure.cause);
   }
 }
 
