@@ -44,6 +44,10 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
                   "react, vim: backbone whose classifier head to use (default: the one recorded "
                   "in the feature file)")
       ->check(CLI::ExistingFile);
+  sub->add_option("--head-param", opts->head_param,
+                  "react, vim: name of the head's layer in the backbone (e.g. fc, head.fc, "
+                  "classifier.1); default: the linear layer that reproduces the stored logits "
+                  "from the stored features");
   sub->callback([opts, &status] {
     status.run = [opts] {
       pipeline::run_fit(*opts);

@@ -4,15 +4,23 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "oodflow/core/error.h"
 #include "oodflow/core/sha256.h"
+#include "oodflow/core/torch_failure.h"
+#include "oodflow/io/file_kind.h"
 #include "oodflow/io/mapped_file.h"
 
 namespace oodflow::extract {
 namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
@@ -28,23 +36,27 @@ bool is_index(const std::string& key) {
   return !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
 }
 
-// TorchScript wraps the real failure: "The following operation failed in the TorchScript
-// interpreter." then a traceback, then the cause ("RuntimeError: ... expected input to have
-// 3 channels, but got 1"). The last non-empty line is the one a user needs.
-std::string cause(const std::exception& e) {
-  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
-  const std::string text = torch_error ? torch_error->what_without_backtrace() : e.what();
-  std::string last;
-  std::size_t begin = 0;
-  while (begin < text.size()) {
-    std::size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(begin, end - begin);
-    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
-    begin = end + 1;
+// "Float", "Half", ...: the dtype of the module's first floating-point parameter, or "".
+std::string weights_dtype(const torch::jit::Module& module) {
+  for (const torch::Tensor& p : module.parameters()) {
+    if (p.is_floating_point()) return std::string(c10::toString(p.scalar_type()));
   }
-  const auto start = last.find_first_not_of(" \t");
-  return start == std::string::npos ? first_line(text) : last.substr(start);
+  return "";
+}
+
+// One line for a failure of the model on `x`: the remedy for its kind, then LibTorch's cause.
+std::string explain_failure(const std::exception& e, const torch::jit::Module& module,
+                            const torch::Tensor& x) {
+  const TorchFailure failure = explain_torch_failure(e);
+  std::string remedy = torch_failure_remedy(failure, weights_dtype(module));
+  if (remedy.empty() && x.requires_grad()) {
+    remedy =
+        "with autograd on the input, as ODIN needs (an in-place operation on the input "
+        "fails so)";
+  } else if (remedy.empty() && failure.kind == TorchFailureKind::kShape) {
+    remedy = "check --channels, --resize and --crop";
+  }
+  return remedy.empty() ? failure.cause : remedy + ". LibTorch: " + failure.cause;
 }
 
 }  // namespace
@@ -94,11 +106,7 @@ struct Backbone::Impl {
       return module.get_method(o.method)({x});
     } catch (const std::exception& e) {
       OODFLOW_FAIL("backbone '" << o.path << "' rejected an input of shape " << shape_text(x)
-                                << (x.requires_grad()
-                                        ? " with autograd on the input, as ODIN needs (an "
-                                          "in-place operation on the input fails so)"
-                                        : " (check --channels, --resize and --crop)")
-                                << ": " << cause(e));
+                                << ": " << explain_failure(e, module, x));
     }
   }
 
@@ -198,6 +206,14 @@ Backbone::Backbone(const BackboneOptions& options)
   {
     const io::MappedFile file(options_.path);  // a clear error for missing or empty files
     sha256_ = sha256_hex(file.data(), file.size());
+    // torch.jit.save writes a zip archive; anything else (a state_dict pickle of torch.save,
+    // an HTML page from a failed download) gets a message about what it is instead.
+    OODFLOW_CHECK(io::sniff_file_kind(file.data(), file.size()) == io::FileKind::kZip,
+                  "cannot load backbone '" << options_.path << "' as a TorchScript module: it "
+                                           << io::describe_file_start(file.data(), file.size())
+                                           << ", not the zip archive torch.jit.save writes; "
+                                              "export it with torch.jit.script or torch.jit.trace "
+                                              "and torch.jit.save");
   }
   impl_->device = torch::Device(options_.device);
   try {
@@ -239,8 +255,10 @@ BackboneOutputs Backbone::run_checked(const float* input, std::int64_t batch, in
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {  // LibTorch outside the call itself, e.g. out of memory
-    OODFLOW_FAIL("backbone '" << options_.path << "' failed on a batch of " << batch
-                              << " images: " << cause(e));
+    const TorchFailure failure = explain_torch_failure(e);
+    const std::string remedy = torch_failure_remedy(failure, weights_dtype(impl_->module));
+    OODFLOW_FAIL("backbone '" << options_.path << "' failed on a batch of " << batch << " images: "
+                              << (remedy.empty() ? "" : remedy + ". LibTorch: ") << failure.cause);
   }
 }
 
@@ -289,31 +307,34 @@ BackboneOutputs Backbone::run_batch(const float* input, std::int64_t batch, int 
   return result;
 }
 
-void Backbone::head(std::vector<float>* weight, std::vector<float>* bias, std::int64_t* classes,
-                    std::int64_t* dim) const {
-  const auto missing = [&] {
-    OODFLOW_FAIL("backbone '" << options_.path
-                              << "' has no classifier head (a submodule 'head' with 'weight' "
-                                 "[C, D] and 'bias' [C]); export it with "
-                                 "scripts/export_backbone.py");
-  };
-  if (!impl_->module.hasattr("head")) missing();
-  const c10::IValue head = impl_->module.attr("head");
-  if (!head.isModule()) missing();
-  const torch::jit::Module m = head.toModule();
-  if (!m.hasattr("weight") || !m.hasattr("bias")) missing();
-  const c10::IValue w = m.attr("weight");
-  const c10::IValue b = m.attr("bias");
-  if (!w.isTensor() || !b.isTensor()) missing();
-  const torch::Tensor wt = w.toTensor().detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  const torch::Tensor bt = b.toTensor().detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  OODFLOW_CHECK(wt.dim() == 2 && bt.dim() == 1 && bt.size(0) == wt.size(0),
-                "backbone '" << options_.path << "': head weight " << shape_text(wt) << " and bias "
-                             << shape_text(bt) << " do not fit together");
-  *classes = wt.size(0);
-  *dim = wt.size(1);
-  weight->assign(wt.data_ptr<float>(), wt.data_ptr<float>() + wt.numel());
-  bias->assign(bt.data_ptr<float>(), bt.data_ptr<float>() + bt.numel());
+std::vector<LinearLayer> Backbone::linear_layers() const {
+  std::map<std::string, torch::Tensor> biases;
+  for (const auto& p : impl_->module.named_parameters(/*recurse=*/true)) {
+    if (p.value.dim() == 1 && ends_with(p.name, ".bias")) {
+      biases[p.name.substr(0, p.name.size() - 5)] = p.value;
+    }
+  }
+  std::vector<LinearLayer> layers;
+  for (const auto& p : impl_->module.named_parameters(/*recurse=*/true)) {
+    if (p.value.dim() != 2 || !p.value.is_floating_point() || !ends_with(p.name, ".weight")) {
+      continue;
+    }
+    LinearLayer layer;
+    layer.name = p.name.substr(0, p.name.size() - 7);
+    const torch::Tensor w = p.value.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    layer.classes = w.size(0);
+    layer.dim = w.size(1);
+    layer.weight.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+    const auto bias = biases.find(layer.name);
+    if (bias != biases.end() && bias->second.size(0) == layer.classes) {
+      const torch::Tensor b = bias->second.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+      layer.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+    } else {
+      layer.bias.assign(static_cast<std::size_t>(layer.classes), 0.0F);
+    }
+    layers.push_back(std::move(layer));
+  }
+  return layers;
 }
 
 void validate(const OdinSettings& odin) {

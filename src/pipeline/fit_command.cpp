@@ -13,13 +13,15 @@
 #include "oodflow/detect/feature_set.h"
 #include "oodflow/extract/backbone.h"
 #include "oodflow/io/feature_file.h"
+#include "oodflow/pipeline/classifier_head.h"
 #include "oodflow/pipeline/model_records.h"
 
 namespace oodflow::pipeline {
 namespace {
 
 // The classifier head from --head, or from the backbone that made the features.
-detect::ClassifierHead load_head(const FitOptions& o, const io::FeatureFile& features) {
+detect::ClassifierHead load_head(const FitOptions& o, const io::FeatureFile& features,
+                                 const detect::FeatureSet& train) {
   std::string path = o.head;
   std::string recorded_sha;
   if (path.empty()) {
@@ -34,16 +36,13 @@ detect::ClassifierHead load_head(const FitOptions& o, const io::FeatureFile& fea
     path = backbone["path"].get<std::string>();
     recorded_sha = backbone.value("sha256", "");
   }
-  detect::ClassifierHead head;
   extract::BackboneOptions bo;
   bo.path = path;
   const extract::Backbone backbone(bo);
   OODFLOW_CHECK(recorded_sha.empty() || recorded_sha == backbone.sha256(),
                 "'" << path << "' is not the backbone that made '" << o.features
                     << "' (its SHA-256 differs from the one recorded); give --head BACKBONE.pt");
-  backbone.head(&head.weight, &head.bias, &head.classes, &head.dim);
-  head.source = path;
-  return head;
+  return find_classifier_head(backbone.linear_layers(), train, o.head_param, path);
 }
 
 // Deletes a scratch file when the command ends, also on an error.
@@ -104,6 +103,7 @@ void run_fit(const FitOptions& o) {
       "fit: {} detector on {} samples of dimension {} from '{}' ({} held out for "
       "calibration)",
       o.detector, split.train.size(), file.dim(), o.features, split.held_out.size());
+  warn_constant_dimensions("fit", file, split.train);
   const std::string training = nlohmann::json{
       {"features", o.features},
       {"features_sha256", file.sha256()},
@@ -134,7 +134,7 @@ void run_fit(const FitOptions& o) {
     detect::FeatureSet train = detect::FeatureSet::load(file, split.train);
     require_finite_training_rows(train, split.train, o.features);
     detector = detect::make_detector(o.detector, o.options);
-    if (o.detector == "react" || o.detector == "vim") train.head = load_head(o, file);
+    if (o.detector == "react" || o.detector == "vim") train.head = load_head(o, file, train);
     detector->fit(train);
   }
   const metrics::Calibration calibration = calibrate(

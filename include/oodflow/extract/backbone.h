@@ -52,6 +52,15 @@ struct BackboneOutputs {
   std::vector<double> odin;  ///< [batch] ODIN scores when asked for, else empty
 };
 
+/// A linear map y = x W^T + b found among a model's parameters.
+struct LinearLayer {
+  std::string name;  ///< the module path, e.g. "fc", "head.fc", "classifier.1"
+  std::int64_t classes = 0;
+  std::int64_t dim = 0;
+  std::vector<float> weight;  ///< [classes, dim]
+  std::vector<float> bias;    ///< [classes]
+};
+
 class Backbone {
  public:
   /// Loads the module in eval mode; throws Error naming the file when it is not TorchScript
@@ -72,10 +81,11 @@ class Backbone {
                            int width, const OdinSettings& odin);
 
   const BackboneOptions& options() const { return options_; }
-  /// The classifier head of scripts/export_backbone.py's contract (submodule `head` with
-  /// `weight` [C, D] and `bias` [C]), row-major; throws Error naming the file when absent.
-  void head(std::vector<float>* weight, std::vector<float>* bias, std::int64_t* classes,
-            std::int64_t* dim) const;
+  /// Every linear layer of the model: each 2-D parameter `<name>.weight` [C, D] with its
+  /// `<name>.bias` [C] (zeros when there is none), in the module's order, row-major float32.
+  /// One of them is usually the classifier head, whatever it is called (`head` in
+  /// scripts/export_backbone.py's wrapper, `fc` in torchvision, `head.fc` in timm).
+  std::vector<LinearLayer> linear_layers() const;
   /// SHA-256 of the TorchScript file.
   const std::string& sha256() const { return sha256_; }
   /// JSON object: path, sha256, method, output kind and the keys used (after the first run).

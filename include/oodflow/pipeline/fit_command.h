@@ -19,6 +19,9 @@ struct FitOptions {
   // The backbone whose classifier head ReAct and ViM use; empty = the backbone recorded in
   // the feature file's metadata (when that file still exists with the recorded SHA-256).
   std::string head;
+  // The head's layer name in that backbone ("fc", "head.fc"); empty = the layer that maps
+  // the stored features to the stored logits (see pipeline/classifier_head.h).
+  std::string head_param;
   // Share of the ID training samples held out (chosen by `seed`) to calibrate the detection
   // thresholds; 0 = fit on all, no thresholds.
   double val_fraction = 0.1;
