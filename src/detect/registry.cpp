@@ -1,7 +1,9 @@
 // The table of detectors (no static self-registration: a linker drops unreferenced objects
 // of a static library) and the detector file format.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 
 #include "detectors.h"
@@ -14,6 +16,50 @@ namespace oodflow::detect {
 namespace {
 
 constexpr int kDetectorFormatVersion = 1;
+
+// Every detector behind this guard: a finite input never gets a NaN score. Arithmetic on
+// features far outside the training data (a dimension that was constant in training, values
+// of 1e30) can overflow to inf - inf; such a sample is outside everything the model knows,
+// so it ranks as the most OOD (-inf), as NaN would in the metrics, but without a NaN
+// reaching a user's threshold comparison, where NaN >= t is false and < t is false too.
+class FiniteScores : public Detector {
+ public:
+  explicit FiniteScores(std::unique_ptr<Detector> inner) : inner_(std::move(inner)) {}
+  std::string name() const override { return inner_->name(); }
+  void fit(const FeatureSet& train) override { inner_->fit(train); }
+  std::vector<double> score(const FeatureSet& data) const override {
+    std::vector<double> scores = inner_->score(data);
+    const std::vector<std::int64_t> invalid = data.nonfinite_rows();  // NaN stays NaN there
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < scores.size(); ++i) {
+      if (next < invalid.size() && invalid[next] == static_cast<std::int64_t>(i)) {
+        ++next;
+      } else if (std::isnan(scores[i])) {
+        scores[i] = -std::numeric_limits<double>::infinity();
+      }
+    }
+    return scores;
+  }
+  std::int64_t feature_dim() const override { return inner_->feature_dim(); }
+  DetectorState state() const override { return inner_->state(); }
+  void restore(const DetectorState& state) override { inner_->restore(state); }
+
+ private:
+  std::unique_ptr<Detector> inner_;
+};
+
+std::unique_ptr<Detector> make_unguarded(const std::string& name, const DetectorOptions& options) {
+  if (name == "msp" || name == "maxlogit" || name == "energy") {
+    return make_logit_detector(name, options);
+  }
+  if (name == "gaussian" || name == "mahalanobis") return make_gaussian_detector(name, options);
+  if (name == "knn") return make_knn_detector(options);
+  if (name == "odin") return make_odin_detector();
+  if (name == "react" || name == "vim") return make_head_detector(name, options);
+  std::string known;
+  for (const auto& n : detector_names()) known += (known.empty() ? "" : ", ") + n;
+  OODFLOW_FAIL("unknown detector '" << name << "'; known detectors: " << known);
+}
 
 }  // namespace
 
@@ -35,16 +81,7 @@ const std::vector<std::string>& detector_names() {
 }
 
 std::unique_ptr<Detector> make_detector(const std::string& name, const DetectorOptions& options) {
-  if (name == "msp" || name == "maxlogit" || name == "energy") {
-    return make_logit_detector(name, options);
-  }
-  if (name == "gaussian" || name == "mahalanobis") return make_gaussian_detector(name, options);
-  if (name == "knn") return make_knn_detector(options);
-  if (name == "odin") return make_odin_detector();
-  if (name == "react" || name == "vim") return make_head_detector(name, options);
-  std::string known;
-  for (const auto& n : detector_names()) known += (known.empty() ? "" : ", ") + n;
-  OODFLOW_FAIL("unknown detector '" << name << "'; known detectors: " << known);
+  return std::make_unique<FiniteScores>(make_unguarded(name, options));
 }
 
 void save_detector(const std::string& path, const Detector& detector,

@@ -53,8 +53,13 @@ Tensor ActNorm::inverse(const Tensor& y) {
 void ActNorm::data_init(const Tensor& x) {
   torch::NoGradGuard no_grad;
   const Tensor mean = x.mean(0);
-  // Population std, plus a floor so that a constant dimension does not give log(0).
-  const Tensor std = (x - mean).pow(2).mean(0).sqrt() + 1e-6;
+  // Population std, plus a floor so that a constant dimension does not give log(0). The
+  // floor is also relative: a dimension that is constant in the data (a dead ReLU unit)
+  // would otherwise get a gain of 1e6, and Adam's first steps on its shift would move every
+  // sample by 1e6 x lr there, which diverges the training. Other dimensions keep their std.
+  Tensor std = (x - mean).pow(2).mean(0).sqrt();
+  const double typical = std.pow(2).mean().sqrt().item<double>();
+  std = torch::clamp_min(std + 1e-6, 1e-3 * typical);
   shift.copy_(mean);
   log_scale.copy_(torch::log(std));
 }

@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
+
 #include "oodflow/core/allocator.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/progress.h"
@@ -18,8 +21,13 @@ std::vector<double> score_rows(Flow& flow, const Normalizer& normalizer, float* 
   const torch::Tensor x = torch::from_blob(features, {n, dim}, torch::kFloat32);
   const torch::Tensor log_p =
       flow.log_prob(x.to(torch::Device(device))).to(torch::kCPU, torch::kFloat64).contiguous();
-  const double* values = log_p.data_ptr<double>();
-  return std::vector<double>(values, values + n);
+  std::vector<double> scores(log_p.data_ptr<double>(), log_p.data_ptr<double>() + n);
+  // The input is finite (the normalizer checked it); a NaN can only come from overflow far
+  // outside the training data (inf - inf), so that sample ranks as the most OOD.
+  for (double& s : scores) {
+    if (std::isnan(s)) s = -std::numeric_limits<double>::infinity();
+  }
+  return scores;
 }
 
 std::vector<double> score_features(Flow& flow, const Normalizer& normalizer,

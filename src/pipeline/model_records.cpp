@@ -2,12 +2,59 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "oodflow/core/error.h"
 
 namespace oodflow::pipeline {
+
+std::vector<std::int64_t> constant_dimensions(const io::FeatureFile& features,
+                                              const std::vector<std::int64_t>& rows) {
+  const std::int64_t dim = features.dim();
+  if (rows.empty()) return {};
+  constexpr std::int64_t kChunkRows = 4096;
+  std::vector<float> first(static_cast<std::size_t>(dim));
+  features.gather_rows(rows.data(), 1, first.data());
+  std::vector<char> varies(static_cast<std::size_t>(dim), 0);
+  std::vector<float> chunk;
+  for (std::size_t begin = 1; begin < rows.size(); begin += kChunkRows) {
+    const auto count =
+        static_cast<std::int64_t>(std::min<std::size_t>(kChunkRows, rows.size() - begin));
+    chunk.resize(static_cast<std::size_t>(count * dim));
+    features.gather_rows(rows.data() + begin, count, chunk.data());
+    for (std::int64_t i = 0; i < count; ++i) {
+      for (std::int64_t j = 0; j < dim; ++j) {
+        if (chunk[static_cast<std::size_t>(i * dim + j)] != first[static_cast<std::size_t>(j)]) {
+          varies[static_cast<std::size_t>(j)] = 1;
+        }
+      }
+    }
+  }
+  std::vector<std::int64_t> constant;
+  for (std::int64_t j = 0; j < dim; ++j) {
+    if (!varies[static_cast<std::size_t>(j)]) constant.push_back(j);
+  }
+  return constant;
+}
+
+void warn_constant_dimensions(const std::string& command, const io::FeatureFile& features,
+                              const std::vector<std::int64_t>& rows) {
+  const std::vector<std::int64_t> constant = constant_dimensions(features, rows);
+  if (constant.empty()) return;
+  std::string listed;
+  constexpr std::size_t kListed = 12;
+  for (std::size_t i = 0; i < std::min(constant.size(), kListed); ++i) {
+    listed += (i ? ", " : "") + std::to_string(constant[i]);
+  }
+  if (constant.size() > kListed) listed += ", ...";
+  spdlog::warn(
+      "{}: {} of {} feature dimensions are constant in the {} training samples of '{}' "
+      "(dimension {}): samples that vary there lie outside the training data and score very "
+      "low (-inf when the arithmetic overflows)",
+      command, constant.size(), features.dim(), rows.size(), features.path(), listed);
+}
 
 std::string extraction_record(const io::FeatureFile& features) {
   nlohmann::json record = nlohmann::json::object();

@@ -9,7 +9,9 @@
 #include "oodflow/flow/flow_file.h"
 #include "oodflow/flow/scorer.h"
 #include "oodflow/io/feature_file.h"
+#include "oodflow/metrics/ood_metrics.h"
 #include "oodflow/pipeline/fit_command.h"
+#include "oodflow/pipeline/model_records.h"
 #include "oodflow/pipeline/train_command.h"
 #include "test_util.h"
 
@@ -33,6 +35,13 @@ class HostileValues : public ::testing::Test {
     o.out = dir_.path("flow.safetensors");
     o.blocks = 2;
     o.normalize = normalize;
+    return o;
+  }
+  TrainOptions train_options(const std::string& features) {
+    TrainOptions o;
+    o.features = features;
+    o.out = dir_.path("flow.safetensors");
+    o.blocks = 2;
     return o;
   }
   test::TempDir dir_;
@@ -126,6 +135,132 @@ TEST_F(HostileValues, NonFiniteTrainingRowsOfABaselineAreNamedNotFitted) {
     f.val_fraction = 0;  // every row is a training row
     test::expect_error([&] { run_fit(f); }, {"nan.safetensors", where});
     EXPECT_FALSE(test::file_exists(f.out));
+  }
+}
+
+// ReLU features whose first 4 of 16 dimensions are 0 in every ID training sample, and OOD
+// samples where they are about 0.4 (the issue's case: the flow gave NaN to 198 of 200).
+struct DeadUnits {
+  std::vector<float> id, ood;
+  std::vector<std::int64_t> labels;
+  static constexpr std::int64_t kId = 2000, kOod = 200, kDim = 16;
+  DeadUnits() {
+    data::NormalSampler normal(11);
+    for (std::int64_t i = 0; i < kId + kOod; ++i) {
+      const bool is_ood = i >= kId;
+      for (std::int64_t j = 0; j < kDim; ++j) {
+        float v = std::max(0.0F, static_cast<float>(normal.next() + 0.5));
+        if (j < 4) v = is_ood ? static_cast<float>(0.4 + 0.05 * normal.next()) : 0.0F;
+        (is_ood ? ood : id).push_back(v);
+      }
+      if (!is_ood) labels.push_back(i % 3);
+    }
+  }
+};
+
+TEST_F(HostileValues, DeadDimensionsGiveNoNanScoreAndTheirOodRanksBelowEveryId) {
+  const DeadUnits d;
+  io::FeatureFileContents c;
+  c.rows = DeadUnits::kId;
+  c.dim = DeadUnits::kDim;
+  c.features = d.id.data();
+  c.labels = d.labels.data();
+  io::write_feature_file(dir_.path("id.safetensors"), c);
+  test::write_features(dir_.path("ood.safetensors"), d.ood, DeadUnits::kOod, DeadUnits::kDim);
+  const auto id_file = io::FeatureFile::open(dir_.path("id.safetensors"));
+  const auto ood_file = io::FeatureFile::open(dir_.path("ood.safetensors"));
+  std::vector<std::int64_t> all(DeadUnits::kId);
+  for (std::int64_t i = 0; i < DeadUnits::kId; ++i) all[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(constant_dimensions(id_file, all), (std::vector<std::int64_t>{0, 1, 2, 3}));
+
+  const auto check = [&](const std::vector<double>& id, const std::vector<double>& ood,
+                         bool density) {
+    for (double s : id) EXPECT_TRUE(std::isfinite(s)) << s;
+    std::size_t nan = 0;
+    for (double s : ood) nan += std::isnan(s) ? 1 : 0;
+    EXPECT_EQ(nan, 0u);  // -inf is allowed: the most OOD
+    // A density of the training data is zero off the subspace it lives in: every pair is
+    // ranked right, AUROC 1 (a pair count; ties would count a half). KNN on L2-normalised
+    // features sees the extra dimensions only through the angle (0.90 here).
+    if (density) {
+      EXPECT_EQ(metrics::compute_ood_metrics(id, ood).auroc, 1.0);
+    }
+  };
+  for (const std::string arch : {"glow", "realnvp"}) {
+    SCOPED_TRACE(arch);
+    TrainOptions o;
+    o.features = dir_.path("id.safetensors");
+    o.out = dir_.path(arch + ".safetensors");
+    o.arch = arch;
+    run_train(o);  // the defaults, as the issue ran them
+    auto flow = flow::load_flow(o.out);
+    check(flow::score_features(*flow.flow, flow.normalizer, id_file, 512, "cpu"),
+          flow::score_features(*flow.flow, flow.normalizer, ood_file, 512, "cpu"), true);
+  }
+  for (const std::string name : {"gaussian", "mahalanobis", "knn"}) {
+    SCOPED_TRACE(name);
+    FitOptions f;
+    f.detector = name;
+    f.features = dir_.path("id.safetensors");
+    f.out = dir_.path(name + ".safetensors");
+    f.options.k = 5;
+    run_fit(f);
+    const auto detector = detect::load_detector(f.out);
+    check(detector->score(detect::FeatureSet::load(id_file)),
+          detector->score(detect::FeatureSet::load(ood_file)), name != "knn");
+  }
+}
+
+// Duplicated columns, more dimensions than samples and a range of 1e30 through every
+// feature-space model: finite scores for finite inputs (or -inf), never NaN.
+TEST_F(HostileValues, DuplicatedRankDeficientAndHugeRangeFeaturesNeverScoreNan) {
+  std::vector<std::pair<std::string, std::vector<float>>> cases;
+  const std::int64_t n = 60, dim = 32;
+  auto base = gaussian(n + 20, dim, 1);
+  auto duplicated = base;
+  for (std::int64_t i = 0; i < n + 20; ++i) {
+    for (std::int64_t j = dim / 2; j < dim; ++j) {
+      duplicated[static_cast<std::size_t>(i * dim + j)] =
+          duplicated[static_cast<std::size_t>(i * dim + j - dim / 2)];
+    }
+  }
+  auto huge_range = base;
+  for (std::size_t k = 0; k < huge_range.size(); ++k) {
+    huge_range[k] *= (k % dim) % 2 ? 1e30F : 1e-30F;
+  }
+  cases.push_back({"duplicated", duplicated});
+  cases.push_back({"huge_range", huge_range});
+  for (auto& [what, values] : cases) {
+    SCOPED_TRACE(what);
+    const std::vector<float> train(values.begin(), values.begin() + n * dim);
+    const std::vector<float> query(values.begin() + n * dim, values.end());
+    test::write_features(dir_.path("t.safetensors"), train, n, dim);  // n < 2 dim: rank-deficient
+    test::write_features(dir_.path("q.safetensors"), query, 20, dim);
+    const auto q = io::FeatureFile::open(dir_.path("q.safetensors"));
+    for (const std::string name : {"gaussian", "knn", "glow"}) {
+      SCOPED_TRACE(name);
+      std::vector<double> scores;
+      try {
+        if (name == "glow") {
+          TrainOptions o = train_options(dir_.path("t.safetensors"));
+          run_train(o);
+          auto flow = flow::load_flow(o.out);
+          scores = flow::score_features(*flow.flow, flow.normalizer, q, 64, "cpu");
+        } else {
+          FitOptions f;
+          f.detector = name;
+          f.features = dir_.path("t.safetensors");
+          f.out = dir_.path("d.safetensors");
+          f.options.k = 3;
+          run_fit(f);
+          scores = detect::load_detector(f.out)->score(detect::FeatureSet::load(q));
+        }
+      } catch (const Error& e) {  // a clear refusal naming the file is fine; a NaN is not
+        EXPECT_NE(std::string(e.what()).find("t.safetensors"), std::string::npos) << e.what();
+        continue;
+      }
+      for (double s : scores) EXPECT_FALSE(std::isnan(s));
+    }
   }
 }
 

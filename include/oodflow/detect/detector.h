@@ -78,7 +78,9 @@ class Detector {
   /// labels) and how to produce it.
   virtual void fit(const FeatureSet& train) = 0;
   /// One score per row of `data`, higher = more in-distribution. Throws Error when `data`
-  /// does not match what the detector was fitted on.
+  /// does not match what the detector was fitted on. A row with finite values never gets
+  /// NaN from make_detector's detectors: an overflow far outside the training data gives
+  /// -inf (the most OOD); rows holding NaN/inf may score NaN.
   virtual std::vector<double> score(const FeatureSet& data) const = 0;
   /// The feature dimension it was fitted on; 0 for the detectors that read only logits.
   virtual std::int64_t feature_dim() const = 0;

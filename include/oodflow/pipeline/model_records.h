@@ -38,6 +38,16 @@ std::string model_backbone_sha256(const std::map<std::string, std::string>& mode
 void require_finite_scores(const std::vector<double>& scores, const std::string& features,
                            const std::string& which);
 
+/// The dimensions whose value is the same in every listed row of `features` (ascending).
+/// Streams the rows in chunks: memory stays flat.
+std::vector<std::int64_t> constant_dimensions(const io::FeatureFile& features,
+                                              const std::vector<std::int64_t>& rows);
+/// Logs a warning naming the constant dimensions of the training rows (dead ReLU units,
+/// padding): a sample that varies there lies outside everything the model saw and gets a
+/// very low score, -inf when the arithmetic overflows.
+void warn_constant_dimensions(const std::string& command, const io::FeatureFile& features,
+                              const std::vector<std::int64_t>& rows);
+
 /// Scores the held-out rows of `split` with `score` and returns the calibration; logs the
 /// thresholds. Nothing is held out when split.held_out is empty: returns an empty calibration
 /// (no rows) and warns that the model will have no thresholds.
