@@ -185,7 +185,7 @@ ScoreColumn npy_scores(const TensorView& a, const std::string& path) {
 
 ScoreColumn parse_score_column(const std::uint8_t* data, std::size_t size, const std::string& path,
                                const ScoreFileQuery& query) {
-  if (is_npy(data, size)) return npy_scores(parse_npy(data, size, path), path);
+  if (is_npy(data, size)) return npy_scores(parse_npy(data, size, path).view, path);
   return parse_csv_column(std::string_view(reinterpret_cast<const char*>(data), size), path, query);
 }
 

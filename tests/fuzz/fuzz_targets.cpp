@@ -42,7 +42,7 @@ void safetensors(const std::uint8_t* data, std::size_t size) {
 }
 
 void npy(const std::uint8_t* data, std::size_t size) {
-  sink = touch(io::parse_npy(data, size, "fuzz.npy"));
+  sink = touch(io::parse_npy(data, size, "fuzz.npy").view);
 }
 
 void idx(const std::uint8_t* data, std::size_t size) {

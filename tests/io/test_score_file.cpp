@@ -149,6 +149,22 @@ TEST(ScoreFile, EmptyCellsAndSpreadsheetErrorsAreErrorsNamingLineAndColumn) {
   EXPECT_EQ(v[3], INFINITY);
 }
 
+// Score vectors as numpy saves them from any real dtype: int16 big-endian, bool.
+TEST(ScoreFile, ReadsNpyScoresOfAnyRealDtype) {
+  const auto npy = [](const std::string& descr, const std::string& body, const char* shape) {
+    std::string header =
+        "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+    header.push_back('\n');
+    return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header +
+           body;
+  };
+  EXPECT_EQ(scores_of(npy(">i2", std::string("\xff\xfe\x01\x00", 4), "(2,)"), ""),
+            (std::vector<double>{-2, 256}));
+  EXPECT_EQ(scores_of(npy("|b1", std::string("\x00\x01\x05", 3), "(3, 1)"), ""),
+            (std::vector<double>{0, 1, 1}));
+}
+
 TEST(Csv, QuotesAndSplitsRoundTrip) {
   std::vector<std::string> fields;
   const std::string line = csv_field("plain") + "," + csv_field("a,\"b\"") + "," + csv_field("");
