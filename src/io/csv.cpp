@@ -117,8 +117,10 @@ std::string decode_text(std::string_view bytes, const std::string& source) {
 }
 
 char detect_delimiter(std::string_view text, std::string_view column) {
-  std::size_t begin = text.find_first_not_of("\r\n");
+  // The first line with more than spaces and tabs (the header, or the first value).
+  std::size_t begin = text.find_first_not_of(" \t\r\n");
   if (begin == std::string_view::npos) return 0;
+  begin = text.find_last_of("\r\n", begin) + 1;  // npos + 1 == 0
   std::size_t end = begin;
   bool quoted = false;
   for (; end < text.size() && (quoted || (text[end] != '\n' && text[end] != '\r')); ++end) {
@@ -136,13 +138,17 @@ char detect_delimiter(std::string_view text, std::string_view column) {
       }
     }
   }
-  if (present.empty()) return 0;
+  if (present.size() <= 1) return present.empty() ? 0 : present.front();
   // Excel writes ';' where the decimal separator is ',', and tab in "Unicode text"; a header
   // name may hold another candidate (unquoted), so the one that yields the wanted column wins.
   for (char d : present) {
     CsvReader reader(line, d, "");
     CsvRecord header;
-    if (!reader.next(&header)) continue;
+    try {
+      if (!reader.next(&header)) continue;
+    } catch (const Error&) {
+      break;  // a quote never closed: the real read reports it, naming the file
+    }
     for (const auto& field : header.fields) {
       if (trim(field) == column) return d;
     }

@@ -97,7 +97,7 @@ bool read_header(const CsvRecord& first, bool decimal_comma, const std::string& 
   std::string names;
   for (std::size_t i = 0; i < first.fields.size(); ++i) {
     const std::string_view name = trim(first.fields[i]);
-    names += (i > 0 ? "," : "") + std::string(name);
+    if (names.size() < 200) names += (i > 0 ? ", " : "") + quoted_text(name);
     for (auto [wanted, index] : {std::pair<std::string_view, long*>{query.column, &column},
                                  std::pair<std::string_view, long*>{"set", &layout->set_column}}) {
       if (name != wanted) continue;
@@ -108,8 +108,7 @@ bool read_header(const CsvRecord& first, bool decimal_comma, const std::string& 
   }
   if (column < 0 && first.fields.size() == 1) column = 0;
   OODFLOW_CHECK(column >= 0, "'" << path << "' has no column " << quoted_text(query.column)
-                                 << " (header: " << quoted_text(names, 200)
-                                 << "); choose one with --column");
+                                 << " (header: " << names << "); choose one with --column");
   layout->column = static_cast<std::size_t>(column);
   layout->column_name = std::string(trim(first.fields[layout->column]));
   return true;

@@ -113,6 +113,9 @@ TEST(ScoreFile, LineEndsQuotesAndHeaderNamesAsPythonCsvReadsThem) {
   EXPECT_EQ(scores_of("set, logp\nood, 7\n", "ood", "logp"), (std::vector<double>{7}));
   test::expect_error([&] { scores_of("set,score\nid,\"1\n", "id"); },
                      {"s.csv' line 2", "never closed"});
+  // Python reads a quote inside a field as text: the header is ["a", "b,\"c"].
+  test::expect_error([&] { scores_of("a;b,\"c\n1;2\n", "id"); },
+                     {"s.csv' has no column 'score'", "'a', 'b,\"c'"});
   test::expect_error([&] { scores_of("score,x,score\n1,2,3\n", ""); },
                      {"s.csv", "two columns named 'score'"});
 }
@@ -126,6 +129,7 @@ TEST(ScoreFile, DelimiterAndDecimalCommaFollowTheHeaderLine) {
   // A header name may hold another candidate: the delimiter that yields the column wins.
   EXPECT_EQ(scores_of("model;run,score\nm;1,0.5\n", ""), (std::vector<double>{0.5}));
   EXPECT_EQ(scores_of("score\n0,5\n1,25\n", ""), (std::vector<double>{0.5, 1.25}));
+  EXPECT_EQ(scores_of(" \t\r\n\nset;score\nid;2,5\n", "id"), (std::vector<double>{2.5}));
   // With ',' between fields, a decimal comma splits the value: refused, never read as "0".
   test::expect_error([&] { scores_of("set,score\nid,0,5\n", "id"); },
                      {"s.csv' line 2", "3 fields", "header has 2"});
