@@ -63,24 +63,34 @@ bool all_digits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-// What a descriptor numpy reads as something other than real numbers holds, or null when numpy
-// would not read it at all.
+// What a descriptor numpy reads as something other than real numbers holds, or null when it is
+// not one of those (numpy would not read it at all).
 const char* non_real_kind(std::string_view t) {
-  const auto is = [&](std::string_view name) { return t.substr(0, name.size()) == name; };
-  if (t == "F" || t == "D" || t == "G" || (t[0] == 'c' && all_digits(t.substr(1))) ||
-      is("complex") || is("cfloat") || is("cdouble") || is("clongdouble") || is("csingle")) {
+  const auto one_of = [&](std::initializer_list<std::string_view> names) {
+    return std::find(names.begin(), names.end(), t) != names.end();
+  };
+  // A kind letter alone or with a size, as "S" or "S12".
+  const auto sized = [&](std::string_view kinds) {
+    return kinds.find(t[0]) != std::string_view::npos && (t.size() == 1 || all_digits(t.substr(1)));
+  };
+  // A date kind with an optional unit, as "M8" or "m8[ns]".
+  const auto dated = [&](std::string_view name) {
+    return t.substr(0, name.size()) == name &&
+           (t.size() == name.size() || (t[name.size()] == '[' && t.back() == ']'));
+  };
+  if (one_of({"F", "D", "G", "c8", "c16", "c32", "complex", "complex_", "complex64", "complex128",
+              "complex256", "cfloat", "cdouble", "clongdouble", "clongfloat", "csingle",
+              "singlecomplex", "longcomplex"})) {
     return "complex numbers";
   }
-  if (t == "g" || t == "f16" || t == "f12" || is("longdouble") || is("longfloat") ||
-      is("float128") || is("float96")) {
-    return "long doubles";
-  }
-  if (t == "c" || t[0] == 'S' || t[0] == 'a' || t[0] == 'U' || is("str") || is("bytes") ||
-      is("unicode") || is("string")) {
+  if (one_of({"g", "f16", "longdouble", "longfloat", "float128"})) return "long doubles";
+  if (t == "c" || sized("SaU") ||
+      one_of({"str", "str_", "bytes", "bytes_", "unicode", "unicode_", "string_"})) {
     return "strings";
   }
-  if (t[0] == 'V' || is("void")) return "raw bytes (void)";
-  if (t[0] == 'M' || t[0] == 'm' || is("datetime64") || is("timedelta64")) {
+  if (sized("V") || one_of({"void", "void0"})) return "raw bytes (void)";
+  if (dated("M8") || dated("m8") || dated("M") || dated("m") || dated("datetime64") ||
+      dated("timedelta64")) {
     return "dates or time spans";
   }
   return nullptr;
