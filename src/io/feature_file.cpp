@@ -23,7 +23,9 @@ FeatureFile FeatureFile::open(const std::string& path) {
   f.file_ = std::make_shared<MappedFile>(path);
   check_kind_matches_name(path, f.file_->data(), f.file_->size());
   if (looks_like_npy(*f.file_)) {
-    f.features_ = parse_npy(f.file_->data(), f.file_->size(), path);
+    NpyArray array = parse_npy(f.file_->data(), f.file_->size(), path);
+    f.features_ = array.view;
+    f.npy_copy_ = std::move(array.converted);
   } else {
     SafetensorsView view = parse_safetensors(f.file_->data(), f.file_->size(), path);
     const TensorView* features = view.find(kFeaturesTensor);

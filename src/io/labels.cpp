@@ -33,7 +33,8 @@ std::vector<std::int64_t> read_labels(const std::string& path, std::int64_t coun
   const std::string bytes = read_file_maybe_gzip(path);
   const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
   if (is_npy(bytes.data(), bytes.size())) {
-    const TensorView v = parse_npy(data, bytes.size(), path);
+    const NpyArray array = parse_npy(data, bytes.size(), path);
+    const TensorView& v = array.view;
     OODFLOW_CHECK(v.shape.size() == 1 &&
                       (v.dtype == DType::I64 || v.dtype == DType::I32 || v.dtype == DType::U8),
                   "'" << path << "' must hold a 1-D integer vector of labels");

@@ -1,12 +1,23 @@
 #include "oodflow/pipeline/metrics_command.h"
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "oodflow/core/error.h"
 #include "oodflow/io/score_file.h"
 #include "oodflow/pipeline/named_sets.h"
 
 namespace oodflow::pipeline {
+namespace {
+
+// True when `a` and `b` name one file (links and spellings such as "./s.csv" included).
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec) && !ec;
+}
+
+}  // namespace
 
 void validate(const MetricsOptions& o) {
   as_usage_error([&] {
@@ -20,11 +31,19 @@ void validate(const MetricsOptions& o) {
 
 int run_metrics(const MetricsOptions& o) {
   validate(o);
-  metrics::ScoredSet id{"id", o.id, io::read_scores(o.id, {o.column, "id"}), {}};
+  io::ScoreColumn id_scores = io::read_score_column(o.id, {o.column, "id"});
   std::vector<metrics::ScoredSet> ood;
   for (const auto& [name, file] : parse_named_sets(o.ood)) {
-    ood.push_back({name, file, io::read_scores(file, {o.column, name}), {}});
+    io::ScoreColumn scores = io::read_score_column(file, {o.column, name});
+    // Without a `set` column both reads took every row: the sets would be compared with
+    // themselves (AUROC 50) instead of failing.
+    OODFLOW_CHECK(id_scores.set_selected || scores.set_selected || !same_file(o.id, file),
+                  "--id '" << o.id << "' and --ood '" << name << "=" << file
+                           << "' are the same rows of one file (it has no 'set' column to "
+                           << "tell them apart); give two files, or one with a 'set' column");
+    ood.push_back({name, file, std::move(scores.scores), {}});
   }
+  metrics::ScoredSet id{"id", o.id, std::move(id_scores.scores), {}};
   const nlohmann::json detector = {{"kind", "precomputed scores"}, {"column", o.column}};
   return publish_evaluation(id, ood, detector.dump(), o.out, o.fail_under);
 }

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <optional>
+
 #include "oodflow/core/error.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/npy.h"
@@ -54,6 +57,33 @@ TEST(FeatureFile, ReadsNpyMatrices) {
   f.read_rows(1, 1, rows.data());
   EXPECT_EQ(rows[0], 3.0f);
   EXPECT_EQ(rows[1], 4.0f);
+}
+
+// numpy.save of np.asfortranarray(x.astype('>f4')) for x = [[1, 2, 3], [4, 5, 6]]: the
+// features are converted once and owned by the FeatureFile (and its copies).
+TEST(FeatureFile, ReadsBigEndianFortranOrderNpyMatrices) {
+  test::TempDir dir;
+  std::string header = "{'descr': '>f4', 'fortran_order': True, 'shape': (2, 3), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string bytes =
+      std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header;
+  for (float v : {1.0f, 4.0f, 2.0f, 5.0f, 3.0f, 6.0f}) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    for (int k = 3; k >= 0; --k) bytes.push_back(static_cast<char>(bits >> (8 * k)));
+  }
+  test::write_bytes(dir.path("f.npy"), bytes);
+  std::optional<FeatureFile> copy;
+  {
+    const FeatureFile f = FeatureFile::open(dir.path("f.npy"));
+    EXPECT_EQ(f.rows(), 2);
+    EXPECT_EQ(f.dim(), 3);
+    copy = f;
+  }
+  std::vector<float> rows(6);
+  copy->read_rows(0, 2, rows.data());
+  EXPECT_EQ(rows, (std::vector<float>{1, 2, 3, 4, 5, 6}));
 }
 
 void expect_open_error(const std::string& path, const std::string& needle) {

@@ -74,7 +74,7 @@ TEST(Safetensors, RejectsCorruptHeaders) {
   expect_error_containing(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}",
                           "header length");
   expect_error_containing(make_header_file("{not json", ""), "not a JSON object");
-  expect_error_containing(make_header_file("[1,2]", ""), "not a JSON object");
+  expect_error_containing(make_header_file("[1,2]", ""), "must begin with '{'");
   expect_error_containing(make_header_file(R"({"t":{"dtype":"F32","shape":[2]}})", ""),
                           "lacks dtype");
   expect_error_containing(
@@ -85,7 +85,7 @@ TEST(Safetensors, RejectsCorruptHeaders) {
       "invalid shape");
   expect_error_containing(
       make_header_file(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "abcd"),
-      "outside");
+      "truncated");
   expect_error_containing(
       make_header_file(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "abcd"),
       "needs 8");
@@ -100,6 +100,90 @@ TEST(Safetensors, RejectsCorruptHeaders) {
           R"({"t":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", ""),
       "too large");
   expect_error_containing(make_header_file(R"({"__metadata__":{"k":1}})", ""), "not a string");
+}
+
+// The reference implementation sorts the tensors by data_offsets and requires each range to
+// start where the previous one ended, the first at 0 and the last at the end of the data: every
+// data byte belongs to exactly one tensor (no aliasing tensors, no hidden bytes).
+TEST(Safetensors, DataRangesTileTheBufferExactlyOnce) {
+  const std::string f4x4(16, '\x01');
+  // `logits` declares the very bytes of `features`.
+  expect_error_containing(
+      make_header_file(R"({"features":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                       R"("logits":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
+                       f4x4),
+      "tensor 'logits'");
+  // Half overlap.
+  expect_error_containing(
+      make_header_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                       R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                       std::string(24, '\0')),
+      "tensor 'b'");
+  // 64 bytes no tensor owns between `a` and `b`.
+  expect_error_containing(
+      make_header_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                       R"("b":{"dtype":"F32","shape":[4],"data_offsets":[80,96]}})",
+                       std::string(96, '\0')),
+      "tensor 'b'");
+  // Unowned bytes before the first tensor and after the last one.
+  expect_error_containing(
+      make_header_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                       std::string(24, '\0')),
+      "tensor 'a'");
+  expect_error_containing(
+      make_header_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
+                       std::string(24, '\0')),
+      "8 bytes");
+  expect_error_containing(make_header_file("{}", "x"), "1 bytes");
+
+  // Header order is free; zero-size tensors own no bytes and may sit anywhere in the tiling.
+  const SafetensorsView view =
+      parse(make_header_file(R"({"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},)"
+                             R"("none":{"dtype":"F64","shape":[0,3],"data_offsets":[8,8]},)"
+                             R"("a":{"dtype":"I32","shape":[2],"data_offsets":[0,8]},)"
+                             R"("last":{"dtype":"U8","shape":[0],"data_offsets":[16,16]}})",
+                             std::string(16, '\0')));
+  EXPECT_EQ(view.tensors.size(), 4u);
+  EXPECT_EQ(view.tensors.at("none").nbytes, 0u);
+  // What our writer produces (name order, zero-size tensors included) passes.
+  const std::vector<float> v = {1, 2};
+  EXPECT_NO_THROW(parse(serialize_safetensors(
+      {{"z", DType::F32, {0, 4}, v.data()}, {"a", DType::F32, {2}, v.data()}}, {{"k", "v"}})));
+}
+
+TEST(Safetensors, HeaderFollowsTheReferenceRules) {
+  const std::string ok = R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  EXPECT_NO_THROW(parse(make_header_file(ok, "abcd")));
+  // The documented format: the header starts with '{' (and only trailing spaces pad it).
+  expect_error_containing(make_header_file(" " + ok, "abcd"), "'{'");
+  expect_error_containing(make_header_file("\xef\xbb\xbf" + ok, "abcd"), "'{'");
+  // A UTF-8 string, JSON, without duplicate keys (which a JSON parser would resolve silently).
+  expect_error_containing(make_header_file("{\"t\xff\":1}", ""), "UTF-8");
+  expect_error_containing(
+      make_header_file(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                       R"("t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                       "abcd"),
+      "duplicate key 't'");
+  expect_error_containing(
+      make_header_file(R"({"t":{"dtype":"F64","dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                       "abcd"),
+      "duplicate key 'dtype'");
+  // The reference caps the header at 100,000,000 bytes before reading it.
+  std::string huge(8, '\0');
+  const std::uint64_t n = 100000001;
+  std::memcpy(huge.data(), &n, 8);
+  expect_error_containing(huge + "{}", "100000000");
+  // __metadata__ maps strings to strings (null means none); names outside the format are
+  // named as such.
+  EXPECT_TRUE(parse(make_header_file(R"({"__metadata__":null})", "")).metadata.empty());
+  expect_error_containing(make_header_file(R"({"__metadata__":{"k":["v"]}})", ""), "not a string");
+  expect_error_containing(
+      make_header_file(R"({"t":{"dtype":"I8","shape":[4],"data_offsets":[0,4]}})", "abcd"), "I8");
+  // Tensor names are echoed on one line, whatever they hold.
+  expect_error_containing(
+      make_header_file(R"({"a\nb":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}})",
+                       std::string(8, '\0')),
+      "a\\nb");
 }
 
 TEST(Safetensors, EveryTruncationIsACleanError) {

@@ -86,6 +86,9 @@ class FeatureFile {
  private:
   FeatureFile() = default;
   std::shared_ptr<MappedFile> file_;
+  // The features of a .npy file oodflow cannot use in place (big-endian, Fortran order):
+  // converted once, `features_` points here.
+  std::shared_ptr<const std::vector<std::uint8_t>> npy_copy_;
   TensorView features_;
   std::optional<TensorView> labels_;
   std::optional<TensorView> logits_;
