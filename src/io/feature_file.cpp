@@ -22,6 +22,10 @@ FeatureFile FeatureFile::open(const std::string& path) {
   FeatureFile f;
   f.file_ = std::make_shared<MappedFile>(path);
   check_kind_matches_name(path, f.file_->data(), f.file_->size());
+  const FileKind kind = sniff_file_kind(f.file_->data(), f.file_->size());
+  OODFLOW_CHECK(kind == FileKind::kNpy || kind == FileKind::kSafetensors,
+                "'" << path << "' is not a feature file (.safetensors or .npy [N, D]): it "
+                    << describe_file_start(f.file_->data(), f.file_->size()));
   if (looks_like_npy(*f.file_)) {
     NpyArray array = parse_npy(f.file_->data(), f.file_->size(), path);
     f.features_ = array.view;
@@ -29,9 +33,10 @@ FeatureFile FeatureFile::open(const std::string& path) {
   } else {
     SafetensorsView view = parse_safetensors(f.file_->data(), f.file_->size(), path);
     const TensorView* features = view.find(kFeaturesTensor);
-    OODFLOW_CHECK(features != nullptr, "'" << path
-                                           << "' has no 'features' tensor; a feature file "
-                                              "needs features [N, D] (see the README, Feature files)");
+    OODFLOW_CHECK(features != nullptr,
+                  "'" << path
+                      << "' has no 'features' tensor; a feature file "
+                         "needs features [N, D] (see the README, Feature files)");
     f.features_ = *features;
     if (const TensorView* t = view.find(kLabelsTensor)) f.labels_ = *t;
     if (const TensorView* t = view.find(kLogitsTensor)) f.logits_ = *t;

@@ -83,7 +83,9 @@ bool compatible(FileKind named, FileKind found, const std::string& name) {
              (pnm && found == FileKind::kText);
     }
     case FileKind::kText:
-      return found == FileKind::kText || found == FileKind::kEmpty;
+      // Binary data of no known kind goes to the text reader, which names what is wrong
+      // with it (UTF-16 without a byte-order mark, a NUL byte).
+      return found == FileKind::kText || found == FileKind::kEmpty || found == FileKind::kUnknown;
     case FileKind::kUnknown:
       return true;
     default:

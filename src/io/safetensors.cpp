@@ -11,6 +11,7 @@
 
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
+#include "oodflow/io/file_kind.h"
 #include "text.h"
 
 namespace oodflow::io {
@@ -210,7 +211,8 @@ SafetensorsView parse_safetensors(const std::uint8_t* data, std::size_t size,
 
 SafetensorsFile::SafetensorsFile(const std::string& path)
     : file_(std::make_shared<MappedFile>(path)),
-      view_(parse_safetensors(file_->data(), file_->size(), path)) {}
+      view_((check_kind_matches_name(path, file_->data(), file_->size()),
+             parse_safetensors(file_->data(), file_->size(), path))) {}
 
 const TensorView& SafetensorsFile::require(const std::string& name) const {
   const TensorView* t = view_.find(name);

@@ -13,6 +13,7 @@
 
 #include "oodflow/core/error.h"
 #include "oodflow/io/csv.h"
+#include "oodflow/io/file_kind.h"
 #include "oodflow/io/npy.h"
 #include "text.h"
 
@@ -191,9 +192,11 @@ ScoreColumn parse_score_column(const std::uint8_t* data, std::size_t size, const
 ScoreColumn read_score_column(const std::string& path, const ScoreFileQuery& query) {
   std::ifstream in(path, std::ios::binary);
   OODFLOW_CHECK(in.good(), "cannot open '" << path << "': " << std::strerror(errno));
-  char magic[6] = {};
+  char magic[64] = {};
   in.read(magic, sizeof magic);
-  if (is_npy(magic, static_cast<std::size_t>(in.gcount()))) {
+  const auto got = static_cast<std::size_t>(in.gcount());
+  check_kind_matches_name(path, reinterpret_cast<const std::uint8_t*>(magic), got);
+  if (is_npy(magic, got)) {
     const NpyFile file(path);
     return npy_scores(file.array(), path);
   }

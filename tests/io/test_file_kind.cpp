@@ -7,6 +7,8 @@
 #include "oodflow/io/file_kind.h"
 #include "oodflow/io/idx.h"
 #include "oodflow/io/labels.h"
+#include "oodflow/io/safetensors.h"
+#include "oodflow/io/score_file.h"
 #include "test_util.h"
 
 namespace oodflow::io {
@@ -74,6 +76,20 @@ TEST(FileKind, FeatureFilesWhoseNameAndBytesDisagree) {
   // Names that promise nothing are read by their bytes, as before.
   test::write_bytes(dir.path("feats.bin"), test::read_bytes(dir.path("real.safetensors")));
   EXPECT_EQ(FeatureFile::open(dir.path("feats.bin")).rows(), 2);
+}
+
+TEST(FileKind, ScoreAndModelFilesWhoseNameAndBytesDisagree) {
+  test::TempDir dir;
+  // Scores saved by np.save under a .csv name were read as .npy before: a silent guess.
+  test::write_bytes(dir.path("scores.npy"), "score\n1\n2\n");
+  test::expect_error([&] { read_scores(dir.path("scores.npy"), {}); },
+                     {"scores.npy", "named like a .npy array but is not", "'score'"});
+  test::write_bytes(dir.path("flow.safetensors"), "<html><body>502 Bad Gateway</body></html>");
+  test::expect_error([&] { SafetensorsFile(dir.path("flow.safetensors")); },
+                     {"flow.safetensors", "HTML page, not a safetensors file"});
+  test::write_bytes(dir.path("model.pt.feat"), std::string("PK\x03\x04\x14\x00\x00\x00", 8));
+  test::expect_error([&] { FeatureFile::open(dir.path("model.pt.feat")); },
+                     {"model.pt.feat", "is not a feature file", "50 4b 03 04"});
 }
 
 }  // namespace

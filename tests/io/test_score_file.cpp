@@ -55,10 +55,11 @@ TEST(ScoreFile, NamesFileAndLineOnBadInput) {
 // The expected values below are what Python's csv.reader (excel dialect; delimiter ';' or tab
 // where the header line uses it) and float() make of each file, written out by hand.
 std::vector<double> scores_of(const std::string& bytes, const std::string& set,
-                              const std::string& column = "score") {
+                              const std::string& column = "score",
+                              const std::string& name = "s.csv") {
   test::TempDir dir;
-  test::write_bytes(dir.path("s.csv"), bytes);
-  return read_scores(dir.path("s.csv"), {column, set});
+  test::write_bytes(dir.path(name), bytes);
+  return read_scores(dir.path(name), {column, set});
 }
 
 // UTF-16 code units of `text` (ASCII, plus the escapes below) after a byte-order mark.
@@ -163,9 +164,9 @@ TEST(ScoreFile, ReadsNpyScoresOfAnyRealDtype) {
     return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header +
            body;
   };
-  EXPECT_EQ(scores_of(npy(">i2", std::string("\xff\xfe\x01\x00", 4), "(2,)"), ""),
+  EXPECT_EQ(scores_of(npy(">i2", std::string("\xff\xfe\x01\x00", 4), "(2,)"), "", "", "s.npy"),
             (std::vector<double>{-2, 256}));
-  EXPECT_EQ(scores_of(npy("|b1", std::string("\x00\x01\x05", 3), "(3, 1)"), ""),
+  EXPECT_EQ(scores_of(npy("|b1", std::string("\x00\x01\x05", 3), "(3, 1)"), "", "", "s.npy"),
             (std::vector<double>{0, 1, 1}));
 }
 
