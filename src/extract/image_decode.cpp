@@ -1,69 +1,41 @@
-// Decoding of image files into the pixels PIL gives (torchvision's ImageFolder loader).
+// Decoding of image files into the pixels PIL gives (torchvision's ImageFolder loader). The
+// format comes from the file's first bytes, as PIL's Image.open() finds it, not from the
+// extension; JPEG, PNG and WebP have their own decoders (image_decoders.h) so that every mode
+// PIL reads is converted by PIL's rules (OpenCV's imdecode differs on CMYK JPEG, 16-bit grey
+// and trailing bytes, and refuses animated WebP); the other formats still go to OpenCV.
 #include <algorithm>
+#include <cstring>
+#include <initializer_list>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "image_decoders.h"
 #include "oodflow/extract/image_source.h"
 #include "oodflow/io/mapped_file.h"
 
 namespace oodflow::extract {
 namespace {
 
-// Decoders accept some truncated files without an error: libjpeg fills the missing part of a
-// JPEG with grey (PIL refuses it: "image file is truncated"), and libpng prints its complaint
-// to stderr. Both formats end with a marker that a cut file lacks.
-void check_complete(const std::uint8_t* data, std::size_t size, const std::string& path) {
-  const auto starts_with = [&](std::initializer_list<std::uint8_t> magic) {
-    return size >= magic.size() && std::equal(magic.begin(), magic.end(), data);
-  };
-  if (starts_with({0xff, 0xd8, 0xff})) {
-    // The end-of-image marker must follow the last start-of-scan: entropy-coded data cannot
-    // contain either marker (0xff bytes are stuffed), an embedded thumbnail's EOI comes
-    // before the main scan.
-    std::size_t last_sos = 0;
-    std::size_t last_eoi = 0;
-    for (std::size_t i = 0; i + 1 < size; ++i) {
-      if (data[i] != 0xff) continue;
-      if (data[i + 1] == 0xda) last_sos = i;
-      if (data[i + 1] == 0xd9) last_eoi = i;
-    }
-    if (last_sos == 0 || last_eoi < last_sos) {
-      throw ImageError("'" + path + "' is a truncated JPEG file (no end-of-image marker)");
-    }
-  } else if (starts_with({0x89, 'P', 'N', 'G'})) {
-    static const std::uint8_t kIend[] = {'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
-    if (size < 8 + sizeof kIend ||
-        !std::equal(std::begin(kIend), std::end(kIend), data + size - sizeof kIend)) {
-      throw ImageError("'" + path + "' is a truncated PNG file (no IEND chunk at its end)");
-    }
-  }
+// PIL's Image.MAX_IMAGE_PIXELS is 89,478,485; it refuses twice that, warns above it.
+constexpr std::int64_t kMaxPixels = 2 * std::int64_t{89478485};
+
+bool starts_with(const EncodedImage& file, std::initializer_list<std::uint8_t> magic) {
+  return file.size >= magic.size() && std::equal(magic.begin(), magic.end(), file.data);
 }
 
-}  // namespace
+bool is_webp(const EncodedImage& file) {
+  return file.size >= 16 && std::memcmp(file.data, "RIFF", 4) == 0 &&
+         std::memcmp(file.data + 8, "WEBP", 4) == 0;
+}
 
-cv::Mat decode_image_file(const std::string& path) {
-  cv::Mat decoded;
-  try {
-    const io::MappedFile file(path);
-    check_complete(file.data(), file.size(), path);
-    const cv::Mat bytes(1, static_cast<int>(file.size()), CV_8U,
-                        const_cast<std::uint8_t*>(file.data()));
-    // UNCHANGED keeps grey as grey and does not apply EXIF rotation, as PIL's loader.
-    decoded = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
-  } catch (const ImageError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ImageError(e.what());
-  } catch (const cv::Exception& e) {
-    throw ImageError("'" + path + "' cannot be decoded: " + e.err);
-  }
-  if (decoded.empty()) {
-    throw ImageError("'" + path + "' is not a decodable image (corrupt or unsupported format)");
-  }
+cv::Mat decode_with_opencv(const EncodedImage& file) {
+  const cv::Mat bytes(1, static_cast<int>(file.size), CV_8U, const_cast<std::uint8_t*>(file.data));
+  // UNCHANGED keeps grey as grey and does not apply EXIF rotation, as PIL's loader.
+  cv::Mat decoded = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+  if (decoded.empty()) image_fail(file, "is not a decodable image (corrupt or unsupported format)");
   if (decoded.depth() == CV_16U) {
-    // The high byte, as PIL reads 16-bit colour PNGs (PIL clips 16-bit grey at 255 instead,
-    // which would make most such images white).
+    // The high byte, as PIL reads 16-bit colour.
     cv::Mat high(decoded.size(), CV_MAKETYPE(CV_8U, decoded.channels()));
     const int values = decoded.cols * decoded.channels();
     for (int y = 0; y < decoded.rows; ++y) {
@@ -73,8 +45,8 @@ cv::Mat decode_image_file(const std::string& path) {
     }
     decoded = high;
   } else if (decoded.depth() != CV_8U && decoded.depth() != CV_32F) {
-    throw ImageError("'" + path + "' has an unsupported pixel type (OpenCV depth " +
-                     std::to_string(decoded.depth()) + ")");
+    image_fail(file, "has an unsupported pixel type (OpenCV depth " +
+                         std::to_string(decoded.depth()) + ")");
   }
   cv::Mat rgb;
   switch (decoded.channels()) {
@@ -89,6 +61,58 @@ cv::Mat decode_image_file(const std::string& path) {
     default:
       cv::extractChannel(decoded, rgb, 0);
       return rgb;
+  }
+}
+
+}  // namespace
+
+[[noreturn]] void image_fail(const EncodedImage& file, const std::string& what) {
+  throw ImageError("'" + file.path + "' " + what);
+}
+
+bool image_size_ok(std::int64_t width, std::int64_t height) {
+  return width > 0 && height > 0 && width <= kMaxPixels / height;
+}
+
+void check_image_size(const EncodedImage& file, std::int64_t width, std::int64_t height) {
+  if (image_size_ok(width, height)) return;
+  if (width <= 0 || height <= 0) {
+    image_fail(file,
+               "has no pixels (" + std::to_string(width) + " x " + std::to_string(height) + ")");
+  }
+  image_fail(file, "has " + std::to_string(width) + " x " + std::to_string(height) +
+                       " pixels, more than PIL opens (" + std::to_string(kMaxPixels) +
+                       "; a decompression bomb?)");
+}
+
+Palette::Palette() {
+  for (int i = 0; i < 256; ++i) set(i, i, i, i);
+}
+
+void Palette::set(int i, std::uint8_t r, std::uint8_t g, std::uint8_t b) {
+  rgb_[3 * i] = r;
+  rgb_[3 * i + 1] = g;
+  rgb_[3 * i + 2] = b;
+}
+
+cv::Mat decode_image_file(const std::string& path) {
+  try {
+    const io::MappedFile mapped(path);
+    EncodedImage file;
+    file.data = mapped.data();
+    file.size = mapped.size();
+    file.path = path;
+    if (starts_with(file, {0xff, 0xd8, 0xff})) return decode_jpeg(file);
+    if (starts_with(file, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'})) return decode_png(file);
+    if (is_webp(file)) return decode_webp(file);
+    if (file.size == 0) image_fail(file, "is empty");
+    return decode_with_opencv(file);
+  } catch (const ImageError&) {
+    throw;
+  } catch (const Error& e) {  // cannot open or map the file
+    throw ImageError(e.what());
+  } catch (const cv::Exception& e) {
+    throw ImageError("'" + path + "' cannot be decoded: " + e.err);
   }
 }
 
