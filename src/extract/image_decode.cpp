@@ -1,8 +1,9 @@
 // Decoding of image files into the pixels PIL gives (torchvision's ImageFolder loader). The
 // format comes from the file's first bytes, as PIL's Image.open() finds it, not from the
-// extension; JPEG, PNG and WebP have their own decoders (image_decoders.h) so that every mode
-// PIL reads is converted by PIL's rules (OpenCV's imdecode differs on CMYK JPEG, 16-bit grey
-// and trailing bytes, and refuses animated WebP); the other formats still go to OpenCV.
+// extension; JPEG, PNG, TIFF and WebP have their own decoders (image_decoders.h) so that
+// every mode PIL reads is converted by PIL's rules (OpenCV's imdecode differs on CMYK, 16-bit
+// grey, TIFF alpha and trailing bytes, and refuses animated WebP); BMP and PNM still go to
+// OpenCV.
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
@@ -104,6 +105,10 @@ cv::Mat decode_image_file(const std::string& path) {
     file.path = path;
     if (starts_with(file, {0xff, 0xd8, 0xff})) return decode_jpeg(file);
     if (starts_with(file, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'})) return decode_png(file);
+    if (starts_with(file, {'I', 'I', 42, 0}) || starts_with(file, {'M', 'M', 0, 42}) ||
+        starts_with(file, {'I', 'I', 43, 0}) || starts_with(file, {'M', 'M', 0, 43})) {
+      return decode_tiff(file);
+    }
     if (is_webp(file)) return decode_webp(file);
     if (file.size == 0) image_fail(file, "is empty");
     return decode_with_opencv(file);
