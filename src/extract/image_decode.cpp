@@ -1,15 +1,12 @@
 // Decoding of image files into the pixels PIL gives (torchvision's ImageFolder loader). The
 // format comes from the file's first bytes, as PIL's Image.open() finds it, not from the
-// extension; JPEG, PNG, TIFF and WebP have their own decoders (image_decoders.h) so that
-// every mode PIL reads is converted by PIL's rules (OpenCV's imdecode differs on CMYK, 16-bit
-// grey, TIFF alpha and trailing bytes, and refuses animated WebP); BMP and PNM still go to
-// OpenCV.
+// extension; each format has its own decoder (image_decoders.h) so that every mode PIL reads
+// is converted by PIL's rules (OpenCV's imdecode differs on CMYK, 16-bit grey, 16-bit BMP,
+// PNM maxvals, TIFF alpha, and refuses animated WebP).
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "image_decoders.h"
 #include "oodflow/extract/image_source.h"
@@ -30,39 +27,8 @@ bool is_webp(const EncodedImage& file) {
          std::memcmp(file.data + 8, "WEBP", 4) == 0;
 }
 
-cv::Mat decode_with_opencv(const EncodedImage& file) {
-  const cv::Mat bytes(1, static_cast<int>(file.size), CV_8U, const_cast<std::uint8_t*>(file.data));
-  // UNCHANGED keeps grey as grey and does not apply EXIF rotation, as PIL's loader.
-  cv::Mat decoded = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
-  if (decoded.empty()) image_fail(file, "is not a decodable image (corrupt or unsupported format)");
-  if (decoded.depth() == CV_16U) {
-    // The high byte, as PIL reads 16-bit colour.
-    cv::Mat high(decoded.size(), CV_MAKETYPE(CV_8U, decoded.channels()));
-    const int values = decoded.cols * decoded.channels();
-    for (int y = 0; y < decoded.rows; ++y) {
-      const auto* in = decoded.ptr<std::uint16_t>(y);
-      auto* out = high.ptr<std::uint8_t>(y);
-      for (int i = 0; i < values; ++i) out[i] = static_cast<std::uint8_t>(in[i] >> 8);
-    }
-    decoded = high;
-  } else if (decoded.depth() != CV_8U && decoded.depth() != CV_32F) {
-    image_fail(file, "has an unsupported pixel type (OpenCV depth " +
-                         std::to_string(decoded.depth()) + ")");
-  }
-  cv::Mat rgb;
-  switch (decoded.channels()) {
-    case 1:
-      return decoded;
-    case 3:
-      cv::cvtColor(decoded, rgb, cv::COLOR_BGR2RGB);
-      return rgb;
-    case 4:
-      cv::cvtColor(decoded, rgb, cv::COLOR_BGRA2RGBA);
-      return rgb;
-    default:
-      cv::extractChannel(decoded, rgb, 0);
-      return rgb;
-  }
+bool is_pnm(const EncodedImage& file) {
+  return file.size >= 2 && file.data[0] == 'P' && file.data[1] >= '1' && file.data[1] <= '6';
 }
 
 }  // namespace
@@ -110,8 +76,16 @@ cv::Mat decode_image_file(const std::string& path) {
       return decode_tiff(file);
     }
     if (is_webp(file)) return decode_webp(file);
+    if (starts_with(file, {'B', 'M'})) return decode_bmp(file);
+    if (is_pnm(file)) return decode_pnm(file);
+    if (starts_with(file, {'G', 'I', 'F', '8'})) {
+      image_fail(file,
+                 "is a GIF file, which oodflow does not decode (torchvision's ImageFolder does "
+                 "not list .gif either); convert it to PNG");
+    }
     if (file.size == 0) image_fail(file, "is empty");
-    return decode_with_opencv(file);
+    image_fail(file,
+               "is not an image file oodflow decodes (JPEG, PNG, TIFF, WebP, BMP, PPM/PGM/PBM)");
   } catch (const ImageError&) {
     throw;
   } catch (const Error& e) {  // cannot open or map the file
