@@ -370,6 +370,20 @@ def _(rng):
     return without_adobe_marker(pil_bytes(Image.fromarray(inks, "CMYK"), "JPEG", quality=95))
 
 
+def with_adobe_transform(data, transform):
+    """Sets the colour transform byte of the APP14 segment (2: YCCK)."""
+    pos = data.index(b"\xff\xee")
+    assert data[pos + 4 : pos + 9] == b"Adobe"
+    return data[: pos + 15] + bytes([transform]) + data[pos + 16 :]
+
+
+@entry("jpeg_ycck.jpg", "CMYK JPEG (PIL) with its APP14 transform set to 2: read as YCCK, "
+       "the colour space of Photoshop's CMYK JPEGs")
+def _(rng):
+    inks = rng.integers(0, 256, (H, W, 4), dtype=np.uint8)
+    return with_adobe_transform(pil_bytes(Image.fromarray(inks, "CMYK"), "JPEG", quality=95), 2)
+
+
 @entry("jpeg_trailing_zeros.jpg", "RGB JPEG + 4096 zero bytes after EOI")
 def _(rng):
     return pil_bytes(Image.fromarray(photo(rng)), "JPEG") + bytes(4096)
