@@ -77,7 +77,17 @@ int on_warning(TIFF*, void* user, const char*, const char* fmt, va_list args) {
 }
 
 // What PIL makes of a layout (its mode), reduced to what the conversion needs.
-enum class Kind { kGrey, kGreyInt, kGreyFloat, kGreyAlpha, kRgb, kPalette, kPaletteAlpha, kCmyk };
+enum class Kind {
+  kGrey,
+  kGreyInt,
+  kGreyFloat,
+  kGreyAlpha,
+  kRgb,
+  kPalette,
+  kPaletteAlpha,
+  kCmyk,
+  kYcbcr,  // not JPEG-compressed: libtiff's RGBA interface converts it, for PIL as for us
+};
 
 struct Layout {
   std::uint16_t photometric = 0;
@@ -124,8 +134,8 @@ bool is_grey_depth(int bits) {
   return bits == 1 || bits == 2 || bits == 4 || bits == 8;
 }
 
-// One sample of grey (modes "1", "L", "I;16", "I", "F"). PIL inverts MinIsWhite only up to 8
-// bits, and lists some layouts for little-endian files only.
+// One sample of grey (modes "1", "L", "I;16", "I", "F"; 12 bits are "I;16" too). PIL inverts
+// MinIsWhite only up to 8 bits, and lists some layouts for little-endian files only.
 bool classify_grey(Layout* l) {
   const bool black = l->photometric == PHOTOMETRIC_MINISBLACK;
   if (l->samples != 1 || !l->extras.empty()) return false;
@@ -137,7 +147,7 @@ bool classify_grey(Layout* l) {
   if (l->format == SAMPLEFORMAT_INT) return black && (l->bits == 16 || l->bits == 32);
   if (l->format != SAMPLEFORMAT_UINT) return false;
   if (l->bits == 16) return black || !l->big_endian;
-  if (l->bits == 32) return black && !l->big_endian;
+  if (l->bits == 12 || l->bits == 32) return black && !l->big_endian;
   return is_grey_depth(l->bits);
 }
 
@@ -177,9 +187,10 @@ bool classify(Layout* l) {
       if (l->bits == 16) return l->samples == 4 && l->extras.empty() && !l->big_endian;
       return l->bits == 8 && l->samples <= 6 && classify_extras(l, 4, false);
     case PHOTOMETRIC_YCBCR:
-      // Only JPEG-compressed: libjpeg converts to RGB, as for PIL.
-      l->kind = Kind::kRgb;
-      return l->compression == COMPRESSION_JPEG && uint && l->bits == 8 && l->samples == 3 &&
+      // JPEG-compressed, libjpeg converts to RGB; otherwise libtiff's RGBA interface does, as
+      // in PIL, which cannot read uncompressed YCbCr (its raw decoder expects 4 bytes a pixel).
+      l->kind = l->compression == COMPRESSION_JPEG ? Kind::kRgb : Kind::kYcbcr;
+      return l->compression != COMPRESSION_NONE && uint && l->bits == 8 && l->samples == 3 &&
              l->extras.empty();
     default:
       return false;
@@ -301,6 +312,11 @@ std::uint32_t sample(const Planes& p, int bits, std::size_t x, std::size_t y, in
       std::memcpy(&v, row + 4 * index, 4);
       return v;
     }
+    case 12: {  // two samples in three bytes, most significant bits first
+      const std::size_t bit = index * 12;
+      const std::uint32_t pair = (row[bit / 8] << 8) | row[bit / 8 + 1];
+      return (pair >> (4 - bit % 8)) & 0xfff;
+    }
     default: {
       const std::size_t bit = index * static_cast<std::size_t>(bits);
       return (row[bit / 8] >> (8 - bits - bit % 8)) & ((1u << bits) - 1);
@@ -316,7 +332,7 @@ std::uint8_t grey_byte(const Layout& l, std::uint32_t v) {
       return float_to_byte(f);
     }
     case Kind::kGreyInt:
-      if (l.format == SAMPLEFORMAT_UINT && l.bits == 16) return clip_to_byte(v);
+      if (l.format == SAMPLEFORMAT_UINT && l.bits <= 16) return clip_to_byte(v);
       // Signed 16 bits, and 32 bits either way: PIL reads both into its signed mode "I".
       return clip_to_byte(l.bits == 16 ? static_cast<std::int16_t>(v)
                                        : static_cast<std::int32_t>(v));
@@ -370,6 +386,24 @@ cv::Mat convert(const Layout& l, const Planes& p, int w, int h, const Palette& p
   return out;
 }
 
+cv::Mat read_rgba_interface(TIFF* tif, std::uint32_t w, std::uint32_t h) {
+  cv::Mat raster(static_cast<int>(h), static_cast<int>(w), CV_32SC1);
+  if (!TIFFReadRGBAImageOriented(tif, w, h, raster.ptr<std::uint32_t>(), ORIENTATION_TOPLEFT, 1)) {
+    return cv::Mat();
+  }
+  cv::Mat rgb(raster.size(), CV_8UC3);
+  for (int y = 0; y < rgb.rows; ++y) {
+    const std::uint32_t* in = raster.ptr<std::uint32_t>(y);
+    std::uint8_t* out = rgb.ptr<std::uint8_t>(y);
+    for (int x = 0; x < rgb.cols; ++x, out += 3) {
+      out[0] = static_cast<std::uint8_t>(TIFFGetR(in[x]));
+      out[1] = static_cast<std::uint8_t>(TIFFGetG(in[x]));
+      out[2] = static_cast<std::uint8_t>(TIFFGetB(in[x]));
+    }
+  }
+  return rgb;
+}
+
 Palette read_colormap(TIFF* tif, const Layout& l) {
   Palette palette;
   std::uint16_t* r = nullptr;
@@ -418,13 +452,18 @@ cv::Mat decode_tiff(const EncodedImage& file) {
   if (!classify(&layout)) {
     image_fail(file, "has a TIFF layout PIL does not read either (" + describe(layout) + ")");
   }
+  const std::string corrupt = "cannot be decoded as TIFF (corrupt or truncated): ";
+  if (layout.kind == Kind::kYcbcr) {
+    cv::Mat rgb = read_rgba_interface(tif.get(), w, h);
+    if (rgb.empty()) image_fail(file, corrupt + source.message);
+    return rgb;
+  }
   if (layout.photometric == PHOTOMETRIC_YCBCR) {
     TIFFSetField(tif.get(), TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
   }
   Planes planes;
   if (!read_planes(tif.get(), layout, w, h, &planes, &source)) {
-    image_fail(file, std::string("cannot be decoded as TIFF (corrupt or truncated): ") +
-                         (source.message[0] != '\0' ? source.message : "no image data"));
+    image_fail(file, corrupt + (source.message[0] != '\0' ? source.message : "no image data"));
   }
   const Palette palette =
       layout.photometric == PHOTOMETRIC_PALETTE ? read_colormap(tif.get(), layout) : Palette();
