@@ -33,6 +33,11 @@ KNOWN_DIFFERENCES = {}
 OODFLOW_REFUSES = {
     "gif_still.gif": "GIF",
 }
+# Files both refuse, where oodflow's message is not about truncation: name -> its words.
+REFUSAL_MESSAGES = {
+    "tiff_ycbcr_raw.tif": "TIFF layout",
+    "tiff_lab.tif": "TIFF layout",
+}
 
 ENTRIES = []  # (name, how it was made, writer)
 
@@ -969,6 +974,50 @@ def _(rng):
     return tiff_file(W, H, 8, 3, 6, [jpeg], compression=7, ycbcr_subsampling=(2, 2))
 
 
+@entry("tiff_grey12.tif", "12-bit grey 0..600, little-endian (PIL: I;16), by hand")
+def _(rng):
+    v = rng.integers(0, 601, (H, W))
+    rows = []
+    for row in v:
+        row = list(map(int, row)) + [0] * (len(row) % 2)
+        packed = bytearray()
+        for a, b in zip(row[0::2], row[1::2]):
+            packed += bytes([a >> 4, (a & 15) << 4 | b >> 8, b & 255])
+        rows.append(bytes(packed[: (W * 12 + 7) // 8]))
+    return tiff_file(W, H, 12, 1, 1, [b"".join(rows)])
+
+
+@entry("tiff_ycbcr_lzw.tif", "PIL mode YCbCr, LZW (libtiff's RGBA interface converts it)")
+def _(rng):
+    return pil_bytes(Image.fromarray(photo(rng)).convert("YCbCr"), "TIFF", compression="tiff_lzw")
+
+
+@entry("tiff_ycbcr420_deflate.tif", "YCbCr 4:2:0, Deflate, written by hand")
+def _(rng):
+    ycc = np.asarray(Image.fromarray(photo(rng)).convert("YCbCr")).astype(int)
+    hp, wp = (H + 1) // 2 * 2, (W + 1) // 2 * 2
+    padded = np.pad(ycc, ((0, hp - H), (0, wp - W), (0, 0)), mode="edge")
+    units = bytearray()
+    for by in range(0, hp, 2):
+        for bx in range(0, wp, 2):
+            block = padded[by : by + 2, bx : bx + 2]
+            units += bytes(block[..., 0].ravel().tolist())
+            units += bytes([int(block[..., 1].mean()), int(block[..., 2].mean())])
+    return tiff_file(W, H, 8, 3, 6, [zlib.compress(bytes(units))], compression=8,
+                     ycbcr_subsampling=(2, 2))
+
+
+@entry("tiff_ycbcr_raw.tif", "PIL mode YCbCr, uncompressed (PIL's raw decoder cannot read it)")
+def _(rng):
+    return pil_bytes(Image.fromarray(photo(rng)).convert("YCbCr"), "TIFF")
+
+
+@entry("tiff_lab.tif", "CIELab, 8 bits, written by hand (PIL opens it as mode LAB, which it "
+       "cannot convert)")
+def _(rng):
+    return tiff_file(W, H, 8, 3, 8, strip(rng.integers(0, 256, (H, W, 3))))
+
+
 @entry("tiff_trailing.tif", "RGB TIFF (PIL) + 100 random bytes at the end")
 def _(rng):
     data = pil_bytes(Image.fromarray(photo(rng)), "TIFF")
@@ -1075,12 +1124,13 @@ def main():
         data = writer(rng_for(name))
         (OUT / name).write_bytes(data)
         mode, rgb, grey = pil_pixels(data)
-        if mode is None:
-            expect, status = "refused", f"refused, as by PIL ({rgb})"
-            mode = "-"
-        elif name in OODFLOW_REFUSES:
+        if name in OODFLOW_REFUSES:
             expect = "oodflow-refuses:" + OODFLOW_REFUSES[name]
-            status = "refused by oodflow (PIL reads it)"
+            status = "refused by oodflow; PIL reads it" + ("" if mode else f" ({rgb})")
+            mode = mode or Image.open(io.BytesIO(data)).mode
+        elif mode is None:
+            expect = "refused:" + REFUSAL_MESSAGES.get(name, "truncated")
+            status, mode = f"refused, as by PIL ({rgb})", "-"
         else:
             (OUT / (name + ".rgb.npy")).write_bytes(npy_bytes(rgb))
             (OUT / (name + ".l.npy")).write_bytes(npy_bytes(grey))
