@@ -389,6 +389,12 @@ def _(rng):
     return with_adobe_transform(pil_bytes(Image.fromarray(inks, "CMYK"), "JPEG", quality=95), 2)
 
 
+@entry("jpeg_mpo.jpg", "MPO of 2 frames (a camera's multi-picture JPEG), saved by PIL")
+def _(rng):
+    f = frames(rng, 2)
+    return pil_bytes(f[0], "MPO", save_all=True, append_images=f[1:])
+
+
 @entry("jpeg_trailing_zeros.jpg", "RGB JPEG + 4096 zero bytes after EOI")
 def _(rng):
     return pil_bytes(Image.fromarray(photo(rng)), "JPEG") + bytes(4096)
