@@ -105,6 +105,10 @@ bool feed(png_structp png, png_infop info, const EncodedImage& file) {
 
 cv::Mat to_pixels(const PngState& s, png_structp png, png_infop info) {
   const cv::Mat& in = *s.samples;
+  // 8-bit grey, RGB and RGBA are already what PIL gives.
+  if (s.bit_depth == 8 && s.color_type != PNG_COLOR_TYPE_PALETTE && s.channels != 2) {
+    return in.reshape(s.channels);
+  }
   const int w = static_cast<int>(s.width);
   const int out_channels = s.color_type == PNG_COLOR_TYPE_GRAY          ? 1
                            : (s.color_type & PNG_COLOR_MASK_ALPHA) != 0 ? 4
