@@ -3,6 +3,7 @@
 // bitfields with the masks PIL knows) and conversions: 5- and 6-bit channels are scaled by
 // v * 255 / 31 (or 63), where OpenCV shifts left, and OS/2 palettes of 3-byte entries, which
 // OpenCV misreads.
+#include <algorithm>
 #include <cstring>
 #include <opencv2/core.hpp>
 #include <vector>

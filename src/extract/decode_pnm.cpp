@@ -2,6 +2,7 @@
 // maxval to 255 with Python's round() (halves to even); grey with maxval above 255 is PIL's
 // mode "I" (rescaled to 65535, then clipped to 255 by convert()), except maxval 65535, which
 // PIL reads unscaled and clips alike. OpenCV neither rescales nor clips this way.
+#include <algorithm>
 #include <cmath>
 #include <opencv2/core.hpp>
 #include <string>

@@ -6,6 +6,7 @@
 // as PIL refuses them. OpenCV's RGBA path premultiplies, and it rounds CMYK differently.
 #include <tiffio.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
