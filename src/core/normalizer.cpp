@@ -14,7 +14,9 @@ void check_finite(const float* row, std::int64_t dim, const std::string& source,
                   std::int64_t sample) {
   for (std::int64_t j = 0; j < dim; ++j) {
     OODFLOW_CHECK(std::isfinite(row[j]), "'" << source << "' sample " << sample << ": feature " << j
-                                             << " is " << row[j] << " (features must be finite)");
+                                             << " is " << row[j]
+                                             << " (features must be finite numbers within "
+                                                "float32's range, +-3.4e38)");
   }
 }
 

@@ -65,9 +65,10 @@ std::string cause_line(const std::string& text) {
 }
 
 TorchFailureKind kind_of(const std::string& cause) {
-  if (contains_any(cause, {"'CUDA' backend", "not compiled with CUDA", "NVIDIA driver",
-                           "No CUDA GPUs", "no CUDA-capable device", "without ATen_cuda",
-                           "CUDA driver version", "CUDA is not available"})) {
+  if (contains_any(cause,
+                   {"'CUDA' backend", "not compiled with CUDA", "NVIDIA driver", "No CUDA GPUs",
+                    "no CUDA-capable device", "without ATen_cuda", "CUDA driver version",
+                    "CUDA is not available", "support for cuda", "compiled with CUDA"})) {
     return TorchFailureKind::kNeedsCuda;
   }
   if (contains_any(cause, {"to be on the same device", "same device"})) {

@@ -14,15 +14,17 @@ Flow::Flow(const FlowConfig& config, bool random_init) : config_(config) {
   };
   const auto d = config_.dim;
   for (std::int64_t k = 0; k < config_.blocks; ++k) {
+    // The first ActNorm sees the features themselves (RealNVP's first coupling starts as the
+    // identity).
     if (config_.arch == "glow") {
-      add(std::make_shared<ActNorm>(d));
+      add(std::make_shared<ActNorm>(d, /*input_layer=*/k == 0));
       add(std::make_shared<InvertibleLinear>(d, random_init));
       add(std::make_shared<AffineCoupling>(d, config_.hidden, /*condition_on_even=*/true,
                                            config_.scale_clamp));
     } else {  // realnvp: masks alternate so that every dimension gets transformed
       add(std::make_shared<AffineCoupling>(d, config_.hidden, /*condition_on_even=*/k % 2 == 0,
                                            config_.scale_clamp));
-      add(std::make_shared<ActNorm>(d));
+      add(std::make_shared<ActNorm>(d, /*input_layer=*/k == 0));
     }
   }
 }

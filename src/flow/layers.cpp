@@ -35,7 +35,7 @@ void FlowLayer::to(torch::Device device, torch::Dtype dtype, bool non_blocking) 
 }
 
 // ---------------------------------------------------------------------------------------------
-ActNorm::ActNorm(std::int64_t dim) {
+ActNorm::ActNorm(std::int64_t dim, bool input_layer) : input_layer_(input_layer) {
   shift = register_parameter("shift", torch::zeros({dim}));
   log_scale = register_parameter("log_scale", torch::zeros({dim}));
 }
@@ -53,13 +53,19 @@ Tensor ActNorm::inverse(const Tensor& y) {
 void ActNorm::data_init(const Tensor& x) {
   torch::NoGradGuard no_grad;
   const Tensor mean = x.mean(0);
-  // Population std, plus a floor so that a constant dimension does not give log(0). The
-  // floor is also relative: a dimension that is constant in the data (a dead ReLU unit)
-  // would otherwise get a gain of 1e6, and Adam's first steps on its shift would move every
-  // sample by 1e6 x lr there, which diverges the training. Other dimensions keep their std.
+  // Population std, plus 1e-6 so that a nearly constant dimension does not give log(0).
+  // An exactly constant one (see the class comment) would otherwise get a gain of 1e6, and
+  // Adam's first steps on its shift would move every sample by 1e6 x lr there, which
+  // diverges the training.
   Tensor std = (x - mean).pow(2).mean(0).sqrt();
+  const Tensor constant = std == 0;
   const double typical = std.pow(2).mean().sqrt().item<double>();
-  std = torch::clamp_min(std + 1e-6, 1e-3 * typical);
+  std = std + 1e-6;
+  if (input_layer_) {
+    std = torch::where(constant, torch::clamp_min(std, 1e-3 * typical), std);
+  } else {
+    std = torch::where(constant, torch::ones_like(std), std);
+  }
   shift.copy_(mean);
   log_scale.copy_(torch::log(std));
 }

@@ -22,6 +22,7 @@ FeatureFile FeatureFile::open(const std::string& path) {
   FeatureFile f;
   f.file_ = std::make_shared<MappedFile>(path);
   check_kind_matches_name(path, f.file_->data(), f.file_->size());
+  refuse_archive(path, f.file_->data(), f.file_->size());
   const FileKind kind = sniff_file_kind(f.file_->data(), f.file_->size());
   OODFLOW_CHECK(kind == FileKind::kNpy || kind == FileKind::kSafetensors,
                 "'" << path << "' is not a feature file (.safetensors or .npy [N, D]): it "
@@ -47,9 +48,8 @@ FeatureFile FeatureFile::open(const std::string& path) {
   const TensorView& x = f.features_;
   OODFLOW_CHECK(x.shape.size() == 2, "'" << path << "' holds features of " << x.shape.size()
                                          << " dimensions; expected a 2-D [N, D] matrix");
-  OODFLOW_CHECK(is_float_dtype(x.dtype), "'" << path << "' stores features as "
-                                             << dtype_name(x.dtype)
-                                             << "; expected F32, F16, BF16 or F64");
+  // Integer and bool features (numpy writes them) are read as float32 like the others, exact
+  // up to 2^24: every reader goes through convert_to_float.
   f.rows_ = x.shape[0];
   f.dim_ = x.shape[1];
   OODFLOW_CHECK(f.rows_ > 0, "'" << path << "' holds no samples (empty set)");

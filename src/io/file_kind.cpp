@@ -73,7 +73,8 @@ bool is_safetensors(const std::uint8_t* data, std::size_t size) {
 }
 
 // The kinds of bytes a file named as `named` may hold.
-bool compatible(FileKind named, FileKind found, const std::string& name) {
+bool compatible(FileKind named, FileKind found, const std::string& name, const std::uint8_t* data,
+                std::size_t size) {
   switch (named) {
     case FileKind::kImage: {
       // Plain PNM (P1-P3) is text; other images are binary data this sniffer may not know.
@@ -86,6 +87,11 @@ bool compatible(FileKind named, FileKind found, const std::string& name) {
       // Binary data of no known kind goes to the text reader, which names what is wrong
       // with it (UTF-16 without a byte-order mark, a NUL byte).
       return found == FileKind::kText || found == FileKind::kEmpty || found == FileKind::kUnknown;
+    case FileKind::kSafetensors:
+      // A plausible header length: the safetensors parser names what is wrong after it (a
+      // header that does not start with '{', bad JSON) better than its first bytes would.
+      return found == named || (found == FileKind::kUnknown && size >= 9 && data[7] == 0 &&
+                                data[6] == 0 && data[5] == 0);
     case FileKind::kUnknown:
       return true;
     default:
@@ -205,9 +211,18 @@ void check_kind_matches_name(const std::string& path, const std::uint8_t* data, 
                      << ": it " << start.substr(0, start.find(" (")) << " (a failed download or "
                      << "an error page leaves one); fetch the file again");
   }
-  OODFLOW_CHECK(compatible(named, found, name), "'" << path << "' is named like "
-                                                    << file_kind_name(named) << " but is not: it "
-                                                    << describe_file_start(data, size));
+  OODFLOW_CHECK(compatible(named, found, name, data, size),
+                "'" << path << "' is named like " << file_kind_name(named) << " but is not: it "
+                    << describe_file_start(data, size));
+}
+
+void refuse_archive(const std::string& path, const std::uint8_t* data, std::size_t size) {
+  const FileKind kind = sniff_file_kind(data, size);
+  OODFLOW_CHECK(kind != FileKind::kZip,
+                "'" << path << "' is a zip archive (an .npz of several arrays?); oodflow reads "
+                    << "one array per .npy file: save it with np.save");
+  OODFLOW_CHECK(kind != FileKind::kGzip,
+                "'" << path << "' is gzip-compressed; decompress it first (gunzip)");
 }
 
 }  // namespace oodflow::io

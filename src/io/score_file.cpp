@@ -196,6 +196,7 @@ ScoreColumn read_score_column(const std::string& path, const ScoreFileQuery& que
   in.read(magic, sizeof magic);
   const auto got = static_cast<std::size_t>(in.gcount());
   check_kind_matches_name(path, reinterpret_cast<const std::uint8_t*>(magic), got);
+  refuse_archive(path, reinterpret_cast<const std::uint8_t*>(magic), got);
   if (is_npy(magic, got)) {
     const NpyFile file(path);
     return npy_scores(file.array(), path);

@@ -63,7 +63,8 @@ void require_finite_training_rows(const detect::FeatureSet& set,
                                   const std::vector<std::int64_t>& rows, const std::string& path) {
   const std::vector<std::int64_t> bad = set.nonfinite_rows();
   OODFLOW_CHECK(bad.empty(), "'" << path << "' has " << bad.size()
-                                 << " training row(s) with a NaN/inf feature, logit or ODIN "
+                                 << " training row(s) with a NaN/inf feature (or one beyond "
+                                    "float32's range), logit or ODIN "
                                     "score (the first is row "
                                  << (bad.empty() ? 0 : rows[static_cast<std::size_t>(bad[0])])
                                  << "); a detector cannot be fitted on them");

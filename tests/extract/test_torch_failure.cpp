@@ -48,6 +48,13 @@ TEST(TorchFailure, TheCauseLineAndItsKind) {
       "to have 3 channels, but got 1 channels instead"));
   EXPECT_EQ(shape.kind, TorchFailureKind::kShape);
   EXPECT_EQ(torch_failure_remedy(shape, ""), "");
+  // x.cuda() in forward on a build without CUDA.
+  EXPECT_EQ(explain_torch_failure(std::runtime_error("The following operation failed in the "
+                                                     "TorchScript interpreter.\nRuntimeError: "
+                                                     "PyTorch is not linked with support for cuda "
+                                                     "devices"))
+                .kind,
+            TorchFailureKind::kNeedsCuda);
   const TorchFailure memory = explain_torch_failure(
       std::runtime_error("[enforce fail at alloc_cpu.cpp:75] . DefaultCPUAllocator: can't "
                          "allocate memory: you tried to allocate 1099511627776 bytes."));

@@ -125,5 +125,26 @@ TEST(Layers, ActNormDataInitStandardisesTheBatch) {
   EXPECT_TRUE(torch::allclose(y.var(0, /*unbiased=*/false), torch::ones({4}), 0, 1e-3));
 }
 
+// A dimension constant in the batch (a dead unit): a bounded gain in the input layer, gain 1
+// in the later ones; the others are standardised as before.
+TEST(Layers, ActNormGivesAConstantDimensionABoundedGainOnlyInTheInputLayer) {
+  torch::manual_seed(5);
+  torch::Tensor x = torch::randn({500, 4}) * torch::tensor({1.0, 2.0, 0.5, 3.0});
+  x.select(1, 2).fill_(0.25);
+  ActNorm input(4, /*input_layer=*/true);
+  ActNorm later(4);
+  input.data_init(x);
+  later.data_init(x);
+  const torch::Tensor std = x.std(0, /*unbiased=*/false);
+  const double typical = std.pow(2).mean().sqrt().item<double>();
+  EXPECT_NEAR(input.log_scale[2].item<double>(), std::log(1e-3 * typical), 1e-5);
+  EXPECT_EQ(later.log_scale[2].item<double>(), 0.0);
+  for (int j : {0, 1, 3}) {
+    EXPECT_NEAR(input.log_scale[j].item<double>(), std::log(std[j].item<double>() + 1e-6), 1e-6);
+    EXPECT_EQ(input.log_scale[j].item<double>(), later.log_scale[j].item<double>());
+  }
+  EXPECT_EQ(input.shift[2].item<double>(), 0.25f);
+}
+
 }  // namespace
 }  // namespace oodflow::flow

@@ -7,6 +7,7 @@
 #include "oodflow/io/file_kind.h"
 #include "oodflow/io/idx.h"
 #include "oodflow/io/labels.h"
+#include "oodflow/io/npy.h"
 #include "oodflow/io/safetensors.h"
 #include "oodflow/io/score_file.h"
 #include "test_util.h"
@@ -90,6 +91,51 @@ TEST(FileKind, ScoreAndModelFilesWhoseNameAndBytesDisagree) {
   test::write_bytes(dir.path("model.pt.feat"), std::string("PK\x03\x04\x14\x00\x00\x00", 8));
   test::expect_error([&] { FeatureFile::open(dir.path("model.pt.feat")); },
                      {"model.pt.feat", "is not a feature file", "50 4b 03 04"});
+}
+
+TEST(FileKind, ArchivesAreNamedWithTheirRemedy) {
+  test::TempDir dir;
+  const std::string zip("PK\x03\x04\x14\x00\x00\x00\x08\x00", 10);  // what np.savez writes
+  test::write_bytes(dir.path("a.npz"), zip);
+  // Before: read as text, "holds a NUL character ... UTF-16?".
+  test::expect_error([&] { read_scores(dir.path("a.npz"), {}); },
+                     {"a.npz", "zip archive", "save it with np.save"});
+  test::expect_error([&] { FeatureFile::open(dir.path("a.npz")); }, {"a.npz", "np.save"});
+  test::write_bytes(dir.path("x.npy.gz"), std::string("\x1f\x8b\x08\x00\x00\x00", 6));
+  test::expect_error([&] { read_scores(dir.path("x.npy.gz"), {}); },
+                     {"x.npy.gz", "gzip-compressed; decompress it"});
+}
+
+TEST(FileKind, ASafetensorsHeaderThatDoesNotStartWithABraceIsSaidSo) {
+  test::TempDir dir;
+  const std::string header = " {\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+  std::string bytes(8, '\0');
+  bytes[0] = static_cast<char>(header.size());
+  test::write_bytes(dir.path("lead.safetensors"), bytes + header + std::string(4, '\0'));
+  // Before: "named like a safetensors file but is not: it starts with bytes 4b 00 00 00".
+  test::expect_error([&] { SafetensorsFile(dir.path("lead.safetensors")); },
+                     {"lead.safetensors", "'{'"});
+}
+
+TEST(FileKind, IntegerAndBoolNpyFeaturesAreReadAsFloats) {
+  test::TempDir dir;
+  const std::vector<std::int32_t> ints = {-3, 7, 100000, 0, 42, -1};
+  test::write_bytes(dir.path("i.npy"), serialize_npy(DType::I32, {3, 2}, ints.data()));
+  const FeatureFile f = FeatureFile::open(dir.path("i.npy"));
+  std::vector<float> rows(6);
+  f.read_rows(0, 3, rows.data());
+  EXPECT_EQ(rows, (std::vector<float>{-3, 7, 100000, 0, 42, -1}));
+  // bool, as numpy writes it ('|b1'), goes through the converted copy.
+  std::string header = "{'descr': '|b1', 'fortran_order': False, 'shape': (2, 2), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header.push_back('\n');
+  test::write_bytes(dir.path("b.npy"), std::string("\x93NUMPY\x01\x00", 8) +
+                                           static_cast<char>(header.size()) + '\0' + header +
+                                           std::string("\x01\x00\x00\x01", 4));
+  const FeatureFile b = FeatureFile::open(dir.path("b.npy"));
+  std::vector<float> flags(4);
+  b.read_rows(0, 2, flags.data());
+  EXPECT_EQ(flags, (std::vector<float>{1, 0, 0, 1}));
 }
 
 }  // namespace

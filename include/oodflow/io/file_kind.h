@@ -43,4 +43,8 @@ std::string describe_file_start(const std::uint8_t* data, std::size_t size);
 /// leaves one)". Also refuses an HTML page under any name (no reader of oodflow takes one).
 void check_kind_matches_name(const std::string& path, const std::uint8_t* data, std::size_t size);
 
+/// Throws Error for a zip archive (an .npz holds several arrays: "save one with np.save") or
+/// gzip data, for the readers that take neither (features, scores).
+void refuse_archive(const std::string& path, const std::uint8_t* data, std::size_t size);
+
 }  // namespace oodflow::io
