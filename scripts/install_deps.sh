@@ -14,8 +14,8 @@ packages=(
   libgtest-dev libgmock-dev
   libopencv-dev           # cv::Mat images, colour conversion and resizing (extract)
   # Image decoding with the libraries PIL uses, for PIL's pixels: JPEG, PNG, TIFF, and
-  # libwebp's demux/animation API (animated WebP).
-  libjpeg62-turbo-dev libpng-dev libtiff-dev libwebp-dev
+  # libwebp's demux/animation API (animated WebP); giflib for the LZW data of GIF files.
+  libjpeg62-turbo-dev libpng-dev libtiff-dev libwebp-dev libgif-dev
   libssl-dev              # SHA-256 of data and model files (OpenSSL)
   zlib1g-dev              # gzip-compressed IDX files
   dataset-fashion-mnist   # Fashion-MNIST IDX files (/usr/share/datasets/fashion-mnist), tests and demo

@@ -14,6 +14,7 @@ the file's name, so a second run rewrites the same bytes.
 
 import io
 import pathlib
+import re
 import struct
 import sys
 import warnings
@@ -27,12 +28,18 @@ OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "extra
 H, W = 17, 23  # odd sizes: partial JPEG MCUs, BMP row padding, partial tiles
 
 # Files where oodflow and PIL differ on purpose: name -> (max |difference| of convert("RGB"),
-# of convert("L"), why). Empty while every file decodes exactly.
-KNOWN_DIFFERENCES = {}
-# Files PIL reads and oodflow refuses: name -> the words oodflow's message must contain.
-OODFLOW_REFUSES = {
-    "gif_still.gif": "GIF",
+# of convert("L"), why).
+KNOWN_DIFFERENCES = {
+    "gif_grey_local_table.gif": (
+        0,
+        145,
+        "convert(\"L\"): oodflow gives the grey of the global colours that PIL's "
+        "convert(\"RGB\") shows, PIL the indices",
+    ),
 }
+# Files PIL reads and oodflow refuses: name -> the words oodflow's message must contain. Empty
+# while oodflow reads every file PIL reads.
+OODFLOW_REFUSES = {}
 # Files both refuse, where oodflow's message is not about truncation: name -> its words.
 REFUSAL_MESSAGES = {
     "tiff_ycbcr_raw.tif": "TIFF layout",
@@ -1094,9 +1101,254 @@ def _(rng):
 # ----------------------------------------------------------------------------------------- GIF
 
 
-@entry("gif_still.gif", "PIL mode P, saved by PIL as GIF (not in torchvision's extensions)")
+def lzw_codes(indices, code_size):
+    """GIF's variable-width LZW of a sequence of indices: clear code first, a new clear code when
+    the table is full, the end code last; codes packed LSB first."""
+    clear, end = 1 << code_size, (1 << code_size) + 1
+    out = bytearray()
+    acc = nbits = 0
+    width = code_size + 1
+
+    def put(code):
+        nonlocal acc, nbits
+        acc |= code << nbits
+        nbits += width
+        while nbits >= 8:
+            out.append(acc & 255)
+            acc >>= 8
+            nbits -= 8
+
+    table, next_code = {}, end + 1
+    put(clear)
+    prefix = None  # the code of the string matched so far
+    for v in map(int, indices):
+        if prefix is None:
+            prefix = v
+        elif (prefix, v) in table:
+            prefix = table[prefix, v]
+        else:
+            put(prefix)
+            if next_code < 4096:
+                table[prefix, v] = next_code
+                next_code += 1
+                if next_code - 1 == 1 << width and width < 12:
+                    width += 1
+            else:
+                put(clear)
+                table, next_code, width = {}, end + 1, code_size + 1
+            prefix = v
+    if prefix is not None:
+        put(prefix)
+    put(end)
+    if nbits:
+        out.append(acc & 255)
+    return bytes(out)
+
+
+def sub_blocks(data):
+    """Data sub-blocks of up to 255 bytes, then the empty block."""
+    chunks = [data[i : i + 255] for i in range(0, len(data), 255)]
+    return b"".join(bytes([len(c)]) + c for c in chunks) + b"\0"
+
+
+def first_frame_end(data):
+    """Where the first frame's image data ends (after its empty sub-block)."""
+    pos = 13 + (3 << (data[10] & 7) + 1 if data[10] & 0x80 else 0)
+    while data[pos] != ord(","):
+        assert data[pos] == ord("!")
+        pos += 2
+        while data[pos]:
+            pos += 1 + data[pos]
+        pos += 1
+    flags = data[pos + 9]
+    pos += 10 + (3 << (flags & 7) + 1 if flags & 0x80 else 0) + 1
+    while data[pos]:
+        pos += 1 + data[pos]
+    return pos + 1
+
+
+def colour_table(colours):
+    """(size bits of the flags, table bytes padded with black to a power of two entries)."""
+    n = len(colours) // 3
+    bits = max(1, (n - 1).bit_length())
+    return bits - 1, bytes(colours) + bytes(3 * (1 << bits) - len(colours))
+
+
+def gif_file(width, height, frames, global_table=None, background=0, before=b""):
+    """A GIF89a written by hand. frames: dicts of indices ([h, w] array), x, y, local (table of
+    RGB bytes), transparency, interlace, dispose. `before` goes before the first frame."""
+    flags, table = 0, b""
+    if global_table is not None:
+        bits, table = colour_table(global_table)
+        flags = 0x80 | bits << 4 | bits
+    out = b"GIF89a" + struct.pack("<HHBBB", width, height, flags, background, 0) + table + before
+    for f in frames:
+        idx = f["indices"]
+        h, w = idx.shape
+        trns = f.get("transparency")
+        if trns is not None or f.get("dispose"):
+            gce_flags = f.get("dispose", 0) << 2 | (trns is not None)
+            out += b"!\xf9\x04" + struct.pack("<BHB", gce_flags, 10, trns or 0) + b"\0"
+        flags, table = 0, b""
+        if f.get("local") is not None:
+            bits, table = colour_table(f["local"])
+            flags = 0x80 | bits
+        rows = np.arange(h)
+        if f.get("interlace"):
+            flags |= 0x40
+            rows = np.concatenate([rows[0::8], rows[4::8], rows[2::4], rows[1::2]])
+        out += b"," + struct.pack("<HHHHB", f.get("x", 0), f.get("y", 0), w, h, flags) + table
+        code_size = max(2, int(idx.max()).bit_length())
+        out += bytes([code_size]) + sub_blocks(lzw_codes(idx[rows].ravel(), code_size))
+    return out + b";"
+
+
+def random_table(rng, n):
+    return rng.integers(0, 256, 3 * n, dtype=np.uint8).tobytes()
+
+
+GREY_RAMP = bytes(i // 3 for i in range(3 * 256))
+
+
+def pil_gif(rng, **options):
+    return pil_bytes(Image.fromarray(photo(rng)).quantize(32), "GIF", **options)
+
+
+@entry("gif_still.gif", "PIL mode P (photo quantized to 32 colours), saved by PIL, not interlaced")
 def _(rng):
-    return pil_bytes(Image.fromarray(photo(rng)).quantize(32), "GIF")
+    return pil_gif(rng, interlace=False)
+
+
+@entry("gif_interlaced.gif", "the same saved by PIL interlaced (its default from 16 rows)")
+def _(rng):
+    return pil_gif(rng)
+
+
+@entry("gif_interlaced_tall.gif", "interlaced, 9 x 41, written by hand (all 4 passes, rows 0..40)")
+def _(rng):
+    return gif_file(9, 41, [dict(indices=rng.integers(0, 16, (41, 9)), interlace=True)],
+                    random_table(rng, 16))
+
+
+@entry("gif_animated.gif", "3 frames saved by PIL (save_all, loop); the first frame is read")
+def _(rng):
+    f = [im.quantize(32) for im in frames(rng)]
+    return pil_bytes(f[0], "GIF", save_all=True, append_images=f[1:], duration=100, loop=0)
+
+
+@entry("gif_transparency.gif", "PIL mode P with transparency index 3, saved by PIL (the "
+       "transparent pixels keep their palette colour)")
+def _(rng):
+    return pil_gif(rng, transparency=3)
+
+
+@entry("gif_offset.gif", "11 x 7 first frame at (5, 4) of a 23 x 17 screen, background index 5, "
+       "by hand (outside: index 0)")
+def _(rng):
+    frame = dict(indices=rng.integers(1, 16, (7, 11)), x=5, y=4)
+    return gif_file(W, H, [frame], random_table(rng, 16), background=5)
+
+
+@entry("gif_offset_transparency.gif", "gif_offset.gif with transparency index 9, by hand "
+       "(outside: index 9), then a second frame")
+def _(rng):
+    first = dict(indices=rng.integers(0, 16, (7, 11)), x=5, y=4, transparency=9, dispose=2)
+    second = dict(indices=rng.integers(0, 16, (H, W)))
+    return gif_file(W, H, [first, second], random_table(rng, 16), background=5)
+
+
+@entry("gif_past_screen.gif", "a 15 x 12 frame at (12, 9) of a 23 x 17 screen, by hand (PIL "
+       "grows the canvas to 27 x 21)")
+def _(rng):
+    return gif_file(W, H, [dict(indices=rng.integers(0, 8, (12, 15)), x=12, y=9)],
+                    random_table(rng, 8))
+
+
+@entry("gif_local_table.gif", "a global table of 8 colours and a local one of 32, by hand")
+def _(rng):
+    frame = dict(indices=rng.integers(0, 32, (H, W)), local=random_table(rng, 32))
+    return gif_file(W, H, [frame], random_table(rng, 8))
+
+
+@entry("gif_local_table_only.gif", "a local table of 4 colours and no global one, interlaced, "
+       "by hand")
+def _(rng):
+    frame = dict(indices=rng.integers(0, 4, (H, W)), local=random_table(rng, 4), interlace=True)
+    return gif_file(W, H, [frame])
+
+
+@entry("gif_short_table.gif", "indices 0..15 with a table of 4 colours (PIL: grey past it)")
+def _(rng):
+    return gif_file(W, H, [dict(indices=rng.integers(0, 16, (H, W)))], random_table(rng, 4))
+
+
+@entry("gif_grey.gif", "a global table that is the grey ramp 0..255, by hand (PIL: mode L)")
+def _(rng):
+    return gif_file(W, H, [dict(indices=photo(rng)[:, :, 0])], GREY_RAMP)
+
+
+@entry("gif_grey_transparency.gif", "grey ramp of 16, frame at (3, 2) with transparency index "
+       "12, by hand (PIL: mode L, outside 12)")
+def _(rng):
+    frame = dict(indices=rng.integers(0, 16, (12, 17)), x=3, y=2, transparency=12)
+    return gif_file(W, H, [frame], GREY_RAMP[: 3 * 16])
+
+
+@entry("gif_grey_local_table.gif", "a local grey ramp of 16 over a global table of 16 colours, "
+       "by hand (PIL: mode L; convert(\"RGB\") shows the global colours, convert(\"L\") the "
+       "indices)")
+def _(rng):
+    frame = dict(indices=rng.integers(0, 16, (H, W)), local=GREY_RAMP[: 3 * 16])
+    return gif_file(W, H, [frame], random_table(rng, 16))
+
+
+@entry("gif_no_table.gif", "no colour table at all, by hand (PIL: mode L, the indices)")
+def _(rng):
+    return gif_file(W, H, [dict(indices=photo(rng)[:, :, 1])])
+
+
+@entry("gif_extensions.gif", "a comment, a NETSCAPE loop, two graphic control extensions (the "
+       "first with transparency 2) and a stray byte before the frame, by hand")
+def _(rng):
+    before = (
+        b"!\xfe\x05hello\x03abc\0"
+        + b"!\xff\x0bNETSCAPE2.0\x03\x01\0\0\0"
+        + b"!\xf9\x04\x01\x0a\x00\x02\0"
+        + b"!\xf9\x04\x00\x0a\x00\x05\0"
+        + b"\x07"
+    )
+    frame = dict(indices=rng.integers(0, 16, (7, 11)), x=2, y=3)
+    return gif_file(W, H, [frame], random_table(rng, 16), before=before)
+
+
+@entry("gif_trailing.gif", "gif_still.gif-like file + 300 random bytes after the trailer")
+def _(rng):
+    return pil_gif(rng, interlace=False) + rng.integers(0, 256, 300, dtype=np.uint8).tobytes()
+
+
+@entry("gif_no_trailer.gif", "PIL GIF without its block terminator and trailer (every pixel "
+       "present; PIL reads it)")
+def _(rng):
+    return pil_gif(rng)[:-2]
+
+
+@entry("gif_animated_cut.gif", "gif_animated.gif-like file cut in its second frame (PIL reads "
+       "the first)")
+def _(rng):
+    f = [im.quantize(32) for im in frames(rng)]
+    data = pil_bytes(f[0], "GIF", save_all=True, append_images=f[1:], duration=100, loop=0)
+    return data[: first_frame_end(data) + 40]
+
+
+@entry("gif_cut.gif", "PIL GIF cut in its image data, 100 bytes before its end")
+def _(rng):
+    data = pil_gif(rng)
+    return data[: first_frame_end(data) - 100]
+
+
+@entry("gif_cut_table.gif", "PIL GIF cut in its global colour table")
+def _(rng):
+    return pil_gif(rng)[:40]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1115,7 +1367,9 @@ def pil_pixels(data):
             mode = im.mode
             return mode, np.asarray(im.convert("RGB")), np.asarray(im.convert("L"))
     except Exception as e:  # PIL's reasons vary: OSError, SyntaxError, ValueError
-        return None, f"{type(e).__name__}: {e}", None
+        # Without the address of the BytesIO, which changes from run to run.
+        message = re.sub(r" <_io.BytesIO object at 0x[0-9a-f]+>", "", str(e))
+        return None, f"{type(e).__name__}: {message}", None
 
 
 def main():

@@ -78,14 +78,11 @@ cv::Mat decode_image_file(const std::string& path) {
     if (is_webp(file)) return decode_webp(file);
     if (starts_with(file, {'B', 'M'})) return decode_bmp(file);
     if (is_pnm(file)) return decode_pnm(file);
-    if (starts_with(file, {'G', 'I', 'F', '8'})) {
-      image_fail(file,
-                 "is a GIF file, which oodflow does not decode (torchvision's ImageFolder does "
-                 "not list .gif either); convert it to PNG");
-    }
+    if (starts_with(file, {'G', 'I', 'F', '8'})) return decode_gif(file);
     if (file.size == 0) image_fail(file, "is empty");
-    image_fail(file,
-               "is not an image file oodflow decodes (JPEG, PNG, TIFF, WebP, BMP, PPM/PGM/PBM)");
+    image_fail(
+        file,
+        "is not an image file oodflow decodes (JPEG, PNG, TIFF, WebP, BMP, PPM/PGM/PBM, GIF)");
   } catch (const ImageError&) {
     throw;
   } catch (const Error& e) {  // cannot open or map the file

@@ -26,6 +26,7 @@ cv::Mat decode_webp(const EncodedImage& file);
 cv::Mat decode_tiff(const EncodedImage& file);
 cv::Mat decode_bmp(const EncodedImage& file);
 cv::Mat decode_pnm(const EncodedImage& file);
+cv::Mat decode_gif(const EncodedImage& file);
 
 /// Throws ImageError "'<path>' <what>".
 [[noreturn]] void image_fail(const EncodedImage& file, const std::string& what);

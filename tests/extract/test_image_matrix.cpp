@@ -146,10 +146,11 @@ TEST(ImageMatrix, ManifestListsEveryKindOfFile) {
       return f.name.rfind(prefix, 0) == 0 && (f.expect == "pixels") == readable;
     });
   };
-  for (const char* prefix : {"png_", "jpeg_", "bmp_", "pbm_", "pgm_", "ppm_", "tiff_", "webp_"}) {
+  for (const char* prefix :
+       {"png_", "jpeg_", "bmp_", "pbm_", "pgm_", "ppm_", "tiff_", "webp_", "gif_"}) {
     EXPECT_GT(count(prefix, true), 0) << prefix;
   }
-  for (const char* prefix : {"png_", "jpeg_", "bmp_", "ppm_", "tiff_", "webp_"}) {
+  for (const char* prefix : {"png_", "jpeg_", "bmp_", "ppm_", "tiff_", "webp_", "gif_"}) {
     EXPECT_GT(count(prefix, false), 0) << prefix << ": no refused file";
   }
 }
