@@ -104,7 +104,7 @@ void run_fit(const FitOptions& o) {
       "fit: {} detector on {} samples of dimension {} from '{}' ({} held out for "
       "calibration)",
       o.detector, split.train.size(), file.dim(), o.features, split.held_out.size());
-  warn_constant_dimensions("fit", file, split.train);
+  check_constant_dimensions("fit", file, split.train, /*need_variation=*/false);
   const std::string training = nlohmann::json{
       {"features", o.features},
       {"features_sha256", file.sha256()},

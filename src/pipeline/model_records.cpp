@@ -39,10 +39,14 @@ std::vector<std::int64_t> constant_dimensions(const io::FeatureFile& features,
   return constant;
 }
 
-void warn_constant_dimensions(const std::string& command, const io::FeatureFile& features,
-                              const std::vector<std::int64_t>& rows) {
+void check_constant_dimensions(const std::string& command, const io::FeatureFile& features,
+                               const std::vector<std::int64_t>& rows, bool need_variation) {
   const std::vector<std::int64_t> constant = constant_dimensions(features, rows);
   if (constant.empty()) return;
+  OODFLOW_CHECK(!need_variation || static_cast<std::int64_t>(constant.size()) < features.dim(),
+                "'" << features.path() << "': every feature dimension is constant over the "
+                    << rows.size() << " training samples (they are one point); there is no "
+                    << "distribution to fit");
   std::string listed;
   constexpr std::size_t kListed = 12;
   for (std::size_t i = 0; i < std::min(constant.size(), kListed); ++i) {

@@ -92,7 +92,7 @@ flow::TrainSummary run_train(const TrainOptions& o) {
   const HoldoutSplit split = split_holdout(data.rows(), o.val_fraction, o.seed);
   spdlog::info("train: {} samples of dimension {} from '{}' ({} held out for calibration)",
                split.train.size(), data.dim(), o.features, split.held_out.size());
-  warn_constant_dimensions("train", data, split.train);
+  check_constant_dimensions("train", data, split.train, /*need_variation=*/true);
   const Normalization normalization = parse_normalization(o.normalize);
   const Normalizer normalizer = normalization == Normalization::kStandardize
                                     ? fit_standardization(data, split.train)

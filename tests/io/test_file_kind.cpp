@@ -90,7 +90,10 @@ TEST(FileKind, ScoreAndModelFilesWhoseNameAndBytesDisagree) {
                      {"flow.safetensors", "HTML page, not a safetensors file"});
   test::write_bytes(dir.path("model.pt.feat"), std::string("PK\x03\x04\x14\x00\x00\x00", 8));
   test::expect_error([&] { FeatureFile::open(dir.path("model.pt.feat")); },
-                     {"model.pt.feat", "is not a feature file", "50 4b 03 04"});
+                     {"model.pt.feat", "zip archive", "np.save"});
+  test::write_bytes(dir.path("notes.feat"), "just some text\n");
+  test::expect_error([&] { FeatureFile::open(dir.path("notes.feat")); },
+                     {"notes.feat", "is not a feature file", "'just som'"});
 }
 
 TEST(FileKind, ArchivesAreNamedWithTheirRemedy) {

@@ -44,9 +44,11 @@ std::vector<std::int64_t> constant_dimensions(const io::FeatureFile& features,
                                               const std::vector<std::int64_t>& rows);
 /// Logs a warning naming the constant dimensions of the training rows (dead ReLU units,
 /// padding): a sample that varies there lies outside everything the model saw and gets a
-/// very low score, -inf when the arithmetic overflows.
-void warn_constant_dimensions(const std::string& command, const io::FeatureFile& features,
-                              const std::vector<std::int64_t>& rows);
+/// very low score, -inf when the arithmetic overflows. With `need_variation` (a density of
+/// the features), every dimension constant is an Error naming the file: all the samples are
+/// one point, there is no distribution to fit.
+void check_constant_dimensions(const std::string& command, const io::FeatureFile& features,
+                               const std::vector<std::int64_t>& rows, bool need_variation);
 
 /// Scores the held-out rows of `split` with `score` and returns the calibration; logs the
 /// thresholds. Nothing is held out when split.held_out is empty: returns an empty calibration
