@@ -166,9 +166,8 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
                   "'" << o.model << "' records no ODIN settings, so it cannot judge images");
     settings.odin = odin_from_json(extraction[io::kOdinTensor].dump(), o.model);
   }
-  const auto source =
-      extract::open_image_source(o.images, extract::parse_source_format(o.source_format), "",
-                                 o.root);
+  const auto source = extract::open_image_source(
+      o.images, extract::parse_source_format(o.source_format), "", o.root);
   spdlog::info("detect: {} images of '{}', backbone '{}'", source->size(), o.images, bo.path);
 
   Judge judge(o, threshold);

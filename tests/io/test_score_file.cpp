@@ -90,7 +90,9 @@ TEST(ScoreFile, ByteOrderMarksAndUtf16AsExcelSavesThem) {
   test::expect_error([&] { scores_of(std::string("\xff\xfe\0\0s\0\0\0", 8), ""); },
                      {"s.csv", "UTF-32"});
   // "score\n1" in UTF-16 LE without a byte-order mark: 14 bytes.
-  const char no_bom[] = "s\0c\0o\0r\0e\0\n\0" "1\0";
+  const char no_bom[] =
+      "s\0c\0o\0r\0e\0\n\0"
+      "1\0";
   test::expect_error([&] { scores_of(std::string(no_bom, sizeof no_bom - 1), ""); },
                      {"s.csv", "NUL", "byte-order mark"});
   test::expect_error([&] { scores_of(le.substr(0, le.size() - 1), ""); }, {"s.csv", "odd"});

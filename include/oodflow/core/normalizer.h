@@ -1,7 +1,7 @@
-// Feature preprocessing applied identically before training and scoring (METHOD.md §1):
-// L2 normalisation (the reference recipe), per-dimension standardisation with statistics of
-// the training set, or none. It is also the single place where input rows are checked: a NaN
-// or inf feature, or a zero vector under L2, is an error naming the file and the sample.
+// Feature preprocessing applied identically before training and scoring (README: The paper's
+// setting): L2 normalisation (the reference recipe), per-dimension standardisation with statistics
+// of the training set, or none. It is also the single place where input rows are checked: a NaN or
+// inf feature, or a zero vector under L2, is an error naming the file and the sample.
 #pragma once
 
 #include <cstdint>

@@ -48,11 +48,11 @@ class ImageSource {
 };
 
 /// Opens `path` as `format` (kAuto, from the bytes: a directory is a folder, the .npy magic
-/// an image array, the IDX or gzip magic an IDX file, text a list). `labels_path` gives the labels of IDX
-/// and .npy sources (an IDX labels file or an integer .npy vector); empty = none, or for
-/// IDX the sibling "*-labels-idx1-ubyte[.gz]" file when it exists. `root` is the folder that
-/// the relative paths of a list file are relative to (OpenOOD's data root); empty = the list
-/// file's own folder. A name that promises another format than the bytes hold is an Error.
+/// an image array, the IDX or gzip magic an IDX file, text a list). `labels_path` gives the labels
+/// of IDX and .npy sources (an IDX labels file or an integer .npy vector); empty = none, or for IDX
+/// the sibling "*-labels-idx1-ubyte[.gz]" file when it exists. `root` is the folder that the
+/// relative paths of a list file are relative to (OpenOOD's data root); empty = the list file's own
+/// folder. A name that promises another format than the bytes hold is an Error.
 std::unique_ptr<ImageSource> open_image_source(const std::string& path, SourceFormat format,
                                                const std::string& labels_path = "",
                                                const std::string& root = "");

@@ -1,6 +1,6 @@
 // Feature files: the [N, D] matrix of backbone features that train and score read, with
 // optional labels [N], logits [N, C] and per-sample source paths. Two formats are read:
-// oodflow's .safetensors feature files (METHOD.md §3) and plain .npy [N, D] arrays. The file
+// oodflow's .safetensors feature files (README: Files) and plain .npy [N, D] arrays. The file
 // is memory-mapped; rows are converted to float only when a batch asks for them.
 #pragma once
 

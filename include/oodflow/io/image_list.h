@@ -1,7 +1,8 @@
 // List files of images: one image path per line, optionally with an integer label after the
 // last comma ("path,label") or blank ("path label", OpenOOD's image lists), on every line or
-// on none; '#' comments, blank lines and a UTF-8 byte-order mark are ignored. The parser works on text, so it can be fuzzed and
-// tested without files; the extract module turns the entries into an image source.
+// on none; '#' comments, blank lines and a UTF-8 byte-order mark are ignored. The parser works on
+// text, so it can be fuzzed and tested without files; the extract module turns the entries into an
+// image source.
 #pragma once
 
 #include <cstdint>

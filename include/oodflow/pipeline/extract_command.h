@@ -1,6 +1,6 @@
 // `oodflow extract`: run a TorchScript backbone over a source of images and write the
 // feature file (features, logits when the backbone gives them, labels when the source has
-// them, source paths) that train and score read. METHOD.md §1 (step 1) and §3.
+// them, source paths) that train and score read. the README (`oodflow extract`, Files).
 #pragma once
 
 #include <cstdint>

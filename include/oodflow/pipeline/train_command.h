@@ -1,5 +1,5 @@
 // `oodflow train`: fit a normalizing flow to in-distribution training features and write the
-// flow file. Defaults are the reference recipe of METHOD.md §1.
+// flow file. Defaults are the reference recipe (README: The paper's setting).
 #pragma once
 
 #include <cstdint>
