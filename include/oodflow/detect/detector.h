@@ -1,8 +1,11 @@
-// Post-hoc OOD detectors behind one interface: fit on in-distribution training data, save,
-// load, score. Scores are one double per sample and always oriented so that higher means
-// more in-distribution, whatever the method's own sign convention (a distance is negated).
+// Every OOD model behind one interface, the normalizing flows (the method) and the post-hoc
+// baselines alike: declare what it reads, fit on in-distribution training data, score, save,
+// load. Scores are one double per sample and always oriented so that higher means more
+// in-distribution, whatever the method's own sign convention (a distance is negated).
 //
-// Baselines, each as its paper defines it (citations in the .cpp files):
+// Models, each as its paper defines it (citations in the .cpp files):
+//   glow, realnvp  log-density log p(x) in nats of a normalizing flow fitted to the
+//                  features (Kingma & Dhariwal, NeurIPS 2018; Dinh et al., ICLR 2017)
 //   msp          max softmax probability of the logits (Hendrycks & Gimpel, ICLR 2017)
 //   maxlogit     max logit (Hendrycks et al., ICML 2022)
 //   energy       T * logsumexp(logits / T), T = 1 (Liu et al., NeurIPS 2020)
@@ -17,24 +20,43 @@
 //                percentile (Sun et al., NeurIPS 2021)
 //   vim          logsumexp(logits) - alpha * norm of the feature outside the principal
 //                subspace (Wang et al., CVPR 2022)
+//
+// Adding a model: one source file with a Detector subclass and one line in registry.cpp
+// (README: Architecture). The pipeline never branches on a name: it reads needs().
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/detect/feature_set.h"
 #include "oodflow/metrics/calibration.h"
 
 namespace oodflow::detect {
 
-/// Metadata `format` of detector files.
+/// Metadata `format` of baseline detector files (flows have flow::kFlowFormat).
 inline constexpr const char* kDetectorFormat = "oodflow.detector";
+inline constexpr int kDetectorFormatVersion = 1;
 
-/// Hyper-parameters; each detector reads the ones it has.
+/// Settings of the flow models (glow, realnvp); the defaults are the paper's recipe.
+struct FlowOptions {
+  std::int64_t blocks = 0;  ///< blocks K; 0 = the architecture's default (glow 10, realnvp 4)
+  std::int64_t hidden = 0;  ///< coupling MLP width; 0 = the feature dimension
+  double scale_clamp = 0;   ///< soft clamp c of the coupling log-scale; 0 = off
+  std::string normalize = "l2";  ///< feature preprocessing: l2, standardize or none
+  std::int64_t epochs = 1;       ///< passes over the data; one epoch is the method
+  double lr = 1e-5;              ///< Adam learning rate
+  std::int64_t batch_size = 250;
+  bool skip_nonfinite = false;  ///< skip a batch with a non-finite loss instead of failing
+  std::string device = "cpu";   ///< where the flow trains and scores: cpu, cuda, cuda:N
+};
+
+/// Hyper-parameters; each model reads the ones it has.
 struct DetectorOptions {
   // KNN: the neighbour whose distance is the score.
   std::int64_t k = 50;
@@ -51,9 +73,35 @@ struct DetectorOptions {
   // ViM: dimension of the principal subspace; 0 = the paper's rule (1000 for D >= 2048,
   // 512 for D >= 768, D/2 otherwise).
   std::int64_t vim_principal = 0;
+  // Flows.
+  FlowOptions flow;
 };
 
-/// A fitted detector's parameters: named arrays of doubles, and its settings as JSON.
+/// What a model reads besides the features, and how it fits. The pipeline provides exactly
+/// this and refuses a feature file that lacks it, naming the file; it never asks for a name.
+struct Needs {
+  bool features = true;   ///< false: reads only logits / auxiliary scores (feature_dim() 0)
+  bool logits = false;    ///< the backbone's logits [N, C]
+  bool labels = false;    ///< class labels [N]
+  bool classifier_head = false;  ///< the backbone's last linear layer (FitContext::head)
+  /// Named per-sample scores computed at extraction (FeatureSet::aux), e.g. "odin".
+  std::vector<std::string> aux_scores;
+  /// Fits from the memory-mapped feature file (fit(file, rows, ...)) instead of from rows
+  /// copied into memory: models whose training reads the data in passes or whose
+  /// parameters are the data (flows, knn), so memory stays flat.
+  bool streamed_fit = false;
+};
+
+/// The backbone's classifier head: see feature_set.h.
+struct FitContext {
+  const ClassifierHead* head = nullptr;  ///< set when needs().classifier_head
+  std::uint64_t seed = 0;                ///< initialisation and shuffling of trained models
+  /// A file the model may write large parameters to while fitting (knn's bank), removed when
+  /// the command ends.
+  std::string scratch;
+};
+
+/// A fitted model's parameters: named arrays of doubles, and its settings as JSON.
 struct DetectorState {
   struct Array {
     std::vector<std::int64_t> shape;
@@ -72,46 +120,70 @@ struct DetectorState {
 class Detector {
  public:
   virtual ~Detector() = default;
-  /// The registry name ("knn", ...).
+  /// The registry name ("knn", "glow", ...).
   virtual std::string name() const = 0;
-  /// Fits on ID training data. Throws Error naming the file and what is missing (logits,
-  /// labels) and how to produce it.
-  virtual void fit(const FeatureSet& train) = 0;
+  /// The name in tables and plot legends ("flow (glow)", "knn").
+  virtual std::string label() const { return name(); }
+  /// What the score is, for plot axes.
+  virtual std::string score_name() const { return name() + " score (higher = more ID)"; }
+  /// JSON object describing the fitted model for reports (kind, settings, ...).
+  virtual std::string describe() const;
+  virtual Needs needs() const { return {}; }
+
+  /// Fits on ID training rows in memory (needs().streamed_fit false). Throws Error naming
+  /// the file and what is missing (logits, labels, head) and how to produce it.
+  virtual void fit(const FeatureSet& train, const FitContext& context);
+  /// Fits on the listed rows (ascending) of a feature file (needs().streamed_fit true).
+  virtual void fit(const io::FeatureFile& train, const std::vector<std::int64_t>& rows,
+                   const FitContext& context);
+  /// JSON object of what fitting measured (a flow's NLL, steps, speed), recorded in the
+  /// model file as `summary`; "" when there is nothing to record.
+  virtual std::string fit_summary() const { return ""; }
+  /// JSON object of the fit settings that are not the model's parameters (a flow's lr,
+  /// batch size, epochs), merged into the model file's `training` record.
+  virtual std::string training_settings() const { return "{}"; }
+
   /// One score per row of `data`, higher = more in-distribution. Throws Error when `data`
-  /// does not match what the detector was fitted on. A row with finite values never gets
-  /// NaN from make_detector's detectors: an overflow far outside the training data gives
-  /// -inf (the most OOD); rows holding NaN/inf may score NaN.
+  /// does not match what the model was fitted on. A row with finite values never gets NaN
+  /// from make_detector's models: an overflow far outside the training data gives -inf (the
+  /// most OOD); rows holding NaN/inf may score NaN.
   virtual std::vector<double> score(const FeatureSet& data) const = 0;
-  /// The feature dimension it was fitted on; 0 for the detectors that read only logits.
+  /// The feature dimension it was fitted on; 0 for the models that read no features.
   virtual std::int64_t feature_dim() const = 0;
-  virtual DetectorState state() const = 0;
-  virtual void restore(const DetectorState& state) = 0;
+
+  /// Writes the fitted model to `path` atomically with `metadata` (provenance records) and
+  /// the held-out calibration when given. The default stores state() as a detector file.
+  virtual void save(const std::string& path, const std::map<std::string, std::string>& metadata,
+                    const metrics::Calibration* calibration) const;
+  /// Parameters as arrays, for the default save; models with their own file format
+  /// (flows) do not implement them.
+  virtual DetectorState state() const;
+  virtual void restore(const DetectorState& state);
 };
 
-/// The detector called `name` with `options`; Error listing the known names otherwise.
+/// The model called `name` with `options`; Error listing the known names otherwise.
 std::unique_ptr<Detector> make_detector(const std::string& name,
                                         const DetectorOptions& options = {});
 /// Every name make_detector knows, in display order.
 const std::vector<std::string>& detector_names();
 
-/// Writes a fitted detector as a safetensors file (F64 arrays, metadata `format`
-/// oodflow.detector, `detector`, `settings`, plus `extra`, and the calibration when given),
-/// atomically.
-void save_detector(const std::string& path, const Detector& detector,
-                   const std::map<std::string, std::string>& extra = {},
-                   const metrics::Calibration* calibration = nullptr);
-/// KNN fitted straight from a feature file into its detector file, for banks larger than
-/// memory: rows (those listed in `rows`, or all) are read, L2-normalised and written in
-/// chunks (the same file as fit + save_detector would write, with flat memory).
-void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& options,
-                      const std::string& out, const std::map<std::string, std::string>& extra = {},
-                      const std::vector<std::int64_t>* rows = nullptr);
+/// A model file as load_model reads it.
+struct LoadedModel {
+  std::unique_ptr<Detector> detector;
+  std::map<std::string, std::string> metadata;    ///< provenance: training, extraction, ...
+  std::optional<metrics::Calibration> calibration;  ///< held-out ID scores, or none
+};
 
-/// Reads a detector file; Error naming the file when it is not one. `metadata`, when given,
-/// receives the file's metadata (settings, training record, ...); `calibration` its held-out
-/// ID scores (nullopt when it has none).
-std::unique_ptr<Detector> load_detector(const std::string& path,
-                                        std::map<std::string, std::string>* metadata = nullptr,
-                                        std::optional<metrics::Calibration>* calibration = nullptr);
+/// Reads a model file of any kind (a flow or a baseline detector), told apart by its
+/// metadata `format`; its `format_version` must be one this oodflow reads. Flows run on
+/// `device`. Throws Error naming the file when it is no model file, or a newer one.
+LoadedModel load_model(const std::string& path, const std::string& device = "cpu");
+
+/// Writes a fitted baseline as a safetensors detector file (F64/F32 arrays, metadata
+/// `format` oodflow.detector, `format_version`, `detector`, `settings`, plus `metadata`, and
+/// the calibration when given), atomically. Detector::save's default.
+void save_detector_state(const std::string& path, const Detector& detector,
+                         const std::map<std::string, std::string>& metadata,
+                         const metrics::Calibration* calibration);
 
 }  // namespace oodflow::detect

@@ -1,5 +1,5 @@
 // The in-memory view of one set of samples that detectors fit on and score: features, and
-// the logits and labels when the feature file has them.
+// the logits, labels and extraction-time scores when the feature file has them.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,14 @@ struct ClassifierHead {
   std::string source;         ///< where it was read from
 };
 
+/// A per-sample score computed at extraction time (ODIN, ...), stored in the feature file
+/// under its name with the settings it was computed with (README: Files).
+struct AuxScore {
+  std::string name;             ///< "odin"
+  std::string settings;         ///< JSON object of the settings that change the values
+  std::vector<double> values;   ///< [rows]
+};
+
 struct FeatureSet {
   std::int64_t rows = 0;
   std::int64_t dim = 0;
@@ -27,13 +35,13 @@ struct FeatureSet {
   std::int64_t classes = 0;
   std::vector<float> logits;         ///< [rows, classes]; empty without logits
   std::vector<std::int64_t> labels;  ///< [rows]; empty without labels
-  std::vector<double> odin;          ///< [rows] ODIN scores of extract --odin; or empty
-  std::string odin_settings;         ///< their settings (JSON) when present
+  std::vector<AuxScore> aux;         ///< extraction-time scores, in the file's order
   std::string source;                ///< the file, for error messages
   std::int64_t first = 0;            ///< sample number of row 0 in `source`, for messages
-  ClassifierHead head;               ///< classes == 0 when unknown
 
-  /// The rows (ascending) with a NaN/inf feature, logit or ODIN score.
+  /// The auxiliary score called `name`, or null.
+  const AuxScore* find_aux(const std::string& name) const;
+  /// The rows (ascending) with a NaN/inf feature, logit or auxiliary score.
   std::vector<std::int64_t> nonfinite_rows() const;
 
   /// Reads every row of `file` (features, logits, labels) into memory.

@@ -1,0 +1,20 @@
+// Every default that more than one command or module shares, in one place: a change here
+// changes them all, so that `score`, `detect` and calibration keep giving identical scores.
+#pragma once
+
+#include <cstdint>
+
+namespace oodflow {
+
+/// Feature rows per scoring pass (score, detect, calibration). A matrix product's last bits
+/// can depend on its row count, so the same chunking everywhere gives bit-identical scores.
+inline constexpr std::int64_t kScoreBatchRows = 4096;
+/// Feature rows per pass of the streaming statistics (standardisation, constant dimensions,
+/// knn's bank): bounds their memory.
+inline constexpr std::int64_t kStreamChunkRows = 4096;
+/// Images per backbone call (extract, detect --images).
+inline constexpr std::int64_t kImageBatch = 64;
+/// Share of the ID training samples held out to calibrate thresholds (train, fit).
+inline constexpr double kValFraction = 0.1;
+
+}  // namespace oodflow
