@@ -17,10 +17,10 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
               "\nSharding: N processes with --shard 0/N .. N-1/N each extract one contiguous "
               "slice; `oodflow merge` joins them into the unsharded file.");
 
-  sub->add_option("--model,-m", opts->model,
+  sub->add_option("--backbone", opts->model,
                   "TorchScript backbone (scripts/export_backbone.py exports torchvision models)")
-      ->required()
       ->check(CLI::ExistingFile);
+  add_deprecated_alias(sub, "--model,-m", "--backbone", opts->model);
   sub->add_option(
          "--data,-d", opts->data,
          "Images: a folder (class sub-folders give labels, sorted as torchvision's "
@@ -30,9 +30,11 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
       ->required()
       ->check(CLI::ExistingPath);
   sub->add_option("--out,-o", opts->out, "Feature file to write (.safetensors)")->required();
-  sub->add_option("--format", opts->format, "Source format; auto = from the path and content")
+  sub->add_option("--source-format", opts->format,
+                  "Source format; auto = from the path and content")
       ->check(CLI::IsMember(extract::source_format_names()))
       ->capture_default_str();
+  add_deprecated_alias(sub, "--format", "--source-format", opts->format);
   sub->add_option("--labels", opts->labels,
                   "Labels of an IDX or .npy source: IDX labels file or integer .npy vector "
                   "(IDX default: the sibling *-labels-idx1-ubyte[.gz] file when present)")

@@ -8,14 +8,15 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
   auto opts = std::make_shared<pipeline::FitOptions>();
   CLI::App* sub = app.add_subcommand(
       "fit",
-      "Fit a baseline detector to ID training features and write its detector file, for "
-      "`oodflow score --detector`: msp, maxlogit, energy (need logits), react, vim (need the "
+      "Fit an OOD model to ID training features and write its model file, for `oodflow score "
+      "--model` and `oodflow detect --model`: glow, realnvp (the normalizing flow, the method; "
+      "the same as `oodflow train`), msp, maxlogit, energy (need logits), react, vim (need the "
       "backbone's classifier head), gaussian, mahalanobis (needs labels), knn, odin (reads the "
-      "scores `extract --odin` stored; nothing to fit). The flow is trained by `oodflow train`.");
+      "scores `extract --odin` stored; nothing to fit).");
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);
   detect::DetectorOptions& d = opts->options;
-  sub->add_option("--detector", opts->detector, "Detector name")
+  sub->add_option("--detector", opts->detector, "Model name")
       ->required()
       ->check(CLI::IsMember(detect::detector_names()));
   sub->add_option("--features,-f", opts->features, "ID training features (.safetensors)")
@@ -23,7 +24,9 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
       ->check(CLI::ExistingFile);
   sub->add_option("--out,-o", opts->out, "Detector file to write (.safetensors)")->required();
   sub->add_option("--val-fraction", opts->val_fraction, kValFractionHelp)->capture_default_str();
-  sub->add_option("--seed", opts->seed, "Seed of the held-out split")->capture_default_str();
+  sub->add_option("--seed", opts->seed,
+                  "Seed of the held-out split (and of a flow's initialisation and shuffling)")
+      ->capture_default_str();
   sub->add_option("--k", d.k, "knn: the neighbour whose distance is the score")
       ->capture_default_str();
   sub->add_option("--block-size", d.block_size,
@@ -40,14 +43,21 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
                   "vim: principal subspace dimension; 0 = 1000 for D >= 2048, 512 for D >= 768, "
                   "D/2 otherwise")
       ->capture_default_str();
-  sub->add_option("--head", opts->head,
-                  "react, vim: backbone whose classifier head to use (default: the one recorded "
-                  "in the feature file)")
+  sub->add_option("--backbone", opts->head,
+                  "react, vim: the TorchScript backbone whose classifier head to use (default: "
+                  "the one recorded in the feature file)")
       ->check(CLI::ExistingFile);
-  sub->add_option("--head-param", opts->head_param,
+  add_deprecated_alias(sub, "--head", "--backbone", opts->head);
+  sub->add_option("--head-layer", opts->head_param,
                   "react, vim: name of the head's layer in the backbone (e.g. fc, head.fc, "
                   "classifier.1); default: the linear layer that reproduces the stored logits "
                   "from the stored features");
+  add_deprecated_alias(sub, "--head-param", "--head-layer", opts->head_param);
+  detect::FlowOptions& flow = d.flow;
+  add_flow_options(sub, {flow.blocks, flow.hidden, flow.scale_clamp, flow.train.epochs,
+                         flow.train.lr, flow.train.batch_size, flow.normalize,
+                         flow.train.skip_nonfinite});
+  add_compute_options(sub, opts->threads, flow.train.device);
   sub->callback([opts, &status] {
     status.run = [opts] {
       pipeline::run_fit(*opts);

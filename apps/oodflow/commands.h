@@ -4,9 +4,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace oodflow::cli {
 
@@ -34,6 +36,28 @@ inline const std::string kAutomaticFlowThreads =
 /// what --threads 0 chooses.
 void add_compute_options(CLI::App* sub, int& threads, std::string& device,
                          const std::string& automatic_threads = kAutomaticFlowThreads);
+
+/// The flow's settings, bound by add_flow_options for train and fit.
+struct FlowOptionRefs {
+  std::int64_t& blocks;
+  std::int64_t& hidden;
+  double& scale_clamp;
+  std::int64_t& epochs;
+  double& lr;
+  std::int64_t& batch_size;
+  std::string& normalize;
+  bool& skip_nonfinite;
+};
+/// --blocks, --hidden, --scale-clamp, --epochs, --lr, --batch-size, --normalize,
+/// --skip-nonfinite with one help text for train and fit.
+void add_flow_options(CLI::App* sub, const FlowOptionRefs& flow);
+
+/// An old spelling of an option, kept for one release: hidden from --help; it sets `target`
+/// (appending for a list) and logs a warning naming the new spelling.
+void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
+                          std::string& target);
+void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
+                          std::vector<std::string>& target);
 
 /// CLI11 config formatter reading JSON objects for --config FILE; keys go to the subcommand
 /// parsed on `root`.

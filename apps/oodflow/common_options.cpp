@@ -1,5 +1,11 @@
 #include "commands.h"
 
+#include <spdlog/spdlog.h>
+
+#include "oodflow/core/normalizer.h"
+
+#include <type_traits>
+
 namespace oodflow::cli {
 
 void add_compute_options(CLI::App* sub, int& threads, std::string& device,
@@ -10,6 +16,75 @@ void add_compute_options(CLI::App* sub, int& threads, std::string& device,
              automatic_threads + " (see README, Speed)")
       ->capture_default_str();
   sub->add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+}
+
+}  // namespace oodflow::cli
+
+namespace oodflow::cli {
+
+void add_flow_options(CLI::App* sub, const FlowOptionRefs& f) {
+  const std::string group = "Flow (glow, realnvp)";
+  sub->add_option("--blocks,-K", f.blocks, "Number of blocks K; 0 = glow 10, realnvp 4")
+      ->capture_default_str()
+      ->group(group);
+  sub->add_option("--hidden", f.hidden,
+                  "Hidden width of the coupling MLPs; 0 = the feature dimension (reference)")
+      ->capture_default_str()
+      ->group(group);
+  sub->add_option("--scale-clamp", f.scale_clamp,
+                  "Soft clamp c of the coupling log-scale, s -> c*tanh(s/c); 0 = off (reference)")
+      ->capture_default_str()
+      ->group(group);
+  sub->add_option("--epochs", f.epochs,
+                  "Passes over the data; more than one overfits and hurts OOD separation")
+      ->capture_default_str()
+      ->group(group);
+  sub->add_option("--lr", f.lr, "Adam learning rate")->capture_default_str()->group(group);
+  sub->add_option("--batch-size,-b", f.batch_size, "Mini-batch size")
+      ->capture_default_str()
+      ->group(group);
+  sub->add_option("--normalize", f.normalize,
+                  "Feature preprocessing: l2 (reference), standardize (per-dimension, fitted on "
+                  "these features) or none")
+      ->check(CLI::IsMember(normalization_names()))
+      ->capture_default_str()
+      ->group(group);
+  sub->add_flag("--skip-nonfinite", f.skip_nonfinite,
+                "Skip (and count) batches whose loss is NaN/inf instead of stopping with an error")
+      ->group(group);
+}
+
+namespace {
+
+template <typename T>
+void add_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
+               T& target) {
+  CLI::Option* option = sub->add_option_function<T>(
+      old_name,
+      [&target, shown = old_name.substr(0, old_name.find(',')), new_name](const T& value) {
+        spdlog::warn("{} is deprecated and will be removed in the next release: use {}", shown,
+                     new_name);
+        if constexpr (std::is_same_v<T, std::string>) {
+          target = value;
+        } else {
+          target.insert(target.end(), value.begin(), value.end());
+        }
+      },
+      "Old spelling of " + new_name);
+  option->group("");  // hidden from --help
+  if constexpr (!std::is_same_v<T, std::string>) option->take_all();
+}
+
+}  // namespace
+
+void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
+                          std::string& target) {
+  add_alias(sub, old_name, new_name, target);
+}
+
+void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
+                          std::vector<std::string>& target) {
+  add_alias(sub, old_name, new_name, target);
 }
 
 }  // namespace oodflow::cli

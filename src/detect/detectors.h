@@ -18,11 +18,11 @@ std::unique_ptr<Detector> make_knn_detector(const DetectorOptions& options);
 std::unique_ptr<Detector> make_odin_detector();
 std::unique_ptr<Detector> make_head_detector(const std::string& name,
                                              const DetectorOptions& options);
-
-/// The metadata of a detector file: format keys, the detector's name and settings, `extra`.
-std::map<std::string, std::string> detector_metadata(
-    const std::string& name, const std::string& settings,
-    const std::map<std::string, std::string>& extra);
+/// A normalizing flow of architecture `arch` (glow, realnvp), to fit.
+std::unique_ptr<Detector> make_flow_detector(const std::string& arch,
+                                             const DetectorOptions& options);
+/// A flow read from its file (flow/flow_file.h), running on `device`.
+std::unique_ptr<Detector> load_flow_detector(const std::string& path, const std::string& device);
 
 /// Throws Error when `data` has no logits, saying how to get them.
 void require_logits(const FeatureSet& data, const std::string& detector);

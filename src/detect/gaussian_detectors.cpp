@@ -26,8 +26,13 @@ class GaussianDetector : public Detector {
       : per_class_(per_class), shrinkage_(shrinkage) {}
 
   std::string name() const override { return per_class_ ? "mahalanobis" : "gaussian"; }
+  Needs needs() const override {
+    Needs n;
+    n.labels = per_class_;
+    return n;
+  }
 
-  void fit(const FeatureSet& train) override {
+  void fit(const FeatureSet& train, const FitContext&) override {
     torch::NoGradGuard no_grad;
     const torch::Tensor x = to_double_tensor(train.features, train.rows, train.dim);
     torch::Tensor centred;

@@ -19,16 +19,24 @@
 namespace oodflow::detect {
 namespace {
 
-void require_head(const FeatureSet& data, const std::string& detector) {
-  OODFLOW_CHECK(data.head.classes > 0,
+void require_head(const FeatureSet& data, const ClassifierHead* head,
+                  const std::string& detector) {
+  OODFLOW_CHECK(head != nullptr && head->classes > 0,
                 "the " << detector << " detector needs the classifier head of the backbone that "
-                       << "made '" << data.source << "': give the backbone with --head "
+                       << "made '" << data.source << "': give the backbone with --backbone "
                        << "BACKBONE.pt (scripts/export_backbone.py keeps it as submodule "
                           "'head')");
-  OODFLOW_CHECK(data.head.dim == data.dim, "the classifier head '"
-                                               << data.head.source << "' takes " << data.head.dim
-                                               << " features but '" << data.source << "' has "
-                                               << data.dim);
+  OODFLOW_CHECK(head->dim == data.dim, "the classifier head '"
+                                           << head->source << "' takes " << head->dim
+                                           << " features but '" << data.source << "' has "
+                                           << data.dim);
+}
+
+// Both read the features and recompute logits with the backbone's head.
+Needs head_needs() {
+  Needs n;
+  n.classifier_head = true;
+  return n;
 }
 
 // The head shared by both: W [C, D] and b [C] as doubles.
@@ -49,11 +57,12 @@ class ReactDetector : public Detector {
  public:
   explicit ReactDetector(double percentile) : percentile_(percentile) {}
   std::string name() const override { return "react"; }
+  Needs needs() const override { return head_needs(); }
 
-  void fit(const FeatureSet& train) override {
-    require_head(train, name());
+  void fit(const FeatureSet& train, const FitContext& context) override {
+    require_head(train, context.head, name());
     torch::NoGradGuard no_grad;
-    head_.set(train.head);
+    head_.set(*context.head);
     // numpy's percentile: linear interpolation between the order statistics.
     const torch::Tensor all =
         std::get<0>(to_double_tensor(train.features, 1, train.rows * train.dim).flatten().sort());
@@ -99,11 +108,12 @@ class VimDetector : public Detector {
  public:
   explicit VimDetector(std::int64_t principal) : principal_(principal) {}
   std::string name() const override { return "vim"; }
+  Needs needs() const override { return head_needs(); }
 
-  void fit(const FeatureSet& train) override {
-    require_head(train, name());
+  void fit(const FeatureSet& train, const FitContext& context) override {
+    require_head(train, context.head, name());
     torch::NoGradGuard no_grad;
-    head_.set(train.head);
+    head_.set(*context.head);
     const std::int64_t d = train.dim;
     const std::int64_t principal = principal_ > 0 ? principal_
                                    : d >= 2048    ? 1000

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "detectors.h"
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/error.h"
 #include "oodflow/detect/knn.h"
 #include "oodflow/io/safetensors.h"
@@ -52,8 +53,28 @@ class KnnDetector : public Detector {
   explicit KnnDetector(const DetectorOptions& o) : k_(o.k), block_size_(o.block_size) {}
 
   std::string name() const override { return "knn"; }
+  // The parameters are the training set itself: streamed from the feature file's map into
+  // a scratch file in chunks and mapped back, so memory stays flat whatever the set's size.
+  Needs needs() const override {
+    Needs n;
+    n.streamed_fit = true;
+    return n;
+  }
 
-  void fit(const FeatureSet& train) override {
+  void fit(const io::FeatureFile& train, const std::vector<std::int64_t>& rows,
+           const FitContext& context) override {
+    OODFLOW_CHECK(!context.scratch.empty(), "internal: knn's streamed fit needs a scratch file");
+    write_bank(train, rows, context.scratch);
+    const auto file = std::make_shared<const io::SafetensorsFile>(context.scratch);
+    const io::TensorView& bank = file->view().tensors.at("bank");
+    bank_ = reinterpret_cast<const float*>(bank.data);
+    owner_ = file;
+    storage_.reset();
+    rows_ = bank.shape[0];
+    dim_ = bank.shape[1];
+  }
+
+  void fit(const FeatureSet& train, const FitContext&) override {
     check_k(k_, train.rows, train.source);
     storage_ = std::make_shared<std::vector<float>>(l2_normalised(train));
     bank_ = storage_->data();
@@ -110,6 +131,24 @@ class KnnDetector : public Detector {
   }
 
  private:
+  // Writes the L2-normalised listed rows as the safetensors tensor "bank", in chunks.
+  void write_bank(const io::FeatureFile& train, const std::vector<std::int64_t>& rows,
+                  const std::string& out) const {
+    const auto count = static_cast<std::int64_t>(rows.size());
+    check_k(k_, count, train.path());
+    io::TensorSpec bank{"bank", io::DType::F32, {count, train.dim()}, nullptr, {}};
+    bank.stream = [&](const std::function<void(const void*, std::size_t)>& sink) {
+      std::vector<float> chunk(static_cast<std::size_t>(kStreamChunkRows * train.dim()));
+      for (std::int64_t begin = 0; begin < count; begin += kStreamChunkRows) {
+        const std::int64_t n = std::min(kStreamChunkRows, count - begin);
+        train.gather_rows(rows.data() + begin, n, chunk.data());
+        normalise_rows(chunk.data(), n, train.dim(), train.path(), begin, rows.data() + begin);
+        sink(chunk.data(), static_cast<std::size_t>(n * train.dim()) * sizeof(float));
+      }
+    };
+    io::write_safetensors(out, {bank}, {});
+  }
+
   std::int64_t k_;
   std::int64_t block_size_;
   // [rows_, dim_] unit rows: fitted here (storage_) or mapped from the detector file.
@@ -121,32 +160,6 @@ class KnnDetector : public Detector {
 };
 
 }  // namespace
-
-void fit_knn_streamed(const io::FeatureFile& train, const DetectorOptions& options,
-                      const std::string& out, const std::map<std::string, std::string>& extra,
-                      const std::vector<std::int64_t>* rows) {
-  const std::int64_t count =
-      rows != nullptr ? static_cast<std::int64_t>(rows->size()) : train.rows();
-  check_k(options.k, count, train.path());
-  constexpr std::int64_t kChunkRows = 4096;
-  io::TensorSpec bank{"bank", io::DType::F32, {count, train.dim()}, nullptr, {}};
-  bank.stream = [&](const std::function<void(const void*, std::size_t)>& sink) {
-    std::vector<float> chunk(static_cast<std::size_t>(kChunkRows * train.dim()));
-    for (std::int64_t begin = 0; begin < count; begin += kChunkRows) {
-      const std::int64_t n = std::min(kChunkRows, count - begin);
-      if (rows != nullptr) {
-        train.gather_rows(rows->data() + begin, n, chunk.data());
-      } else {
-        train.read_rows(begin, n, chunk.data());
-      }
-      normalise_rows(chunk.data(), n, train.dim(), train.path(), begin,
-                     rows != nullptr ? rows->data() + begin : nullptr);
-      sink(chunk.data(), static_cast<std::size_t>(n * train.dim()) * sizeof(float));
-    }
-  };
-  io::write_safetensors(
-      out, {bank}, detector_metadata("knn", knn_settings(options.k, options.block_size), extra));
-}
 
 std::unique_ptr<Detector> make_knn_detector(const DetectorOptions& options) {
   return std::make_unique<KnnDetector>(options);

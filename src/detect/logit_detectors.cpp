@@ -31,8 +31,14 @@ class LogitDetector : public Detector {
       : name_(std::move(name)), kind_(kind), temperature_(temperature) {}
 
   std::string name() const override { return name_; }
+  Needs needs() const override {
+    Needs n;
+    n.features = false;
+    n.logits = true;
+    return n;
+  }
 
-  void fit(const FeatureSet& train) override {
+  void fit(const FeatureSet& train, const FitContext&) override {
     require_logits(train, name_);
     classes_ = train.classes;
   }

@@ -1,13 +1,16 @@
-// The table of detectors (no static self-registration: a linker drops unreferenced objects
-// of a static library) and the detector file format.
+// The table of models (no static self-registration: a linker drops unreferenced objects of a
+// static library), the model-file formats and their versions, and the baseline file format.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "detectors.h"
 #include "oodflow/core/error.h"
+#include "oodflow/flow/flow_file.h"
 #include "oodflow/io/calibration_record.h"
 #include "oodflow/io/dtype.h"
 #include "oodflow/io/safetensors.h"
@@ -15,9 +18,7 @@
 namespace oodflow::detect {
 namespace {
 
-constexpr int kDetectorFormatVersion = 1;
-
-// Every detector behind this guard: a finite input never gets a NaN score. Arithmetic on
+// Every model behind this guard: a finite input never gets a NaN score. Arithmetic on
 // features far outside the training data (a dimension that was constant in training, values
 // of 1e30) can overflow to inf - inf; such a sample is outside everything the model knows,
 // so it ranks as the most OOD (-inf), as NaN would in the metrics, but without a NaN
@@ -26,7 +27,19 @@ class FiniteScores : public Detector {
  public:
   explicit FiniteScores(std::unique_ptr<Detector> inner) : inner_(std::move(inner)) {}
   std::string name() const override { return inner_->name(); }
-  void fit(const FeatureSet& train) override { inner_->fit(train); }
+  std::string label() const override { return inner_->label(); }
+  std::string score_name() const override { return inner_->score_name(); }
+  std::string describe() const override { return inner_->describe(); }
+  Needs needs() const override { return inner_->needs(); }
+  void fit(const FeatureSet& train, const FitContext& context) override {
+    inner_->fit(train, context);
+  }
+  void fit(const io::FeatureFile& train, const std::vector<std::int64_t>& rows,
+           const FitContext& context) override {
+    inner_->fit(train, rows, context);
+  }
+  std::string fit_summary() const override { return inner_->fit_summary(); }
+  std::string training_settings() const override { return inner_->training_settings(); }
   std::vector<double> score(const FeatureSet& data) const override {
     std::vector<double> scores = inner_->score(data);
     const std::vector<std::int64_t> invalid = data.nonfinite_rows();  // NaN stays NaN there
@@ -41,6 +54,10 @@ class FiniteScores : public Detector {
     return scores;
   }
   std::int64_t feature_dim() const override { return inner_->feature_dim(); }
+  void save(const std::string& path, const std::map<std::string, std::string>& metadata,
+            const metrics::Calibration* calibration) const override {
+    inner_->save(path, metadata, calibration);
+  }
   DetectorState state() const override { return inner_->state(); }
   void restore(const DetectorState& state) override { inner_->restore(state); }
 
@@ -48,80 +65,53 @@ class FiniteScores : public Detector {
   std::unique_ptr<Detector> inner_;
 };
 
-std::unique_ptr<Detector> make_unguarded(const std::string& name, const DetectorOptions& options) {
-  if (name == "msp" || name == "maxlogit" || name == "energy") {
-    return make_logit_detector(name, options);
+// One line per model: its name and how to make it.
+std::vector<std::pair<std::string, DetectorMaker>>& registry() {
+  static std::vector<std::pair<std::string, DetectorMaker>> table = {
+      {"glow", [](const auto& o) { return make_flow_detector("glow", o); }},
+      {"realnvp", [](const auto& o) { return make_flow_detector("realnvp", o); }},
+      {"msp", [](const auto& o) { return make_logit_detector("msp", o); }},
+      {"maxlogit", [](const auto& o) { return make_logit_detector("maxlogit", o); }},
+      {"energy", [](const auto& o) { return make_logit_detector("energy", o); }},
+      {"odin", [](const auto&) { return make_odin_detector(); }},
+      {"react", [](const auto& o) { return make_head_detector("react", o); }},
+      {"gaussian", [](const auto& o) { return make_gaussian_detector("gaussian", o); }},
+      {"mahalanobis", [](const auto& o) { return make_gaussian_detector("mahalanobis", o); }},
+      {"knn", [](const auto& o) { return make_knn_detector(o); }},
+      {"vim", [](const auto& o) { return make_head_detector("vim", o); }},
+  };
+  return table;
+}
+
+// The format_version a model file records; Error naming the file when it is missing, not a
+// number, or newer than `supported`.
+int checked_version(const std::string& path, const std::map<std::string, std::string>& meta,
+                    const std::string& format, int supported) {
+  const auto it = meta.find("format_version");
+  OODFLOW_CHECK(it != meta.end(), "'" << path << "' (" << format << ") records no format_version");
+  int version = 0;
+  try {
+    std::size_t used = 0;
+    version = std::stoi(it->second, &used);
+    OODFLOW_CHECK(used == it->second.size(), "");
+  } catch (const std::exception&) {
+    OODFLOW_FAIL("'" << path << "' has format_version '" << it->second << "', not a number");
   }
-  if (name == "gaussian" || name == "mahalanobis") return make_gaussian_detector(name, options);
-  if (name == "knn") return make_knn_detector(options);
-  if (name == "odin") return make_odin_detector();
-  if (name == "react" || name == "vim") return make_head_detector(name, options);
-  std::string known;
-  for (const auto& n : detector_names()) known += (known.empty() ? "" : ", ") + n;
-  OODFLOW_FAIL("unknown detector '" << name << "'; known detectors: " << known);
+  OODFLOW_CHECK(version >= 1 && version <= supported,
+                "'" << path << "' is a " << format << " file of format version " << version
+                    << (version > supported ? ", written by a newer oodflow" : "")
+                    << "; this oodflow reads version" << (supported > 1 ? "s 1 to " : " ")
+                    << supported);
+  return version;
 }
 
-}  // namespace
-
-std::map<std::string, std::string> detector_metadata(
-    const std::string& name, const std::string& settings,
-    const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> metadata = extra;
-  metadata["format"] = kDetectorFormat;
-  metadata["format_version"] = std::to_string(kDetectorFormatVersion);
-  metadata["detector"] = name;
-  metadata["settings"] = settings;
-  return metadata;
-}
-
-const std::vector<std::string>& detector_names() {
-  static const std::vector<std::string> names = {
-      "msp", "maxlogit", "energy", "odin", "react", "gaussian", "mahalanobis", "knn", "vim"};
-  return names;
-}
-
-std::unique_ptr<Detector> make_detector(const std::string& name, const DetectorOptions& options) {
-  return std::make_unique<FiniteScores>(make_unguarded(name, options));
-}
-
-void save_detector(const std::string& path, const Detector& detector,
-                   const std::map<std::string, std::string>& extra,
-                   const metrics::Calibration* calibration) {
-  const DetectorState state = detector.state();
-  // Keeps the converted buffers alive until the file is written.
-  std::vector<std::vector<float>> singles;
-  std::vector<io::TensorSpec> tensors;
-  for (const auto& [name, array] : state.arrays) {
-    if (array.floats != nullptr) {
-      tensors.push_back({name, io::DType::F32, array.shape, array.floats});
-    } else if (array.single_precision) {
-      singles.emplace_back(array.values.begin(), array.values.end());
-      tensors.push_back({name, io::DType::F32, array.shape, singles.back().data()});
-    } else {
-      tensors.push_back({name, io::DType::F64, array.shape, array.values.data()});
-    }
-  }
-  std::map<std::string, std::string> metadata =
-      detector_metadata(detector.name(), state.settings, extra);
-  if (calibration != nullptr) {
-    for (auto& t : io::calibration_tensors(*calibration)) tensors.push_back(std::move(t));
-    metadata[io::kCalibrationKey] = io::calibration_json(*calibration);
-  }
-  io::write_safetensors(path, tensors, metadata);
-}
-
-std::unique_ptr<Detector> load_detector(const std::string& path,
-                                        std::map<std::string, std::string>* metadata,
-                                        std::optional<metrics::Calibration>* calibration) {
-  const auto file = std::make_shared<const io::SafetensorsFile>(path);
+LoadedModel load_baseline(const std::string& path,
+                          const std::shared_ptr<const io::SafetensorsFile>& file) {
   const auto& meta = file->view().metadata;
-  const auto format = meta.find("format");
-  OODFLOW_CHECK(format != meta.end() && format->second == kDetectorFormat,
-                "'" << path << "' is not an oodflow detector file (no format '" << kDetectorFormat
-                    << "' in its metadata)");
   const auto name = meta.find("detector");
   OODFLOW_CHECK(name != meta.end(), "'" << path << "' does not name its detector");
-  auto detector = make_detector(name->second);
+  LoadedModel loaded;
+  loaded.detector = make_detector(name->second);
   DetectorState state;
   const auto settings = meta.find("settings");
   if (settings != meta.end()) state.settings = settings->second;
@@ -146,15 +136,129 @@ std::unique_ptr<Detector> load_detector(const std::string& path,
     state.arrays[tensor_name] = std::move(a);
   }
   try {
-    detector->restore(state);
+    loaded.detector->restore(state);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
     OODFLOW_FAIL("'" << path << "' has malformed " << name->second << " settings: " << e.what());
   }
-  if (metadata != nullptr) *metadata = meta;
-  if (calibration != nullptr) *calibration = io::read_calibration(*file);
-  return detector;
+  loaded.metadata = meta;
+  loaded.calibration = io::read_calibration(*file);
+  return loaded;
+}
+
+}  // namespace
+
+std::string Detector::describe() const {
+  nlohmann::json record = {{"kind", "baseline"},
+                           {"name", name()},
+                           {"score", "higher = more in-distribution"}};
+  const auto settings = nlohmann::json::parse(state().settings, nullptr, false);
+  if (!settings.is_discarded()) record["settings"] = settings;
+  return record.dump();
+}
+
+void Detector::fit(const FeatureSet& train, const FitContext&) {
+  OODFLOW_FAIL("internal: the " << name() << " detector fits from a feature file, not from rows"
+                                << " in memory ('" << train.source << "')");
+}
+
+void Detector::fit(const io::FeatureFile& train, const std::vector<std::int64_t>& rows,
+                   const FitContext& context) {
+  fit(FeatureSet::load(train, rows), context);
+}
+
+void Detector::save(const std::string& path, const std::map<std::string, std::string>& metadata,
+                    const metrics::Calibration* calibration) const {
+  save_detector_state(path, *this, metadata, calibration);
+}
+
+DetectorState Detector::state() const {
+  OODFLOW_FAIL("internal: the " << name() << " model is not stored as arrays");
+}
+
+void Detector::restore(const DetectorState&) {
+  OODFLOW_FAIL("internal: the " << name() << " model is not stored as arrays");
+}
+
+static std::vector<std::string>& registered_names() {
+  static std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& entry : registry()) out.push_back(entry.first);
+    return out;
+  }();
+  return names;
+}
+
+const std::vector<std::string>& detector_names() { return registered_names(); }
+
+void register_detector(const std::string& name, DetectorMaker make) {
+  const auto& names = registered_names();
+  OODFLOW_CHECK(!name.empty() && std::find(names.begin(), names.end(), name) == names.end(),
+                "cannot register the detector '" << name << "': the name is "
+                                                 << (name.empty() ? "empty" : "taken"));
+  registry().emplace_back(name, std::move(make));
+  registered_names().push_back(name);
+}
+
+std::unique_ptr<Detector> make_detector(const std::string& name, const DetectorOptions& options) {
+  for (const auto& [known, make] : registry()) {
+    if (known == name) return std::make_unique<FiniteScores>(make(options));
+  }
+  std::string known;
+  for (const auto& n : detector_names()) known += (known.empty() ? "" : ", ") + n;
+  OODFLOW_FAIL("unknown detector '" << name << "'; known detectors: " << known);
+}
+
+void save_detector_state(const std::string& path, const Detector& detector,
+                         const std::map<std::string, std::string>& metadata,
+                         const metrics::Calibration* calibration) {
+  const DetectorState state = detector.state();
+  // Keeps the converted buffers alive until the file is written.
+  std::vector<std::vector<float>> singles;
+  std::vector<io::TensorSpec> tensors;
+  for (const auto& [name, array] : state.arrays) {
+    if (array.floats != nullptr) {
+      tensors.push_back({name, io::DType::F32, array.shape, array.floats});
+    } else if (array.single_precision) {
+      singles.emplace_back(array.values.begin(), array.values.end());
+      tensors.push_back({name, io::DType::F32, array.shape, singles.back().data()});
+    } else {
+      tensors.push_back({name, io::DType::F64, array.shape, array.values.data()});
+    }
+  }
+  std::map<std::string, std::string> records = metadata;
+  records["format"] = kDetectorFormat;
+  records["format_version"] = std::to_string(kDetectorFormatVersion);
+  records["detector"] = detector.name();
+  records["settings"] = state.settings;
+  if (calibration != nullptr) {
+    for (auto& t : io::calibration_tensors(*calibration)) tensors.push_back(std::move(t));
+    records[io::kCalibrationKey] = io::calibration_json(*calibration);
+  }
+  io::write_safetensors(path, tensors, records);
+}
+
+LoadedModel load_model(const std::string& path, const std::string& device) {
+  const auto file = std::make_shared<const io::SafetensorsFile>(path);
+  const auto& meta = file->view().metadata;
+  const auto format = meta.find("format");
+  const std::string kind = format == meta.end() ? "" : format->second;
+  if (kind == kDetectorFormat) {
+    checked_version(path, meta, kind, kDetectorFormatVersion);
+    return load_baseline(path, file);
+  }
+  if (kind == flow::kFlowFormat) {
+    checked_version(path, meta, kind, flow::kFlowFormatVersion);
+    LoadedModel loaded;
+    loaded.detector = std::make_unique<FiniteScores>(load_flow_detector(path, device));
+    loaded.metadata = meta;
+    loaded.calibration = io::read_calibration(*file);
+    return loaded;
+  }
+  OODFLOW_FAIL("'" << path << "' is no oodflow model file (a flow or a detector from oodflow fit "
+                   << "or train): its metadata format is '" << (kind.empty() ? "missing" : kind)
+                   << "'");
 }
 
 }  // namespace oodflow::detect

@@ -57,6 +57,21 @@ std::string to_json_text(const TrainSummary& s) {
       .dump();
 }
 
+TrainSummary summary_from_json_text(const std::string& text) {
+  const auto j = nlohmann::json::parse(text);
+  TrainSummary s;
+  s.epochs = j.at("epochs").get<std::int64_t>();
+  s.steps = j.at("steps").get<std::int64_t>();
+  s.samples = j.at("samples").get<std::int64_t>();
+  s.skipped_batches = j.at("skipped_nonfinite_batches").get<std::int64_t>();
+  s.initial_nll = j.at("initial_nll").get<double>();
+  s.mean_nll = j.at("mean_nll").get<double>();
+  s.last_nll = j.at("last_nll").get<double>();
+  s.seconds = j.at("seconds").get<double>();
+  s.samples_per_second = j.at("samples_per_second").get<double>();
+  return s;
+}
+
 TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalizer& normalizer,
                         const TrainSettings& settings, const std::vector<std::int64_t>* rows) {
   OODFLOW_CHECK(data.dim() == flow.config().dim,

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oodflow/core/atomic_file.h"
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/error.h"
 #include "oodflow/extract/extractor.h"
 #include "oodflow/io/feature_file.h"
@@ -20,9 +21,6 @@
 
 namespace oodflow::pipeline {
 namespace {
-
-constexpr std::int64_t kFeatureBatchRows = 4096;  // score's default, for identical scores
-constexpr std::int64_t kImageBatch = 64;          // extract's default
 
 nlohmann::json extraction_of(const Model& model) {
   const nlohmann::json record = metadata_record(model.metadata, kExtractionKey);
@@ -115,7 +113,7 @@ DetectSummary judge_features(const DetectOptions& o, const Model& model, double 
   Judge judge(o, threshold);
   io::FeatureFile::SourceReader sources(file);
   score_in_chunks(
-      model, file, o.batch_size > 0 ? o.batch_size : kFeatureBatchRows,
+      model, file, o.batch_size > 0 ? o.batch_size : kScoreBatchRows,
       [&](const detect::FeatureSet& chunk, const std::vector<double>& scores,
           const std::vector<std::int64_t>& invalid) {
         std::size_t next = 0;
@@ -188,7 +186,8 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
       if (settings.odin) set.odin_settings = extraction[io::kOdinTensor].dump();
       set.source = o.images;
       set.first = batch.indices.front();
-      scores = model.score(set);
+      std::vector<std::int64_t> unscored;  // a finite image gives finite features
+      scores = score_chunk(*model.detector, set, NonFiniteRows::kError, &unscored);
     }
     // Rows and unreadable images back in source order.
     std::size_t row = 0;

@@ -9,17 +9,22 @@
 
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
+#include "oodflow/core/normalizer.h"
 #include "oodflow/core/sampling.h"
 #include "oodflow/detect/feature_set.h"
 #include "oodflow/extract/backbone.h"
+#include "oodflow/flow/flow_config.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/pipeline/classifier_head.h"
+#include "oodflow/pipeline/device.h"
+#include "oodflow/pipeline/model.h"
 #include "oodflow/pipeline/model_records.h"
+#include "torch_errors.h"
 
 namespace oodflow::pipeline {
 namespace {
 
-// The classifier head from --head, or from the backbone that made the features.
+// The classifier head from --backbone, or from the backbone that made the features.
 detect::ClassifierHead load_head(const FitOptions& o, const io::FeatureFile& features,
                                  const detect::FeatureSet& train) {
   std::string path = o.head;
@@ -31,7 +36,7 @@ detect::ClassifierHead load_head(const FitOptions& o, const io::FeatureFile& fea
                               : nlohmann::json::parse(it->second, nullptr, false);
     OODFLOW_CHECK(backbone.is_object() && backbone.contains("path"),
                   "--detector " << o.detector << " needs the classifier head, and '" << o.features
-                                << "' does not record its backbone: give --head "
+                                << "' does not record its backbone: give --backbone "
                                 << "BACKBONE.pt");
     path = backbone["path"].get<std::string>();
     recorded_sha = backbone.value("sha256", "");
@@ -41,7 +46,8 @@ detect::ClassifierHead load_head(const FitOptions& o, const io::FeatureFile& fea
   const extract::Backbone backbone(bo);
   OODFLOW_CHECK(recorded_sha.empty() || recorded_sha == backbone.sha256(),
                 "'" << path << "' is not the backbone that made '" << o.features
-                    << "' (its SHA-256 differs from the one recorded); give --head BACKBONE.pt");
+                    << "' (its SHA-256 differs from the one recorded); give --backbone "
+                       "BACKBONE.pt");
   return find_classifier_head(backbone.linear_layers(), train, o.head_param, path);
 }
 
@@ -64,13 +70,46 @@ void require_finite_training_rows(const detect::FeatureSet& set,
   const std::vector<std::int64_t> bad = set.nonfinite_rows();
   OODFLOW_CHECK(bad.empty(), "'" << path << "' has " << bad.size()
                                  << " training row(s) with a NaN/inf feature (or one beyond "
-                                    "float32's range), logit or ODIN "
-                                    "score (the first is row "
+                                    "float32's range), logit or auxiliary score (the first is row "
                                  << (bad.empty() ? 0 : rows[static_cast<std::size_t>(bad[0])])
                                  << "); a detector cannot be fitted on them");
 }
 
+// The training record: what the model was fitted on, and the fit settings it declares.
+std::string training_record(const FitOptions& o, const io::FeatureFile& file,
+                            const HoldoutSplit& split, const detect::Detector& detector) {
+  nlohmann::json record = {{"features", o.features},
+                           {"features_sha256", file.sha256()},
+                           {"count", split.train.size()},
+                           {"held_out", split.held_out.size()},
+                           {"val_fraction", o.val_fraction},
+                           {"seed", o.seed},
+                           {"dim", file.dim()}};
+  record.update(nlohmann::json::parse(detector.training_settings()));
+  return record.dump();
+}
+
 }  // namespace
+
+void check_needs(const detect::Needs& needs, const io::FeatureFile& file,
+                 const std::string& detector) {
+  OODFLOW_CHECK(!needs.logits || file.has_logits(),
+                "'" << file.path() << "' has no logits, which the " << detector
+                    << " detector needs: extract it with a backbone that returns them "
+                       "(scripts/export_backbone.py exports {features, logits}; see "
+                       "--logits-key of oodflow extract)");
+  OODFLOW_CHECK(!needs.labels || file.has_labels(),
+                "'" << file.path() << "' has no labels, which the " << detector
+                    << " detector needs: extract from a labelled source (class folders, "
+                       "'path,label' lists, IDX with labels, --labels)");
+  for (const std::string& aux : needs.aux_scores) {
+    OODFLOW_CHECK(file.has_aux(aux), "'" << file.path() << "' has no '" << aux
+                                         << "' scores, which the " << detector
+                                         << " detector needs; extract it with `oodflow extract "
+                                            "... --"
+                                         << aux << "` (they need the images and the backbone)");
+  }
+}
 
 void validate(const FitOptions& o) {
   as_usage_error([&] {
@@ -78,72 +117,94 @@ void validate(const FitOptions& o) {
     OODFLOW_CHECK(!o.out.empty(), "--out is required");
     OODFLOW_CHECK(o.out != o.features, "--out must differ from --features");
     detect::make_detector(o.detector, o.options);  // the name, with the known ones listed
-    OODFLOW_CHECK(o.options.k >= 1, "--k must be >= 1, got " << o.options.k);
-    OODFLOW_CHECK(o.options.block_size >= 1,
-                  "--block-size must be >= 1, got " << o.options.block_size);
-    OODFLOW_CHECK(o.options.temperature > 0 && std::isfinite(o.options.temperature),
-                  "--temperature must be > 0, got " << o.options.temperature);
-    OODFLOW_CHECK(o.options.shrinkage >= 0 && o.options.shrinkage <= 1,
-                  "--shrinkage must be in [0, 1], got " << o.options.shrinkage);
-    OODFLOW_CHECK(o.options.react_percentile > 0 && o.options.react_percentile <= 100,
-                  "--percentile must be in (0, 100], got " << o.options.react_percentile);
+    const detect::DetectorOptions& d = o.options;
+    OODFLOW_CHECK(d.k >= 1, "--k must be >= 1, got " << d.k);
+    OODFLOW_CHECK(d.block_size >= 1, "--block-size must be >= 1, got " << d.block_size);
+    OODFLOW_CHECK(d.temperature > 0 && std::isfinite(d.temperature),
+                  "--temperature must be > 0, got " << d.temperature);
+    OODFLOW_CHECK(d.shrinkage >= 0 && d.shrinkage <= 1,
+                  "--shrinkage must be in [0, 1], got " << d.shrinkage);
+    OODFLOW_CHECK(d.react_percentile > 0 && d.react_percentile <= 100,
+                  "--percentile must be in (0, 100], got " << d.react_percentile);
     OODFLOW_CHECK(o.val_fraction >= 0 && o.val_fraction < 1,
                   "--val-fraction must be in [0, 1), got " << o.val_fraction);
-    OODFLOW_CHECK(
-        o.options.vim_principal >= 0,
-        "--principal must be >= 0 (0 = the paper's rule), got " << o.options.vim_principal);
+    OODFLOW_CHECK(d.vim_principal >= 0,
+                  "--principal must be >= 0 (0 = the paper's rule), got " << d.vim_principal);
+    const detect::FlowOptions& f = d.flow;
+    OODFLOW_CHECK(f.blocks >= 0, "--blocks must be >= 1 (0 = default), got " << f.blocks);
+    OODFLOW_CHECK(f.hidden >= 0, "--hidden must be >= 1 (0 = feature dimension), got " << f.hidden);
+    OODFLOW_CHECK(f.scale_clamp >= 0 && std::isfinite(f.scale_clamp),
+                  "--scale-clamp must be >= 0 (0 = off), got " << f.scale_clamp);
+    OODFLOW_CHECK(f.train.epochs >= 1, "--epochs must be >= 1, got " << f.train.epochs);
+    OODFLOW_CHECK(f.train.lr > 0 && std::isfinite(f.train.lr), "--lr must be > 0, got " << f.train.lr);
+    OODFLOW_CHECK(f.train.batch_size >= 1, "--batch-size must be >= 1, got " << f.train.batch_size);
+    parse_normalization(f.normalize);
+    OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
+    check_device(f.train.device);
   });
 }
 
-void run_fit(const FitOptions& o) {
+std::string run_fit(const FitOptions& o) {
   validate(o);
   check_writable(o.out);
+  set_compute_threads(o.threads);
   const io::FeatureFile file = io::FeatureFile::open(o.features);
   const HoldoutSplit split = split_holdout(file.rows(), o.val_fraction, o.seed);
-  spdlog::info(
-      "fit: {} detector on {} samples of dimension {} from '{}' ({} held out for "
-      "calibration)",
-      o.detector, split.train.size(), file.dim(), o.features, split.held_out.size());
-  check_constant_dimensions("fit", file, split.train, /*need_variation=*/false);
-  const std::string training = nlohmann::json{
-      {"features", o.features},
-      {"features_sha256", file.sha256()},
-      {"count", split.train.size()},
-      {"held_out", split.held_out.size()},
-      {"val_fraction", o.val_fraction},
-      {"seed", o.seed},
-      {"dim", file.dim()}}.dump();
-  const std::map<std::string, std::string> extra = {{"training", training},
-                                                    {kExtractionKey, extraction_record(file)},
-                                                    {"oodflow_version", OODFLOW_VERSION}};
-  std::unique_ptr<detect::Detector> detector;
-  // KNN's parameters are the training set itself: streamed from the feature file's map into
-  // a file in chunks, so memory stays flat whatever the set's size. Its calibration needs the
-  // fitted bank, so the bank goes to a scratch file first and is mapped back.
-  const std::string scratch = scratch_path_for(o.out, "knn-bank");
+  const std::unique_ptr<detect::Detector> detector = detect::make_detector(o.detector, o.options);
+  const detect::Needs needs = detector->needs();
+  check_needs(needs, file, o.detector);
+  spdlog::info("{}: {} on {} samples of dimension {} from '{}' ({} held out for calibration)",
+               o.command, detector->label(), split.train.size(), file.dim(), o.features,
+               split.held_out.size());
+  check_constant_dimensions(o.command, file, split.train, needs.varying_features);
+
+  const std::string scratch = scratch_path_for(o.out, "fit");
   const RemoveOnExit remove_scratch(scratch);
-  if (o.detector == "knn") {
-    detect::fit_knn_streamed(file, o.options, split.held_out.empty() ? o.out : scratch, extra,
-                             &split.train);
-    if (split.held_out.empty()) {
-      calibrate("fit", split, o.val_fraction, o.seed, nullptr);  // warns: no thresholds
-      spdlog::info("fit: wrote '{}'", o.out);
-      return;
-    }
-    detector = detect::load_detector(scratch);
-  } else {
-    detect::FeatureSet train = detect::FeatureSet::load(file, split.train);
+  detect::FitContext context;
+  context.seed = o.seed;
+  context.scratch = scratch;
+  detect::FeatureSet train;
+  if (!needs.streamed_fit) {
+    train = detect::FeatureSet::load(file, split.train);
     require_finite_training_rows(train, split.train, o.features);
-    detector = detect::make_detector(o.detector, o.options);
-    if (o.detector == "react" || o.detector == "vim") train.head = load_head(o, file, train);
-    detector->fit(train);
   }
-  const metrics::Calibration calibration = calibrate(
-      "fit", split, o.val_fraction, o.seed,
-      [&](const auto& rows) { return detector->score(detect::FeatureSet::load(file, rows)); });
-  require_finite_scores(calibration.scores, o.features, "held-out");
-  detect::save_detector(o.out, *detector, extra, calibration.rows.empty() ? nullptr : &calibration);
-  spdlog::info("fit: wrote '{}'", o.out);
+  detect::ClassifierHead head;
+  if (needs.classifier_head) {
+    head = load_head(o, file,
+                     needs.streamed_fit ? detect::FeatureSet::load(file, split.train) : train);
+    context.head = &head;
+  }
+  with_torch_errors("fitting " + o.detector + " on '" + o.features + "'", [&] {
+    if (needs.streamed_fit) {
+      detector->fit(file, split.train, context);
+    } else {
+      detector->fit(train, context);
+    }
+  });
+  train = detect::FeatureSet();  // the training rows are no longer needed
+
+  const metrics::Calibration calibration =
+      calibrate(o.command, split, o.val_fraction, o.seed,
+                [&](const std::vector<std::int64_t>& rows) { return score_rows(*detector, file, rows); });
+  // A model that cannot score ID samples (constant or denormal feature dimensions make a
+  // density degenerate) is no detector: an error, not a file that gives NaN for everything.
+  if (calibration.rows.empty()) {
+    const std::vector<std::int64_t> probe(
+        split.train.begin(),
+        split.train.begin() + std::min<std::size_t>(split.train.size(), kScoreBatchRows));
+    require_finite_scores(score_rows(*detector, file, probe), o.features, "training");
+  } else {
+    require_finite_scores(calibration.scores, o.features, "held-out");
+  }
+  with_torch_errors("writing '" + o.out + "'", [&] {
+    detector->save(o.out,
+                   {{"training", training_record(o, file, split, *detector)},
+                    {kExtractionKey, extraction_record(file)},
+                    {"oodflow_version", OODFLOW_VERSION}},
+                   calibration.rows.empty() ? nullptr : &calibration);
+  });
+  spdlog::info("{}: wrote '{}'", o.command, o.out);
+  return detector->fit_summary();
 }
 
 }  // namespace oodflow::pipeline

@@ -1,93 +1,35 @@
 #include "oodflow/pipeline/model.h"
 
-#include <torch/torch.h>
-
+#include <algorithm>
 #include <cmath>
-#include <memory>
 #include <nlohmann/json.hpp>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/progress.h"
-#include "oodflow/detect/detector.h"
-#include "oodflow/flow/flow_file.h"
-#include "oodflow/flow/scorer.h"
-#include "oodflow/io/safetensors.h"
 #include "oodflow/pipeline/model_records.h"
 #include "torch_errors.h"
 
 namespace oodflow::pipeline {
-namespace {
-
-Model flow_model(const std::string& path, const std::string& device) {
-  auto loaded = std::make_shared<flow::LoadedFlow>(
-      with_torch_errors("loading '" + path + "'", [&] { return flow::load_flow(path); }));
-  loaded->flow->to(torch::Device(device));
-  const flow::FlowConfig& c = loaded->flow->config();
-  Model m;
-  m.path = path;
-  m.label = "flow (" + c.arch + ")";
-  m.score_name = "log p(x) of the flow (nats)";
-  nlohmann::json record = {{"kind", "flow"},
-                           {"file", path},
-                           {"parameters_sha256", loaded->parameters_sha256},
-                           {"arch", c.arch},
-                           {"blocks", c.blocks},
-                           {"dim", c.dim},
-                           {"hidden", c.hidden},
-                           {"scale_clamp", c.scale_clamp},
-                           {"normalize", normalization_name(loaded->normalizer.kind())},
-                           {"score", "log p(x) in nats"}};
-  if (loaded->metadata.count("training"))
-    record["training"] = metadata_record(loaded->metadata, "training");
-  m.record = record.dump();
-  m.dim = c.dim;
-  m.metadata = loaded->metadata;
-  m.calibration = loaded->calibration;
-  m.score = [loaded, device](const detect::FeatureSet& set) {
-    std::vector<float> rows(set.features);  // normalised in place
-    return with_torch_errors("scoring '" + set.source + "'", [&] {
-      return flow::score_rows(*loaded->flow, loaded->normalizer, rows.data(), set.rows, device,
-                              set.source, set.first);
-    });
-  };
-  return m;
-}
-
-Model detector_model(const std::string& path) {
-  Model m;
-  std::shared_ptr<detect::Detector> detector =
-      detect::load_detector(path, &m.metadata, &m.calibration);
-  nlohmann::json record = {{"kind", "baseline"},
-                           {"name", detector->name()},
-                           {"file", path},
-                           {"settings", metadata_record(m.metadata, "settings")},
-                           {"score", "higher = more in-distribution"}};
-  if (m.metadata.count("training")) record["training"] = metadata_record(m.metadata, "training");
-  m.path = path;
-  m.label = detector->name();
-  m.score_name = detector->name() + " score (higher = more ID)";
-  m.record = record.dump();
-  m.dim = detector->feature_dim();
-  m.score = [detector](const detect::FeatureSet& set) {
-    return with_torch_errors("scoring '" + set.source + "'", [&] { return detector->score(set); });
-  };
-  return m;
-}
-
-}  // namespace
 
 Model load_model(const std::string& path, const std::string& device) {
-  std::string format;
-  {
-    const io::SafetensorsFile file(path);
-    const auto it = file.view().metadata.find("format");
-    if (it != file.view().metadata.end()) format = it->second;
+  detect::LoadedModel loaded =
+      with_torch_errors("loading '" + path + "'", [&] { return detect::load_model(path, device); });
+  Model m;
+  m.path = path;
+  m.label = loaded.detector->label();
+  m.score_name = loaded.detector->score_name();
+  m.dim = loaded.detector->feature_dim();
+  nlohmann::json record = nlohmann::json::parse(loaded.detector->describe());
+  record["file"] = path;
+  if (loaded.metadata.count("training")) {
+    record["training"] = metadata_record(loaded.metadata, "training");
   }
-  if (format == flow::kFlowFormat) return flow_model(path, device);
-  if (format == detect::kDetectorFormat) return detector_model(path);
-  OODFLOW_FAIL("'" << path << "' is neither a flow (from oodflow train) nor a detector (from "
-                   << "oodflow fit): its metadata format is '"
-                   << (format.empty() ? "missing" : format) << "'");
+  m.record = record.dump();
+  m.metadata = std::move(loaded.metadata);
+  m.calibration = std::move(loaded.calibration);
+  m.detector = std::move(loaded.detector);
+  return m;
 }
 
 void check_dimension(const Model& model, const io::FeatureFile& file) {
@@ -105,7 +47,7 @@ detect::FeatureSet without_rows(const detect::FeatureSet& set,
   kept.features.clear();
   kept.logits.clear();
   kept.labels.clear();
-  kept.odin.clear();
+  for (auto& aux : kept.aux) aux.values.clear();
   std::size_t next = 0;
   for (std::int64_t i = 0; i < set.rows; ++i) {
     if (next < rows.size() && rows[next] == i) {
@@ -119,45 +61,76 @@ detect::FeatureSet without_rows(const detect::FeatureSet& set,
       kept.logits.insert(kept.logits.end(), l, l + set.classes);
     }
     if (!set.labels.empty()) kept.labels.push_back(set.labels[static_cast<std::size_t>(i)]);
-    if (!set.odin.empty()) kept.odin.push_back(set.odin[static_cast<std::size_t>(i)]);
+    for (std::size_t a = 0; a < set.aux.size(); ++a) {
+      kept.aux[a].values.push_back(set.aux[a].values[static_cast<std::size_t>(i)]);
+    }
   }
   kept.rows = set.rows - static_cast<std::int64_t>(rows.size());
   return kept;
 }
 
+std::vector<double> scored(const detect::Detector& detector, const detect::FeatureSet& set) {
+  return with_torch_errors("scoring '" + set.source + "'", [&] { return detector.score(set); });
+}
+
 }  // namespace
 
-void score_in_chunks(const Model& model, const io::FeatureFile& file, std::int64_t batch_size,
-                     const std::function<void(const detect::FeatureSet&, const std::vector<double>&,
-                                              const std::vector<std::int64_t>&)>& sink,
-                     NonFiniteRows nonfinite) {
-  check_dimension(model, file);
-  Progress progress("score " + file.path(), file.rows(), "samples");
-  for (std::int64_t begin = 0; begin < file.rows(); begin += batch_size) {
-    const std::int64_t count = std::min(batch_size, file.rows() - begin);
-    const detect::FeatureSet chunk = detect::FeatureSet::load(file, begin, count);
-    const std::vector<std::int64_t> skipped =
-        nonfinite == NonFiniteRows::kSkip ? chunk.nonfinite_rows() : std::vector<std::int64_t>();
-    if (skipped.empty()) {
-      sink(chunk, model.score(chunk), skipped);
-    } else {
-      std::vector<double> scores(static_cast<std::size_t>(count), NAN);
-      if (static_cast<std::int64_t>(skipped.size()) < count) {
-        const std::vector<double> kept = model.score(without_rows(chunk, skipped));
-        std::size_t next = 0, k = 0;
-        for (std::int64_t i = 0; i < count; ++i) {
-          if (next < skipped.size() && skipped[next] == i) {
-            ++next;
-          } else {
-            scores[static_cast<std::size_t>(i)] = kept[k++];
-          }
-        }
+std::vector<double> score_chunk(const detect::Detector& detector, const detect::FeatureSet& chunk,
+                                NonFiniteRows nonfinite, std::vector<std::int64_t>* skipped) {
+  skipped->clear();
+  if (nonfinite == NonFiniteRows::kSkip) *skipped = chunk.nonfinite_rows();
+  if (skipped->empty()) return scored(detector, chunk);
+  std::vector<double> scores(static_cast<std::size_t>(chunk.rows), NAN);
+  if (static_cast<std::int64_t>(skipped->size()) < chunk.rows) {
+    const std::vector<double> kept = scored(detector, without_rows(chunk, *skipped));
+    std::size_t next = 0, k = 0;
+    for (std::int64_t i = 0; i < chunk.rows; ++i) {
+      if (next < skipped->size() && (*skipped)[next] == i) {
+        ++next;
+      } else {
+        scores[static_cast<std::size_t>(i)] = kept[k++];
       }
-      sink(chunk, scores, skipped);
     }
+  }
+  return scores;
+}
+
+void score_in_chunks(const detect::Detector& detector, const io::FeatureFile& file,
+                     std::int64_t batch_size, const ChunkSink& sink, NonFiniteRows nonfinite,
+                     const std::vector<std::int64_t>* rows) {
+  const std::int64_t total = rows != nullptr ? static_cast<std::int64_t>(rows->size()) : file.rows();
+  Progress progress("score " + file.path(), total, "samples");
+  std::vector<std::int64_t> skipped;
+  for (std::int64_t begin = 0; begin < total; begin += batch_size) {
+    const std::int64_t count = std::min(batch_size, total - begin);
+    const detect::FeatureSet chunk =
+        rows != nullptr
+            ? detect::FeatureSet::load(
+                  file, std::vector<std::int64_t>(rows->begin() + begin, rows->begin() + begin + count))
+            : detect::FeatureSet::load(file, begin, count);
+    const std::vector<double> scores = score_chunk(detector, chunk, nonfinite, &skipped);
+    sink(chunk, scores, skipped);
     progress.update(begin + count, "");
   }
   progress.finish("");
+}
+
+void score_in_chunks(const Model& model, const io::FeatureFile& file, std::int64_t batch_size,
+                     const ChunkSink& sink, NonFiniteRows nonfinite) {
+  check_dimension(model, file);
+  score_in_chunks(*model.detector, file, batch_size, sink, nonfinite);
+}
+
+std::vector<double> score_rows(const detect::Detector& detector, const io::FeatureFile& file,
+                               const std::vector<std::int64_t>& rows) {
+  std::vector<double> scores;
+  scores.reserve(rows.size());
+  score_in_chunks(
+      detector, file, kScoreBatchRows,
+      [&](const detect::FeatureSet&, const std::vector<double>& chunk,
+          const std::vector<std::int64_t>&) { scores.insert(scores.end(), chunk.begin(), chunk.end()); },
+      NonFiniteRows::kError, &rows);
+  return scores;
 }
 
 }  // namespace oodflow::pipeline

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/error.h"
 
 namespace oodflow::pipeline {
@@ -14,14 +15,13 @@ std::vector<std::int64_t> constant_dimensions(const io::FeatureFile& features,
                                               const std::vector<std::int64_t>& rows) {
   const std::int64_t dim = features.dim();
   if (rows.empty()) return {};
-  constexpr std::int64_t kChunkRows = 4096;
   std::vector<float> first(static_cast<std::size_t>(dim));
   features.gather_rows(rows.data(), 1, first.data());
   std::vector<char> varies(static_cast<std::size_t>(dim), 0);
   std::vector<float> chunk;
-  for (std::size_t begin = 1; begin < rows.size(); begin += kChunkRows) {
+  for (std::size_t begin = 1; begin < rows.size(); begin += kStreamChunkRows) {
     const auto count =
-        static_cast<std::int64_t>(std::min<std::size_t>(kChunkRows, rows.size() - begin));
+        static_cast<std::int64_t>(std::min<std::size_t>(kStreamChunkRows, rows.size() - begin));
     chunk.resize(static_cast<std::size_t>(count * dim));
     features.gather_rows(rows.data() + begin, count, chunk.data());
     for (std::int64_t i = 0; i < count; ++i) {

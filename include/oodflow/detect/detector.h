@@ -35,6 +35,7 @@
 
 #include "oodflow/core/defaults.h"
 #include "oodflow/detect/feature_set.h"
+#include "oodflow/flow/training.h"
 #include "oodflow/metrics/calibration.h"
 
 namespace oodflow::detect {
@@ -49,11 +50,8 @@ struct FlowOptions {
   std::int64_t hidden = 0;  ///< coupling MLP width; 0 = the feature dimension
   double scale_clamp = 0;   ///< soft clamp c of the coupling log-scale; 0 = off
   std::string normalize = "l2";  ///< feature preprocessing: l2, standardize or none
-  std::int64_t epochs = 1;       ///< passes over the data; one epoch is the method
-  double lr = 1e-5;              ///< Adam learning rate
-  std::int64_t batch_size = 250;
-  bool skip_nonfinite = false;  ///< skip a batch with a non-finite loss instead of failing
-  std::string device = "cpu";   ///< where the flow trains and scores: cpu, cuda, cuda:N
+  /// Epochs, lr, batch size, skipping, device (its seed is FitContext::seed).
+  flow::TrainSettings train;
 };
 
 /// Hyper-parameters; each model reads the ones it has.
@@ -90,6 +88,9 @@ struct Needs {
   /// copied into memory: models whose training reads the data in passes or whose
   /// parameters are the data (flows, knn), so memory stays flat.
   bool streamed_fit = false;
+  /// At least one feature dimension must vary in the training rows (a density of the
+  /// features has nothing to fit when all samples are one point).
+  bool varying_features = false;
 };
 
 /// The backbone's classifier head: see feature_set.h.
@@ -166,6 +167,13 @@ std::unique_ptr<Detector> make_detector(const std::string& name,
                                         const DetectorOptions& options = {});
 /// Every name make_detector knows, in display order.
 const std::vector<std::string>& detector_names();
+
+/// Makes a model with the given options (registry entries).
+using DetectorMaker = std::function<std::unique_ptr<Detector>(const DetectorOptions&)>;
+/// Adds a model to the registry at run time (a test's toy model, an application's own
+/// detector), after the built-in ones; its files load by name like theirs. Throws Error when
+/// the name is taken. Not thread-safe: register before fitting or loading.
+void register_detector(const std::string& name, DetectorMaker make);
 
 /// A model file as load_model reads it.
 struct LoadedModel {

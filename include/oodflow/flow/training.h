@@ -29,5 +29,7 @@ struct TrainSummary {
 
 /// JSON text of a summary, for the flow file's metadata.
 std::string to_json_text(const TrainSummary& summary);
+/// Inverse of to_json_text; throws on a malformed text.
+TrainSummary summary_from_json_text(const std::string& text);
 
 }  // namespace oodflow::flow
