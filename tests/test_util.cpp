@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "oodflow/io/feature_file.h"
+#include "oodflow/pipeline/model.h"
 
 namespace oodflow::test {
 
@@ -64,6 +65,18 @@ void write_features(const std::string& path, const std::vector<float>& values, s
   c.dim = dim;
   c.features = values.data();
   io::write_feature_file(path, c);
+}
+
+std::vector<double> model_scores(const std::string& model_path, const io::FeatureFile& file,
+                                 std::int64_t batch_size) {
+  const pipeline::Model model = pipeline::load_model(model_path, "cpu");
+  std::vector<double> out;
+  pipeline::score_in_chunks(model, file, batch_size,
+                            [&](const detect::FeatureSet&, const std::vector<double>& scores,
+                                const std::vector<std::int64_t>&) {
+                              out.insert(out.end(), scores.begin(), scores.end());
+                            });
+  return out;
 }
 
 std::string data_path(const std::string& name) {

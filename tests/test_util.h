@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "oodflow/core/error.h"
+#include "oodflow/io/feature_file.h"
 
 namespace oodflow::test {
 
@@ -49,6 +50,11 @@ void expect_error(Fn&& fn, std::initializer_list<std::string> needles) {
     EXPECT_EQ(what.find('\n'), std::string::npos) << "not one line: " << what;
   }
 }
+
+/// Scores of every row of `file` by the model file at `model_path`, through the pipeline's
+/// one scoring path (chunks of `batch_size` rows), on the CPU.
+std::vector<double> model_scores(const std::string& model_path, const io::FeatureFile& file,
+                                 std::int64_t batch_size = 4096);
 
 /// Path of a committed test data file.
 std::string data_path(const std::string& name);

@@ -100,12 +100,11 @@ TEST(Calibration, FlowThresholdsAreHeldOutOrderStatisticsAndHoldOnNewIdData) {
   // The stored scores are the flow's scores of exactly those rows, as `score` computes them.
   write_rows(dir.path("held_out.safetensors"), train, c.rows);
   const auto held_out = io::FeatureFile::open(dir.path("held_out.safetensors"));
-  EXPECT_EQ(c.scores, flow::score_features(*loaded.flow, loaded.normalizer, held_out, 4096, "cpu"));
+  EXPECT_EQ(c.scores, test::model_scores(o.out, held_out));
   expect_thresholds_are_order_statistics(c, loaded.metadata.at("calibration"));
 
   const auto fresh_file = io::FeatureFile::open(dir.path("fresh.safetensors"));
-  const std::vector<double> fresh_scores =
-      flow::score_features(*loaded.flow, loaded.normalizer, fresh_file, 4096, "cpu");
+  const std::vector<double> fresh_scores = test::model_scores(o.out, fresh_file);
   EXPECT_NEAR(share_at_or_above(fresh_scores, c.at(0.95).threshold), 0.95,
               tolerance95(c.scores.size(), fresh_scores.size()));
 }
@@ -193,9 +192,10 @@ TEST(Calibration, EveryBaselineStoresTheOrderStatisticsOfItsHeldOutScores) {
     o.head = dir.path("backbone.pt");
     o.seed = 11;
     run_fit(o);
-    std::map<std::string, std::string> meta;
-    std::optional<metrics::Calibration> c;
-    const auto detector = detect::load_detector(o.out, &meta, &c);
+    detect::LoadedModel loaded = detect::load_model(o.out);
+    const std::map<std::string, std::string>& meta = loaded.metadata;
+    const std::optional<metrics::Calibration>& c = loaded.calibration;
+    const auto& detector = loaded.detector;
     ASSERT_TRUE(c.has_value());
     EXPECT_EQ(c->rows, split_holdout(5000, 0.1, 11).held_out);
     EXPECT_EQ(c->scores, detector->score(detect::FeatureSet::load(train, c->rows)));

@@ -57,7 +57,7 @@ TEST_F(ClassifierHead, FoundUnderTheNamesOfTorchvisionTimmAndVgg) {
     for (const std::string detector : {"react", "vim"}) {
       const FitOptions f = extract_and_fit(model, detector);
       run_fit(f);
-      const detect::DetectorState state = detect::load_detector(f.out)->state();
+      const detect::DetectorState state = detect::load_model(f.out).detector->state();
       const auto weight = state.arrays.at("weight");
       const std::vector<double> stored =
           weight.floats ? std::vector<double>(weight.floats, weight.floats + 80) : weight.values;

@@ -121,7 +121,7 @@ TEST_F(Detect, ScoresEqualScoreCommandsAndVerdictsFollowTheCalibratedThreshold) 
     ASSERT_EQ(verdicts.size(), expected.size());
     std::optional<metrics::Calibration> calibration;
     if (model == "knn.safetensors") {
-      detect::load_detector(dir_.path(model), nullptr, &calibration);
+      calibration = detect::load_model(dir_.path(model)).calibration;
       EXPECT_EQ(summary.threshold, calibration->at(0.95).threshold);
     }
     std::int64_t flagged = 0;

@@ -84,9 +84,8 @@ TEST_F(HostileValues, OneSampleAndOneDimensionAreClearErrors) {
   o.val_fraction = 0;
   try {
     run_train(o);  // one sample: a flow, or a clear error; never a NaN model
-    const auto loaded = flow::load_flow(o.out);
     const auto file = io::FeatureFile::open(o.features);
-    for (double s : flow::score_features(*loaded.flow, loaded.normalizer, file, 16, "cpu")) {
+    for (double s : test::model_scores(o.out, file, 16)) {
       EXPECT_TRUE(std::isfinite(s));
     }
   } catch (const Error& e) {
@@ -116,7 +115,7 @@ TEST_F(HostileValues, LabelsOutOfTheUsualRangeAreJustClassNames) {
     f.features = dir_.path("l.safetensors");
     f.out = dir_.path("m.safetensors");
     run_fit(f);
-    scores[k] = detect::load_detector(f.out)->score(
+    scores[k] = detect::load_model(f.out).detector->score(
         detect::FeatureSet::load(io::FeatureFile::open(f.features)));
   }
   EXPECT_EQ(scores[0], scores[1]);
@@ -204,9 +203,7 @@ TEST_F(HostileValues, DeadDimensionsGiveNoNanScoreAndTheirOodRanksBelowEveryId) 
     o.out = dir_.path(arch + ".safetensors");
     o.arch = arch;
     run_train(o);  // the defaults, as the issue ran them
-    auto flow = flow::load_flow(o.out);
-    check(flow::score_features(*flow.flow, flow.normalizer, id_file, 512, "cpu"),
-          flow::score_features(*flow.flow, flow.normalizer, ood_file, 512, "cpu"), true);
+    check(test::model_scores(o.out, id_file, 512), test::model_scores(o.out, ood_file, 512), true);
   }
   for (const std::string name : {"gaussian", "mahalanobis", "knn"}) {
     SCOPED_TRACE(name);
@@ -216,7 +213,7 @@ TEST_F(HostileValues, DeadDimensionsGiveNoNanScoreAndTheirOodRanksBelowEveryId) 
     f.out = dir_.path(name + ".safetensors");
     f.options.k = 5;
     run_fit(f);
-    const auto detector = detect::load_detector(f.out);
+    const auto detector = detect::load_model(f.out).detector;
     check(detector->score(detect::FeatureSet::load(id_file)),
           detector->score(detect::FeatureSet::load(ood_file)), name != "knn");
   }
@@ -255,8 +252,7 @@ TEST_F(HostileValues, DuplicatedRankDeficientAndHugeRangeFeaturesNeverScoreNan) 
         if (name == "glow") {
           TrainOptions o = train_options(dir_.path("t.safetensors"));
           run_train(o);
-          auto flow = flow::load_flow(o.out);
-          scores = flow::score_features(*flow.flow, flow.normalizer, q, 64, "cpu");
+          scores = test::model_scores(o.out, q, 64);
         } else {
           FitOptions f;
           f.detector = name;
@@ -264,7 +260,7 @@ TEST_F(HostileValues, DuplicatedRankDeficientAndHugeRangeFeaturesNeverScoreNan) 
           f.out = dir_.path("d.safetensors");
           f.options.k = 3;
           run_fit(f);
-          scores = detect::load_detector(f.out)->score(detect::FeatureSet::load(q));
+          scores = detect::load_model(f.out).detector->score(detect::FeatureSet::load(q));
         }
       } catch (const Error& e) {  // a clear refusal naming the file is fine; a NaN is not
         EXPECT_NE(std::string(e.what()).find("t.safetensors"), std::string::npos) << e.what();

@@ -225,7 +225,7 @@ TEST(OdinDetector, SetsWithoutScoresOrWithOtherSettingsAreRefused) {
                         {{"format", detect::kDetectorFormat},
                          {"detector", "odin"},
                          {"settings", R"({"epsilon":0.0014})"}});
-  test::expect_error([&] { detect::load_detector(dir.path("bad.safetensors")); },
+  test::expect_error([&] { detect::load_model(dir.path("bad.safetensors")); },
                      {"bad.safetensors", "malformed odin settings"});
 }
 
