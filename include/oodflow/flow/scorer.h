@@ -1,5 +1,5 @@
-// Scoring with a trained flow: log p(x) in nats for every row of a feature file, streamed in
-// batches so that memory stays flat whatever the file size.
+// Scoring with a trained flow: log p(x) in nats of rows in memory. Files are scored in
+// chunks by the pipeline's one scoring path (pipeline/model.h), like every other model.
 #pragma once
 
 #include <string>
@@ -10,13 +10,6 @@
 #include "oodflow/io/feature_file.h"
 
 namespace oodflow::flow {
-
-/// One score per row (higher = more in-distribution), of the rows listed in `rows` (in that
-/// order) or of every row. `flow` must live on `device`.
-std::vector<double> score_features(Flow& flow, const Normalizer& normalizer,
-                                   const io::FeatureFile& data, std::int64_t batch_size,
-                                   const std::string& device,
-                                   const std::vector<std::int64_t>* rows = nullptr);
 
 /// Scores `n` rows of features already in memory, normalising them in place; errors name
 /// `source` and the rows' sample numbers (index[i], or first + i without an index).
