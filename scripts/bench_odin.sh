@@ -2,7 +2,7 @@
 # ODIN's cost (benchmark, not a test): `oodflow extract` with and without --odin on the same
 # images, alternated so that both see the same machine load; prints images/s, peak memory and
 # the cost of an image with ODIN relative to plain extraction (ODIN adds a backward pass and
-# a second forward pass). Backbones: the Fashion-MNIST CNN of the README's benchmark at 28x28
+# a second forward pass). Backbones: the Fashion-MNIST CNN of the benchmark of docs/benchmarks.md at 28x28
 # and a ResNet-18 (random weights) at 224x224.
 #   bash scripts/bench_odin.sh                   # about 10 minutes on 2 cores
 #   REPEATS=1 IMAGES=64 bash scripts/bench_odin.sh   # quicker, noisier

@@ -21,7 +21,7 @@ data="${OODFLOW_DATA:-$HOME/.cache/oodflow}"
 oodflow="${OODFLOW_BUILD_DIR:-$here/build}/apps/oodflow"
 backbones="$here/configs/backbones"
 # Lets LibTorch's OpenMP threads sleep instead of spinning, so both thread pools can use
-# every core (the fastest setting measured: README, Speed).
+# every core (the fastest setting measured: docs/threads.md).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 start=$SECONDS
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds oodflow and its tests with AddressSanitizer and UndefinedBehaviorSanitizer
 # (-DOODFLOW_SANITIZE=address,undefined, into build-asan/) and runs the unit tests under them.
-# LibTorch, OpenCV and OpenBLAS come from Debian uninstrumented; see README (Reliability) for
+# LibTorch, OpenCV and OpenBLAS come from Debian uninstrumented; see docs/reliability.md (Sanitizers) for
 # the options below and why each is needed.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

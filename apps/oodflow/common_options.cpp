@@ -13,7 +13,7 @@ void add_compute_options(CLI::App* sub, int& threads, std::string& device,
   sub->add_option(
          "--threads", threads,
          "Compute threads for LibTorch and OpenBLAS. 0 = automatic, the fastest measured: " +
-             automatic_threads + " (see README, Speed)")
+             automatic_threads + " (see docs/threads.md)")
       ->capture_default_str();
   sub->add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
 }

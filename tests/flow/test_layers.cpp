@@ -1,5 +1,5 @@
 // Each layer against an independent computation: the autograd Jacobian, the plain masked
-// coupling formula of the paper's recipe (README), and dense matrix algebra.
+// coupling formula of the paper's recipe (docs/method.md), and dense matrix algebra.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

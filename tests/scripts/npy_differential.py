@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-# Accepted by numpy 1.24, refused by oodflow, with the reason (README "Input").
+# Accepted by numpy 1.24, refused by oodflow, with the reason (docs/inputs.md).
 EXCEPTIONS = {
     "complex": "complex numbers are not real scores or features",
     "string": "strings are not numbers",

@@ -1,6 +1,6 @@
 // Compute threads. Debian's LibTorch runs its intra-op pool on OpenMP (libgomp) while
 // OpenBLAS keeps its own threads; on small machines busy-waiting OpenMP threads steal the
-// cores OpenBLAS needs (README: Speed), so oodflow sets both pools from one --threads value.
+// cores OpenBLAS needs (docs/threads.md), so oodflow sets both pools from one --threads value.
 #pragma once
 
 namespace oodflow {

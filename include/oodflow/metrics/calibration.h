@@ -1,6 +1,6 @@
 // Thresholds that turn a score into a detector, chosen on in-distribution data only: the
 // largest threshold t that accepts (score >= t) at least a given share of ID samples. The
-// same rule as FPR@95TPR's threshold95 (README: Metrics and their conventions), here applied to
+// same rule as FPR@95TPR's threshold95 (docs/metrics.md), here applied to
 // held-out ID training samples, so that a deployed detector has a threshold before any test or OOD
 // data exists.
 #pragma once

@@ -1,4 +1,4 @@
-// OOD detection metrics on score vectors (README: Metrics and their conventions). Conventions: ID
+// OOD detection metrics on score vectors (docs/metrics.md). Conventions: ID
 // is the positive class, higher score = more in-distribution, a sample is accepted as ID when score
 // >= t. NaN and -inf rank lowest (most OOD), +inf highest; they are counted, never dropped.
 // Everything is exact on ties and costs one sort: O((n_id + n_ood) log(n_id + n_ood)).

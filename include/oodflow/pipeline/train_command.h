@@ -1,6 +1,6 @@
 // `oodflow train`: fit a normalizing flow to in-distribution training features and write the
 // flow file. The flow's own spelling of `oodflow fit --detector glow|realnvp` (same file,
-// same scores). Defaults are the reference recipe (README: The paper's setting).
+// same scores). Defaults are the reference recipe (docs/method.md: the paper's recipe).
 #pragma once
 
 #include <cstdint>
