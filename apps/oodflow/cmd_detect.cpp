@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "oodflow/core/defaults.h"
 #include "oodflow/extract/image_source.h"
 #include "oodflow/io/verdict_file.h"
 #include "oodflow/pipeline/detect_command.h"
@@ -62,7 +63,8 @@ void setup_detect(CLI::App& app, CommandStatus& status) {
                 "Accept a backbone whose SHA-256 differs from the one the model's training "
                 "features came from");
   sub->add_option("--batch-size,-b", opts->batch_size,
-                  "Rows per scoring pass (features) or images per backbone call; 0 = 4096 / 64")
+                  "Rows per scoring pass (features) or images per backbone call; 0 = " +
+                      std::to_string(kScoreBatchRows) + " / " + std::to_string(kImageBatch))
       ->capture_default_str();
   sub->add_option("--workers,-j", opts->workers, "Image decoding threads; 0 = none")
       ->capture_default_str();

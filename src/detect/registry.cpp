@@ -150,12 +150,10 @@ LoadedModel load_baseline(const std::string& path,
 }  // namespace
 
 std::string Detector::describe() const {
-  nlohmann::json record = {{"kind", "baseline"},
-                           {"name", name()},
-                           {"score", "higher = more in-distribution"}};
-  const auto settings = nlohmann::json::parse(state().settings, nullptr, false);
-  if (!settings.is_discarded()) record["settings"] = settings;
-  return record.dump();
+  // The settings are in the model file's metadata: load_model's callers add them, without
+  // state(), which copies every parameter.
+  return nlohmann::json{{"kind", "baseline"}, {"name", name()}, {"score", "higher = more in-distribution"}}
+      .dump();
 }
 
 void Detector::fit(const FeatureSet& train, const FitContext&) {

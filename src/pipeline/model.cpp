@@ -22,6 +22,9 @@ Model load_model(const std::string& path, const std::string& device) {
   m.dim = loaded.detector->feature_dim();
   nlohmann::json record = nlohmann::json::parse(loaded.detector->describe());
   record["file"] = path;
+  if (loaded.metadata.count("settings")) {
+    record["settings"] = metadata_record(loaded.metadata, "settings");
+  }
   if (loaded.metadata.count("training")) {
     record["training"] = metadata_record(loaded.metadata, "training");
   }

@@ -37,7 +37,8 @@ struct DetectOptions {
   // Exit with kExitGateFailed when any sample is judged out of distribution, unreadable or
   // invalid.
   bool fail_on_ood = false;
-  // Rows per scoring pass (features) or images per backbone call (images); 0 = 4096 / 64.
+  // Rows per scoring pass (features) or images per backbone call (images); 0 =
+  // kScoreBatchRows / kImageBatch (core/defaults.h).
   std::int64_t batch_size = 0;
   // Image decoding threads.
   int workers = 2;
