@@ -37,6 +37,13 @@ Evaluation evaluate(const ScoredSet& id, const std::vector<ScoredSet>& ood) {
   return e;
 }
 
+bool higher_is_better(const std::string& metric) {
+  const MetricInfo* info = find_metric(metric);
+  OODFLOW_CHECK(info != nullptr,
+                "unknown metric '" << metric << "' (known: auroc, fpr95, aupr_in, aupr_out)");
+  return info->higher_is_better;
+}
+
 double metric_value(const OodMetrics& m, const std::string& metric) {
   if (metric == "auroc") return m.auroc;
   if (metric == "fpr95") return m.fpr95;

@@ -153,15 +153,19 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
 }
 
 Svg histogram_svg(const HistogramChart& c) {
-  constexpr int kBins = 40;
-  const auto [lo, hi] = display_range(*c.id, *c.ood, c.threshold);
-  const Histogram id = histogram(*c.id, lo, hi, kBins);
-  const Histogram ood = histogram(*c.ood, lo, hi, kBins);
+  const Histogram& id = *c.id;
+  const Histogram& ood = *c.ood;
+  OODFLOW_CHECK(id.lo == ood.lo && id.hi == ood.hi && id.counts.size() == ood.counts.size() &&
+                    !id.counts.empty(),
+                "internal: the histograms of a chart need the same bins");
+  const double lo = id.lo;
+  const double hi = id.hi;
+  const std::size_t bins = id.counts.size();
   auto share = [](const Histogram& h, std::size_t i) {
     return h.finite > 0 ? static_cast<double>(h.counts[i]) / static_cast<double>(h.finite) : 0.0;
   };
   double top = 0;
-  for (std::size_t i = 0; i < kBins; ++i) top = std::max({top, share(id, i), share(ood, i)});
+  for (std::size_t i = 0; i < bins; ++i) top = std::max({top, share(id, i), share(ood, i)});
   // Headroom above the tallest bar for the legend and the threshold's label.
   const double y_max = top > 0 ? top * 1.4 : 1.0;
   const std::vector<double> y_ticks = nice_ticks(0, y_max, 4);
@@ -170,10 +174,10 @@ Svg histogram_svg(const HistogramChart& c) {
   Svg svg(kWidth, kHeight, c.title);
   draw_axes(svg, f, nice_ticks(lo, hi, 6), y_ticks, c.x_label, "share of the set per bin", c.title,
             [](double v) { return short_number(v); });
-  const double width = (hi - lo) / kBins;
+  const double width = (hi - lo) / static_cast<double>(bins);
   for (const auto& [h, colour] :
        {std::pair{&id, series_colour(0)}, std::pair{&ood, series_colour(1)}}) {
-    for (std::size_t i = 0; i < kBins; ++i) {
+    for (std::size_t i = 0; i < bins; ++i) {
       if (h->counts[i] == 0) continue;
       const double x0 = lo + width * static_cast<double>(i);
       svg.rect(f.px(x0), f.py(share(*h, i)), f.px(x0 + width) - f.px(x0),

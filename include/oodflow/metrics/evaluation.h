@@ -54,6 +54,9 @@ struct GateCheck {
 std::vector<Gate> parse_gates(const std::string& text);
 /// Every gate on every OOD set.
 std::vector<GateCheck> check_gates(const Evaluation& evaluation, const std::vector<Gate>& gates);
+/// True for the metrics a gate keeps above a bound (auroc, aupr_in, aupr_out); false for
+/// fpr95, kept below. Throws Error for an unknown name.
+bool higher_is_better(const std::string& metric);
 /// The value of a metric by its report name ("auroc", "fpr95", ...).
 double metric_value(const OodMetrics& m, const std::string& metric);
 

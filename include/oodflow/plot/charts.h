@@ -36,13 +36,14 @@ std::pair<double, double> display_range(const std::vector<double>& a, const std:
 /// `target` of them.
 std::vector<double> nice_ticks(double lo, double hi, int target);
 
+/// Two histograms over the same range and bins, drawn as shares of their sets.
 struct HistogramChart {
   std::string title;
   std::string x_label;
   std::string id_name;
   std::string ood_name;
-  const std::vector<double>* id = nullptr;
-  const std::vector<double>* ood = nullptr;
+  const Histogram* id = nullptr;
+  const Histogram* ood = nullptr;
   double threshold = 0;
   std::string threshold_label;
 };

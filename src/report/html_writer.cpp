@@ -1,5 +1,4 @@
-#include "oodflow/plot/html_report.h"
-
+// The HTML page and the SVG files: the plots of a Report, drawn by plot/.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,9 +9,13 @@
 #include "oodflow/core/error.h"
 #include "oodflow/plot/charts.h"
 #include "oodflow/plot/svg.h"
+#include "oodflow/report/writers.h"
 
-namespace oodflow::plot {
+namespace oodflow::report {
 namespace {
+
+using plot::Svg;
+using plot::xml_escape;
 
 // XHTML-compatible markup (every element closed, attributes quoted), so that a strict XML
 // parser accepts the page as well as a browser does.
@@ -67,34 +70,33 @@ std::string unique_file(const std::string& name, std::set<std::string>* used) {
   return file;
 }
 
-std::vector<std::vector<Plot>> make_plots(const ReportInput& in) {
+std::vector<std::vector<Plot>> make_plots(const Report& r) {
   std::vector<std::vector<Plot>> sets;
   std::set<std::string> used;
-  const auto& first = in.evaluations.front();
-  for (std::size_t s = 0; s < first.ood.size(); ++s) {
-    const std::string& set_name = first.ood[s].name;
+  const std::vector<std::string> set_names = r.ood_names();
+  for (std::size_t s = 0; s < set_names.size(); ++s) {
+    const std::string& set_name = set_names[s];
     std::vector<Plot> plots;
-    std::vector<RocEntry> entries;
-    for (std::size_t d = 0; d < in.labels.size(); ++d) {
-      const metrics::OodMetrics& m = in.evaluations[d].ood[s].metrics;
-      entries.push_back({in.labels[d],
-                         metrics::roc_curve(in.scored[d][0].scores, in.scored[d][s + 1].scores),
-                         m.auroc, m.fpr95});
+    std::vector<plot::RocEntry> entries;
+    for (const DetectorReport& d : r.detectors) {
+      const metrics::OodMetrics& m = d.evaluation.ood[s].metrics;
+      entries.push_back({d.info.label, d.plots[s].roc, m.auroc, m.fpr95});
     }
-    const std::string roc_title = "ROC: " + first.id_name + " vs " + set_name;
-    plots.push_back({unique_file("roc_" + slug(set_name), &used), roc_svg(roc_title, entries)});
-    for (std::size_t d = 0; d < in.labels.size(); ++d) {
-      HistogramChart chart;
-      chart.title = in.labels[d] + ": " + first.id_name + " vs " + set_name;
-      chart.x_label = in.score_names[d];
-      chart.id_name = first.id_name;
+    const std::string roc_title = "ROC: " + r.id_name + " vs " + set_name;
+    plots.push_back(
+        {unique_file("roc_" + slug(set_name), &used), plot::roc_svg(roc_title, entries)});
+    for (const DetectorReport& d : r.detectors) {
+      plot::HistogramChart chart;
+      chart.title = d.info.label + ": " + r.id_name + " vs " + set_name;
+      chart.x_label = d.info.score_name;
+      chart.id_name = r.id_name;
       chart.ood_name = set_name;
-      chart.id = &in.scored[d][0].scores;
-      chart.ood = &in.scored[d][s + 1].scores;
-      chart.threshold = in.evaluations[d].ood[s].metrics.threshold95;
+      chart.id = &d.plots[s].id_histogram;
+      chart.ood = &d.plots[s].ood_histogram;
+      chart.threshold = d.evaluation.ood[s].metrics.threshold95;
       chart.threshold_label = "thr95 = " + fixed(chart.threshold, "%.4g") + " (95% of ID above)";
-      plots.push_back({unique_file("hist_" + slug(set_name) + "_" + slug(in.labels[d]), &used),
-                       histogram_svg(chart)});
+      plots.push_back({unique_file("hist_" + slug(set_name) + "_" + slug(d.info.label), &used),
+                       plot::histogram_svg(chart)});
     }
     sets.push_back(std::move(plots));
   }
@@ -103,17 +105,19 @@ std::vector<std::vector<Plot>> make_plots(const ReportInput& in) {
 
 // Detectors as rows, OOD sets as columns, AUROC / FPR@95TPR in each cell; the best AUROC of
 // each set in bold.
-std::string summary_table(const ReportInput& in) {
-  const auto& sets = in.evaluations.front().ood;
+std::string summary_table(const Report& r) {
+  const std::vector<std::string> sets = r.ood_names();
   std::string t = "<table>\n<tr><th>detector</th>";
-  for (const auto& set : sets) t += "<th>" + xml_escape(set.name) + "</th>";
+  for (const auto& set : sets) t += "<th>" + xml_escape(set) + "</th>";
   t += "</tr>\n";
-  for (std::size_t d = 0; d < in.labels.size(); ++d) {
-    t += "<tr><td class=\"name\">" + xml_escape(in.labels[d]) + "</td>";
+  for (const DetectorReport& d : r.detectors) {
+    t += "<tr><td class=\"name\">" + xml_escape(d.info.label) + "</td>";
     for (std::size_t s = 0; s < sets.size(); ++s) {
-      const metrics::OodMetrics& m = in.evaluations[d].ood[s].metrics;
+      const metrics::OodMetrics& m = d.evaluation.ood[s].metrics;
       bool best = true;
-      for (const auto& other : in.evaluations) best = best && m.auroc >= other.ood[s].metrics.auroc;
+      for (const DetectorReport& other : r.detectors) {
+        best = best && m.auroc >= other.evaluation.ood[s].metrics.auroc;
+      }
       const std::string cell = fixed(100 * m.auroc, "%.2f") + " / " + fixed(100 * m.fpr95, "%.2f");
       t += best ? "<td><b>" + cell + "</b></td>" : "<td>" + cell + "</td>";
     }
@@ -122,14 +126,14 @@ std::string summary_table(const ReportInput& in) {
   return t + "</table>\n";
 }
 
-std::string full_table(const ReportInput& in) {
+std::string full_table(const Report& r) {
   std::string t =
       "<table>\n<tr><th>detector</th><th>OOD set</th><th>n</th><th>AUROC %</th>"
       "<th>FPR@95TPR %</th><th>thr95</th><th>AUPR-In %</th><th>AUPR-Out %</th></tr>\n";
-  for (std::size_t d = 0; d < in.labels.size(); ++d) {
-    for (const metrics::SetResult& s : in.evaluations[d].ood) {
+  for (const DetectorReport& d : r.detectors) {
+    for (const metrics::SetResult& s : d.evaluation.ood) {
       const metrics::OodMetrics& m = s.metrics;
-      t += "<tr><td class=\"name\">" + xml_escape(in.labels[d]) + "</td><td class=\"name\">" +
+      t += "<tr><td class=\"name\">" + xml_escape(d.info.label) + "</td><td class=\"name\">" +
            xml_escape(s.name) + "</td><td>" + std::to_string(m.n_ood) + "</td><td>" +
            fixed(100 * m.auroc, "%.2f") + "</td><td>" + fixed(100 * m.fpr95, "%.2f") + "</td><td>" +
            fixed(m.threshold95, "%.6g") + "</td><td>" + fixed(100 * m.aupr_in, "%.2f") +
@@ -139,24 +143,27 @@ std::string full_table(const ReportInput& in) {
   return t + "</table>\n";
 }
 
-}  // namespace
-
-std::size_t plot_count(const ReportInput& in) {
-  return in.evaluations.front().ood.size() * (1 + in.labels.size());
+void check_plottable(const Report& r) {
+  OODFLOW_CHECK(!r.detectors.empty() && !r.detectors.front().evaluation.ood.empty(),
+                "internal: plots need a detector and an OOD set");
 }
 
-std::string html_report(const ReportInput& in) {
-  OODFLOW_CHECK(!in.evaluations.empty() && !in.evaluations.front().ood.empty(),
-                "internal: a report needs a detector and an OOD set");
-  const metrics::Evaluation& e = in.evaluations.front();
+}  // namespace
+
+std::size_t plot_count(const Report& r) {
+  return r.ood_names().size() * (1 + r.detectors.size());
+}
+
+void write_html(const Report& r, const std::string& destination) {
+  check_plottable(r);
   std::string page = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n";
-  page += "<title>oodflow report: " + xml_escape(e.id_name) + "</title>\n";
+  page += "<title>oodflow report: " + xml_escape(r.id_name) + "</title>\n";
   page += "<style>" + std::string(kStyle) + "</style>\n</head>\n<body>\n";
   page += "<h1>OOD detection report</h1>\n";
-  page += "<p class=\"meta\">ID set <b>" + xml_escape(e.id_name) +
-          "</b>: " + std::to_string(e.id_count) + " samples from <code>" + xml_escape(e.id_file) +
-          "</code>. " + std::to_string(in.labels.size()) + " detector(s), " +
-          std::to_string(e.ood.size()) + " OOD set(s).</p>\n";
+  page += "<p class=\"meta\">ID set <b>" + xml_escape(r.id_name) +
+          "</b>: " + std::to_string(r.id_count) + " samples from <code>" + xml_escape(r.id_file) +
+          "</code>. " + std::to_string(r.detectors.size()) + " detector(s), " +
+          std::to_string(r.ood_names().size()) + " OOD set(s).</p>\n";
   page +=
       "<p class=\"note\">ID is the positive class and a higher score means more "
       "in-distribution; a sample is accepted as ID when its score is at least the "
@@ -164,34 +171,32 @@ std::string html_report(const ReportInput& in) {
       "threshold that accepts 95% of the ID set (OpenOOD reports the reverse). In the "
       "histograms, each set's bars sum to 1.</p>\n";
   page += "<p class=\"meta\">AUROC % / FPR@95TPR % (best AUROC per set in bold):</p>\n";
-  page += summary_table(in);
-  page += "<details><summary>Every metric (AUPR-In/Out, thresholds)</summary>\n" + full_table(in) +
+  page += summary_table(r);
+  page += "<details><summary>Every metric (AUPR-In/Out, thresholds)</summary>\n" + full_table(r) +
           "</details>\n";
-  const auto sets = make_plots(in);
+  const auto sets = make_plots(r);
+  const metrics::Evaluation& e = r.detectors.front().evaluation;
   for (std::size_t s = 0; s < sets.size(); ++s) {
     const metrics::SetResult& set = e.ood[s];
-    page += "<h2 id=\"" + xml_escape(slug(set.name)) + "\">" + xml_escape(e.id_name) + " vs " +
+    page += "<h2 id=\"" + xml_escape(slug(set.name)) + "\">" + xml_escape(r.id_name) + " vs " +
             xml_escape(set.name) + " (" + std::to_string(set.metrics.n_ood) +
             " OOD samples)</h2>\n<div class=\"plots\">\n";
     for (const Plot& p : sets[s]) page += p.svg.str(false);
     page += "</div>\n";
   }
   page += "</body>\n</html>\n";
-  return page;
+  write_text(page, destination);
 }
 
-std::vector<std::string> write_svg_files(const ReportInput& in, const std::string& dir) {
+void write_svg(const Report& r, const std::string& destination) {
+  check_plottable(r);
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  OODFLOW_CHECK(!ec, "cannot create the folder '" << dir << "' for --svg: " << ec.message());
-  std::vector<std::string> paths;
-  for (const auto& set : make_plots(in)) {
-    for (const Plot& p : set) {
-      paths.push_back(dir + "/" + p.file);
-      write_file_atomically(paths.back(), p.svg.str(true));
-    }
+  std::filesystem::create_directories(destination, ec);
+  OODFLOW_CHECK(!ec, "cannot create the folder '" << destination << "' for --svg: "
+                                                   << ec.message());
+  for (const auto& set : make_plots(r)) {
+    for (const Plot& p : set) write_file_atomically(destination + "/" + p.file, p.svg.str(true));
   }
-  return paths;
 }
 
-}  // namespace oodflow::plot
+}  // namespace oodflow::report
