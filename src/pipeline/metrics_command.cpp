@@ -7,6 +7,8 @@
 #include "oodflow/core/error.h"
 #include "oodflow/io/score_file.h"
 #include "oodflow/pipeline/named_sets.h"
+#include "oodflow/report/report.h"
+#include "oodflow/report/writers.h"
 
 namespace oodflow::pipeline {
 namespace {
@@ -15,6 +17,12 @@ namespace {
 bool same_file(const std::string& a, const std::string& b) {
   std::error_code ec;
   return std::filesystem::equivalent(a, b, ec) && !ec;
+}
+
+std::vector<ReportOutput> outputs(const MetricsOptions& o) {
+  return {{"--out", o.out, report::write_json},
+          {"--junit", o.junit, report::write_junit},
+          {"--markdown", o.markdown, report::write_markdown}};
 }
 
 }  // namespace
@@ -31,6 +39,7 @@ void validate(const MetricsOptions& o) {
 
 int run_metrics(const MetricsOptions& o) {
   validate(o);
+  check_outputs(outputs(o));
   io::ScoreColumn id_scores = io::read_score_column(o.id, {o.column, "id"});
   std::vector<metrics::ScoredSet> ood;
   for (const auto& [name, file] : parse_named_sets(o.ood)) {
@@ -43,9 +52,13 @@ int run_metrics(const MetricsOptions& o) {
                            << "tell them apart); give two files, or one with a 'set' column");
     ood.push_back({name, file, std::move(scores.scores), {}});
   }
-  metrics::ScoredSet id{"id", o.id, std::move(id_scores.scores), {}};
-  const nlohmann::json detector = {{"kind", "precomputed scores"}, {"column", o.column}};
-  return publish_evaluation(id, ood, detector.dump(), o.out, o.fail_under);
+  std::vector<metrics::ScoredSet> sets = {{"id", o.id, std::move(id_scores.scores), {}}};
+  for (auto& set : ood) sets.push_back(std::move(set));
+  const nlohmann::json record = {{"kind", "precomputed scores"}, {"column", o.column}};
+  const report::Report report =
+      report::build_report({{o.column, record.dump(), o.column}}, {std::move(sets)},
+                           metrics::parse_gates(o.fail_under));
+  return publish_report(report, outputs(o));
 }
 
 }  // namespace oodflow::pipeline

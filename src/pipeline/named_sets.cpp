@@ -2,13 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <set>
 
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
-#include "oodflow/io/report.h"
 #include "oodflow/pipeline/score_command.h"
 
 namespace oodflow::pipeline {
@@ -59,30 +57,47 @@ std::vector<std::pair<std::string, std::string>> parse_named_sets(
   return sets;
 }
 
-int publish_evaluation(const metrics::ScoredSet& id, const std::vector<metrics::ScoredSet>& ood,
-                       const std::string& detector_json, const std::string& report_path,
-                       const std::string& fail_under) {
-  const metrics::Evaluation evaluation = metrics::evaluate(id, ood);
-  if (evaluation.id_nonfinite.total() > 0) {
-    spdlog::warn("set '{}': {} non-finite scores (ranked as most OOD for NaN/-inf)",
-                 evaluation.id_name, evaluation.id_nonfinite.total());
+void check_outputs(const std::vector<ReportOutput>& outputs) {
+  std::string to_stdout;
+  for (const ReportOutput& output : outputs) {
+    if (output.destination != "-") continue;
+    as_usage_error([&] {
+      OODFLOW_CHECK(to_stdout.empty(), to_stdout << " and " << output.option
+                                                 << " both write to stdout ('-'); give one a file");
+    });
+    to_stdout = output.option;
   }
-  for (const auto& set : evaluation.ood) {
-    if (set.metrics.ood_nonfinite.total() > 0) {
-      spdlog::warn("set '{}': {} non-finite scores (ranked as most OOD for NaN/-inf)", set.name,
-                   set.metrics.ood_nonfinite.total());
+  for (const ReportOutput& output : outputs) {
+    if (!output.destination.empty() && output.destination != "-" && !output.folder) {
+      check_writable(output.destination);
     }
   }
-  const auto checks = metrics::check_gates(evaluation, metrics::parse_gates(fail_under));
-  if (!report_path.empty()) {
-    write_file_atomically(report_path, io::report_json(evaluation, detector_json, checks));
+}
+
+int publish_report(const report::Report& report, const std::vector<ReportOutput>& outputs) {
+  for (const report::DetectorReport& d : report.detectors) {
+    // With several detectors, the same set can be fine for one and not for another.
+    const std::string who = report.detectors.size() > 1 ? "'" + d.info.label + "': " : "";
+    const metrics::Evaluation& e = d.evaluation;
+    if (e.id_nonfinite.total() > 0) {
+      spdlog::warn("{}set '{}': {} non-finite scores (ranked as most OOD for NaN/-inf)", who,
+                   e.id_name, e.id_nonfinite.total());
+    }
+    for (const auto& set : e.ood) {
+      if (set.metrics.ood_nonfinite.total() > 0) {
+        spdlog::warn("{}set '{}': {} non-finite scores (ranked as most OOD for NaN/-inf)", who,
+                     set.name, set.metrics.ood_nonfinite.total());
+      }
+    }
   }
-  std::fputs(io::report_table(evaluation, checks).c_str(), stdout);
-  std::fflush(stdout);
-  for (const auto& check : checks) {
-    if (!check.passed) return kExitGateFailed;
+  bool stdout_taken = false;
+  for (const ReportOutput& output : outputs) {
+    if (output.destination.empty()) continue;
+    output.write(report, output.destination);
+    stdout_taken = stdout_taken || output.destination == "-";
   }
-  return 0;
+  if (!stdout_taken) report::write_table(report, "-");
+  return report.passed() ? 0 : kExitGateFailed;
 }
 
 }  // namespace oodflow::pipeline

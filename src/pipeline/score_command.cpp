@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -14,12 +13,12 @@
 #include "oodflow/core/threads.h"
 #include "oodflow/detect/feature_set.h"
 #include "oodflow/io/feature_file.h"
-#include "oodflow/io/report.h"
 #include "oodflow/pipeline/device.h"
 #include "oodflow/pipeline/model.h"
 #include "oodflow/pipeline/model_records.h"
 #include "oodflow/pipeline/named_sets.h"
-#include "oodflow/plot/html_report.h"
+#include "oodflow/report/report.h"
+#include "oodflow/report/writers.h"
 
 namespace oodflow::pipeline {
 namespace {
@@ -47,53 +46,14 @@ std::vector<double> score_all(const Model& model, const io::FeatureFile& file,
   return scores;
 }
 
-// Several detectors: one evaluation each, one comparison table and report.
-int publish_comparison(const std::vector<Model>& scorers,
-                       const std::vector<std::vector<metrics::ScoredSet>>& scored,
-                       const ScoreOptions& o) {
-  std::vector<std::string> labels, records;
-  std::vector<metrics::Evaluation> evaluations;
-  std::vector<metrics::GateCheck> checks;
-  const auto gates = metrics::parse_gates(o.fail_under);
-  for (std::size_t d = 0; d < scorers.size(); ++d) {
-    labels.push_back(scorers[d].label);
-    records.push_back(scorers[d].record);
-    const std::vector<metrics::ScoredSet> ood(scored[d].begin() + 1, scored[d].end());
-    evaluations.push_back(metrics::evaluate(scored[d].front(), ood));
-    for (auto check : metrics::check_gates(evaluations.back(), gates)) {
-      check.set = scorers[d].label + ": " + check.set;
-      checks.push_back(std::move(check));
-    }
-  }
-  if (!o.out.empty()) {
-    write_file_atomically(o.out, io::comparison_json(records, evaluations, checks));
-  }
-  std::fputs(io::comparison_table(labels, evaluations, checks).c_str(), stdout);
-  std::fflush(stdout);
-  for (const auto& check : checks) {
-    if (!check.passed) return kExitGateFailed;
-  }
-  return 0;
-}
-
-void write_plots(const ScoreOptions& o, const std::vector<Model>& models,
-                 const std::vector<std::vector<metrics::ScoredSet>>& scored) {
-  plot::ReportInput input;
-  input.scored = scored;
-  for (std::size_t d = 0; d < models.size(); ++d) {
-    input.labels.push_back(models[d].label);
-    input.score_names.push_back(models[d].score_name);
-    const std::vector<metrics::ScoredSet> ood(scored[d].begin() + 1, scored[d].end());
-    input.evaluations.push_back(metrics::evaluate(scored[d].front(), ood));
-  }
-  if (!o.html.empty()) {
-    write_file_atomically(o.html, plot::html_report(input));
-    spdlog::info("score: wrote the HTML report '{}' ({} plots)", o.html, plot::plot_count(input));
-  }
-  if (!o.svg_dir.empty()) {
-    const auto paths = plot::write_svg_files(input, o.svg_dir);
-    spdlog::info("score: wrote {} SVG plots to '{}'", paths.size(), o.svg_dir);
-  }
+// Every output score can write, in the order they are written (the table comes last).
+std::vector<ReportOutput> outputs(const ScoreOptions& o) {
+  return {{"--html", o.html, report::write_html},
+          {"--svg", o.svg_dir, report::write_svg, true},
+          {"--scores", o.scores, report::write_csv},
+          {"--out", o.out, report::write_json},
+          {"--junit", o.junit, report::write_junit},
+          {"--markdown", o.markdown, report::write_markdown}};
 }
 
 }  // namespace
@@ -112,14 +72,15 @@ void validate(const ScoreOptions& o) {
     metrics::parse_gates(o.fail_under);
     OODFLOW_CHECK((o.html.empty() && o.svg_dir.empty()) || !o.ood.empty(),
                   "--html and --svg plot ID against OOD sets: give at least one --ood");
+    OODFLOW_CHECK((o.junit.empty() && o.markdown.empty()) || !o.ood.empty(),
+                  "--junit and --markdown report on OOD sets: give at least one --ood");
+    OODFLOW_CHECK(o.svg_dir != "-", "--svg takes a folder, not '-'");
   });
 }
 
 int run_score(const ScoreOptions& o) {
   validate(o);
-  for (const std::string& output : {o.out, o.scores, o.html}) {
-    if (!output.empty()) check_writable(output);
-  }
+  check_outputs(outputs(o));
   if (!o.svg_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(o.svg_dir, ec);
@@ -160,20 +121,23 @@ int run_score(const ScoreOptions& o) {
           {name, file.path(), score_all(models[d], file, o.batch_size), file.sources()});
     }
   }
-  if (!o.html.empty() || !o.svg_dir.empty()) write_plots(o, models, scored);
-  if (models.size() > 1) {
-    if (!o.scores.empty()) {
-      std::vector<std::string> labels;
-      for (const auto& m : models) labels.push_back(m.label);
-      io::write_comparison_scores_csv(o.scores, labels, scored);
-    }
-    return o.ood.empty() ? 0 : publish_comparison(models, scored, o);
+  std::vector<report::DetectorInfo> detectors;
+  for (const Model& m : models) detectors.push_back({m.label, m.record, m.score_name});
+  const report::Report report = report::build_report(std::move(detectors), std::move(scored),
+                                                     metrics::parse_gates(o.fail_under));
+  // Without OOD sets there is nothing to evaluate: the scores are the only output.
+  if (o.ood.empty()) {
+    if (!o.scores.empty()) report::write_csv(report, o.scores);
+    return 0;
   }
-  const metrics::ScoredSet& id = scored[0].front();
-  const std::vector<metrics::ScoredSet> ood(scored[0].begin() + 1, scored[0].end());
-  if (!o.scores.empty()) io::write_scores_csv(o.scores, id, ood);
-  if (ood.empty()) return 0;
-  return publish_evaluation(id, ood, models[0].record, o.out, o.fail_under);
+  const int status = publish_report(report, outputs(o));
+  if (!o.html.empty()) {
+    spdlog::info("score: wrote the HTML report '{}' ({} plots)", o.html, report::plot_count(report));
+  }
+  if (!o.svg_dir.empty()) {
+    spdlog::info("score: wrote {} SVG plots to '{}'", report::plot_count(report), o.svg_dir);
+  }
+  return status;
 }
 
 }  // namespace oodflow::pipeline

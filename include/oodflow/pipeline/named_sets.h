@@ -1,12 +1,13 @@
 // Shared parts of the commands that evaluate sets: "NAME=FILE" arguments, and the final
-// step that prints the table, writes the report and applies the gates.
+// step that writes the report's outputs, prints the table and applies the gates.
 #pragma once
 
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "oodflow/metrics/evaluation.h"
+#include "oodflow/report/report.h"
+#include "oodflow/report/writers.h"
 
 namespace oodflow::pipeline {
 
@@ -18,10 +19,22 @@ std::pair<std::string, std::string> parse_named_set(const std::string& spec);
 std::vector<std::pair<std::string, std::string>> parse_named_sets(
     const std::vector<std::string>& specs);
 
-/// Evaluates, prints the table to stdout, writes the JSON report when `report_path` is set;
-/// returns 0, or kExitGateFailed when a gate is missed.
-int publish_evaluation(const metrics::ScoredSet& id, const std::vector<metrics::ScoredSet>& ood,
-                       const std::string& detector_json, const std::string& report_path,
-                       const std::string& fail_under);
+/// One output a command can write from its report: the option that asks for it, where it
+/// goes (empty: not asked; "-": stdout) and its writer.
+struct ReportOutput {
+  std::string option;
+  std::string destination;
+  report::Writer write = nullptr;
+  bool folder = false;  ///< destination is a folder (--svg), checked by the command
+};
+
+/// Throws UsageError when more than one output goes to stdout, and Error when a file
+/// output's folder is missing or not writable (before any work is done); skips folder
+/// outputs.
+void check_outputs(const std::vector<ReportOutput>& outputs);
+
+/// Warns about non-finite scores, writes every asked output, and prints the table to stdout
+/// unless an output went there; returns 0, or kExitGateFailed when a gate tripped.
+int publish_report(const report::Report& report, const std::vector<ReportOutput>& outputs);
 
 }  // namespace oodflow::pipeline

@@ -31,6 +31,11 @@ struct ScoreOptions {
   std::string html;
   // Folder for the plots as standalone SVG files (optional).
   std::string svg_dir;
+  // JUnit XML path for CI test reporters: a test case per detector, OOD set and gate
+  // (optional).
+  std::string junit;
+  // Markdown table path, e.g. for $GITHUB_STEP_SUMMARY (optional).
+  std::string markdown;
   // Quality gates, e.g. "auroc=0.9,fpr95=0.3" (optional).
   std::string fail_under;
   // Rows per forward pass.
