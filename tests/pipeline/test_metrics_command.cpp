@@ -26,10 +26,10 @@ TEST(MetricsCommand, EvaluatesCsvAndNpyScoresWithGates) {
   o.out = dir.path("report.json");
   EXPECT_EQ(run_metrics(o), 0);
   const auto report = nlohmann::json::parse(test::read_bytes(dir.path("report.json")));
-  EXPECT_NEAR(report["ood"][0]["auroc"].get<double>(), 0.8333333333333334, 1e-12);
-  EXPECT_NEAR(report["ood"][0]["fpr95"].get<double>(), 1.0 / 3, 1e-12);
-  EXPECT_NEAR(report["ood"][0]["aupr_in"].get<double>(), 0.8875, 1e-12);
-  EXPECT_EQ(report["detector"]["kind"], "precomputed scores");
+  EXPECT_NEAR(report["detectors"][0]["ood"][0]["auroc"].get<double>(), 0.8333333333333334, 1e-12);
+  EXPECT_NEAR(report["detectors"][0]["ood"][0]["fpr95"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(report["detectors"][0]["ood"][0]["aupr_in"].get<double>(), 0.8875, 1e-12);
+  EXPECT_EQ(report["detectors"][0]["detector"]["kind"], "precomputed scores");
   EXPECT_TRUE(report["gates"]["passed"].get<bool>());
 
   o.fail_under = "fpr95=0.2";
@@ -50,8 +50,8 @@ TEST(MetricsCommand, SetColumnBehindAByteOrderMarkSplitsTheSets) {
   const auto report = nlohmann::json::parse(test::read_bytes(dir.path("report.json")));
   // ID {1, 2} vs OOD {0}: both pairs ranked right, AUROC 2/2.
   EXPECT_EQ(report["id"]["count"], 2);
-  EXPECT_EQ(report["ood"][0]["count"], 1);
-  EXPECT_EQ(report["ood"][0]["auroc"].get<double>(), 1.0);
+  EXPECT_EQ(report["detectors"][0]["ood"][0]["count"], 1);
+  EXPECT_EQ(report["detectors"][0]["ood"][0]["auroc"].get<double>(), 1.0);
 }
 
 TEST(MetricsCommand, IdAndOodThatAreTheSameRowsOfOneFileAreAnError) {

@@ -41,9 +41,9 @@ TEST(NamedSets, MetricsReadsAnOodSetFromASweepFolder) {
   EXPECT_EQ(run_metrics(o), 0);
   // 4 pairs: (3,1) (4,1) (4,3.5) won, (3,3.5) lost: AUROC 3/4.
   const auto report = nlohmann::json::parse(test::read_bytes(o.out));
-  EXPECT_EQ(report["ood"][0]["name"], "ood");
-  EXPECT_EQ(report["ood"][0]["file"], ood);
-  EXPECT_EQ(report["ood"][0]["auroc"], 0.75);
+  EXPECT_EQ(report["detectors"][0]["ood"][0]["name"], "ood");
+  EXPECT_EQ(report["detectors"][0]["ood"][0]["file"], ood);
+  EXPECT_EQ(report["detectors"][0]["ood"][0]["auroc"], 0.75);
 }
 
 }  // namespace

@@ -54,12 +54,17 @@ TEST_F(TrainScore, DefaultRecipeSeparatesShiftedMixtureAndReportsEveryKey) {
   EXPECT_EQ(run_score(score_options()), 0);
 
   const auto report = nlohmann::json::parse(test::read_bytes(dir_.path("report.json")));
-  for (const char* key :
-       {"report_format_version", "convention", "detector", "id", "ood", "gates"}) {
+  for (const char* key : {"report_format_version", "convention", "id", "detectors", "gates"}) {
     EXPECT_TRUE(report.contains(key)) << key;
   }
-  ASSERT_EQ(report["ood"].size(), 1u);
-  const auto& set = report["ood"][0];
+  EXPECT_EQ(report["report_format_version"], 2);
+  ASSERT_EQ(report["detectors"].size(), 1u);
+  const auto& detector = report["detectors"][0];
+  for (const char* key : {"label", "detector", "id_nonfinite", "ood"}) {
+    EXPECT_TRUE(detector.contains(key)) << key;
+  }
+  ASSERT_EQ(detector["ood"].size(), 1u);
+  const auto& set = detector["ood"][0];
   for (const char* key : {"name", "file", "count", "nonfinite", "auroc", "fpr95", "threshold95",
                           "aupr_in", "aupr_out"}) {
     EXPECT_TRUE(set.contains(key)) << key;
@@ -68,11 +73,11 @@ TEST_F(TrainScore, DefaultRecipeSeparatesShiftedMixtureAndReportsEveryKey) {
   EXPECT_EQ(set["count"], 2000);
   EXPECT_GT(set["auroc"].get<double>(), 0.95);
   EXPECT_EQ(report["id"]["count"], 2000);
-  EXPECT_EQ(report["detector"]["arch"], "glow");
-  EXPECT_EQ(report["detector"]["blocks"], 10);
-  EXPECT_EQ(report["detector"]["training"]["count"], 18000);
-  EXPECT_EQ(report["detector"]["training"]["held_out"], 2000);
-  EXPECT_EQ(report["detector"]["training"]["features_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(detector["detector"]["arch"], "glow");
+  EXPECT_EQ(detector["detector"]["blocks"], 10);
+  EXPECT_EQ(detector["detector"]["training"]["count"], 18000);
+  EXPECT_EQ(detector["detector"]["training"]["held_out"], 2000);
+  EXPECT_EQ(detector["detector"]["training"]["features_sha256"].get<std::string>().size(), 64u);
 
   // The CSV holds one row per sample of every set, plus the header.
   const std::string csv = test::read_bytes(dir_.path("scores.csv"));
@@ -86,7 +91,7 @@ TEST_F(TrainScore, SameSeedGivesSameParametersAndSameReport) {
   run_train(train);
   run_score(score_options());
   const std::string report1 = test::read_bytes(dir_.path("report.json"));
-  const auto params1 = nlohmann::json::parse(report1)["detector"]["parameters_sha256"];
+  const auto params1 = nlohmann::json::parse(report1)["detectors"][0]["detector"]["parameters_sha256"];
   run_train(train);
   run_score(score_options());
   EXPECT_EQ(test::read_bytes(dir_.path("report.json")), report1);
@@ -94,7 +99,7 @@ TEST_F(TrainScore, SameSeedGivesSameParametersAndSameReport) {
   run_train(train);
   run_score(score_options());
   EXPECT_NE(nlohmann::json::parse(
-                test::read_bytes(dir_.path("report.json")))["detector"]["parameters_sha256"],
+                test::read_bytes(dir_.path("report.json")))["detectors"][0]["detector"]["parameters_sha256"],
             params1);
 }
 
@@ -106,9 +111,10 @@ TEST_F(TrainScore, StandardizeAndRealNvpAlsoWork) {
   run_train(train);
   EXPECT_EQ(run_score(score_options()), 0);
   const auto report = nlohmann::json::parse(test::read_bytes(dir_.path("report.json")));
-  EXPECT_EQ(report["detector"]["arch"], "realnvp");
-  EXPECT_EQ(report["detector"]["normalize"], "standardize");
-  EXPECT_GT(report["ood"][0]["auroc"].get<double>(), 0.9);
+  const auto& detector = report["detectors"][0];
+  EXPECT_EQ(detector["detector"]["arch"], "realnvp");
+  EXPECT_EQ(detector["detector"]["normalize"], "standardize");
+  EXPECT_GT(detector["ood"][0]["auroc"].get<double>(), 0.9);
 }
 
 TEST_F(TrainScore, GateFailureExitsThree) {

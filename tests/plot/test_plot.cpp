@@ -1,5 +1,5 @@
 // The report's plots: ROC curves and histograms against brute-force counts, tick choice, and
-// the HTML page's structure (well-formed, self-contained, one <svg> per plot).
+// the SVG writer (the HTML page is tested with the other report writers, tests/report/).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +9,6 @@
 
 #include "oodflow/metrics/ood_metrics.h"
 #include "oodflow/plot/charts.h"
-#include "oodflow/plot/html_report.h"
 #include "oodflow/plot/svg.h"
 #include "test_util.h"
 
@@ -101,90 +100,6 @@ TEST(Svg, EscapesTextAndStandaloneFilesDeclareTheNamespace) {
   EXPECT_NE(inline_svg.find("<title>t&lt;1&gt;</title>"), std::string::npos);
   EXPECT_NE(inline_svg.find(">x &amp; y</text>"), std::string::npos);
   EXPECT_NE(svg.str(true).find("xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);
-}
-
-// Checks that every element is closed in order (the page is written as XHTML-compatible
-// markup), returning the number of <svg> elements.
-std::size_t count_svg_in_balanced_markup(const std::string& page) {
-  std::vector<std::string> open;
-  std::size_t svgs = 0;
-  for (std::size_t at = page.find('<'); at != std::string::npos; at = page.find('<', at + 1)) {
-    if (page.compare(at, 2, "<!") == 0 || page.compare(at, 2, "<?") == 0) continue;
-    const std::size_t end = page.find('>', at);
-    EXPECT_NE(end, std::string::npos);
-    std::string tag = page.substr(at + 1, end - at - 1);
-    if (tag.front() == '/') {
-      const std::string name = tag.substr(1);
-      EXPECT_FALSE(open.empty()) << "</" << name << "> closes nothing";
-      if (open.empty()) return svgs;
-      EXPECT_EQ(open.back(), name) << "at byte " << at;
-      open.pop_back();
-      continue;
-    }
-    const bool self_closing = tag.back() == '/';
-    const std::string name = tag.substr(0, tag.find_first_of(" /\n"));
-    svgs += name == "svg";
-    if (!self_closing) open.push_back(name);
-  }
-  EXPECT_TRUE(open.empty()) << open.size() << " unclosed, first <" << open.front() << ">";
-  return svgs;
-}
-
-ReportInput sample_report() {
-  ReportInput in;
-  const std::vector<double> id = rounded_normals(500, 2.0, 4);
-  const std::vector<double> far = rounded_normals(400, -1.0, 5);
-  const std::vector<double> near = rounded_normals(300, 1.0, 6);
-  for (const std::string label : {"flow (glow)", "knn"}) {
-    in.labels.push_back(label);
-    in.score_names.push_back(label + " score");
-    in.scored.push_back(
-        {{"id", "id.safetensors", id, {}}, {"far", "f", far, {}}, {"a<b&c", "n", near, {}}});
-    in.evaluations.push_back(
-        metrics::evaluate(in.scored.back()[0], {in.scored.back()[1], in.scored.back()[2]}));
-  }
-  return in;
-}
-
-TEST(HtmlReport, IsWellFormedSelfContainedAndHasOneSvgPerPlot) {
-  const ReportInput in = sample_report();
-  const std::string page = html_report(in);
-  EXPECT_EQ(plot_count(in), 6u);  // 2 OOD sets x (1 ROC + 2 histograms)
-  EXPECT_EQ(count_svg_in_balanced_markup(page), 6u);
-  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
-  for (const char* forbidden : {"http:", "https:", "<script", "<link", "<img", "url(", "@import"}) {
-    EXPECT_EQ(page.find(forbidden), std::string::npos) << forbidden;
-  }
-  EXPECT_EQ(page.find("a<b&c"), std::string::npos);  // names are escaped
-  EXPECT_NE(page.find("a&lt;b&amp;c"), std::string::npos);
-  for (const char* text : {"AUROC", "FPR@95TPR", "AUPR-In", "thr95", "ROC: id vs far"}) {
-    EXPECT_NE(page.find(text), std::string::npos) << text;
-  }
-}
-
-TEST(HtmlReport, SvgFilesAreStandaloneDocumentsOnePerPlot) {
-  test::TempDir dir;
-  const ReportInput in = sample_report();
-  const auto paths = write_svg_files(in, dir.path("plots/nested"));
-  ASSERT_EQ(paths.size(), plot_count(in));
-  std::set<std::string> names;
-  for (const auto& p : paths) {
-    names.insert(p.substr(p.rfind('/') + 1));
-    const std::string svg = test::read_bytes(p);
-    EXPECT_EQ(svg.rfind("<?xml", 0), 0u) << p;
-    EXPECT_EQ(count_svg_in_balanced_markup(svg), 1u) << p;
-  }
-  EXPECT_EQ(names.count("roc_far.svg"), 1u);
-  EXPECT_EQ(names.count("hist_a_b_c_flow_glow.svg"), 1u);
-
-  // Set names that map to one file name still give one file per plot.
-  ReportInput clash = sample_report();
-  for (auto& e : clash.evaluations) e.ood[0].name = "a_b_c";
-  for (auto& sets : clash.scored) sets[1].name = "a_b_c";
-  EXPECT_EQ(write_svg_files(clash, dir.path("clash")).size(), plot_count(clash));
-  std::set<std::string> distinct;
-  for (const auto& p : write_svg_files(clash, dir.path("clash"))) distinct.insert(p);
-  EXPECT_EQ(distinct.size(), plot_count(clash));
 }
 
 }  // namespace
