@@ -52,9 +52,24 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METRICS = ("auroc", "fpr95", "aupr_in", "aupr_out")
 
+# The report layout this script reads (`report_format_version` in the JSON).
+REPORT_FORMAT_VERSION = 2
+
 
 class BenchmarkError(Exception):
     """A problem with the config or a failed oodflow command: one line for the user."""
+
+
+def ood_metrics(path):
+    """{OOD set name: metrics} of the single detector of an `oodflow score` JSON report."""
+    with open(path) as f:
+        report = json.load(f)
+    version = report.get("report_format_version")
+    if version != REPORT_FORMAT_VERSION:
+        raise BenchmarkError(
+            f"'{path}' is a report of format version {version}, this script reads version "
+            f"{REPORT_FORMAT_VERSION}: delete it (it is recomputed) or use the matching oodflow")
+    return {entry["name"]: entry for entry in report["detectors"][0]["ood"]}
 
 
 def sha256_of(path, _cache={}):
@@ -157,8 +172,7 @@ class Benchmark:
         model = os.path.join(self.out, "flows", name + ".safetensors")
         report = os.path.join(self.out, "flows", name + ".report.json")
         if baseline and os.path.exists(report) and name in self.fitted:
-            with open(report) as f:
-                return {entry["name"]: entry for entry in json.load(f)["ood"]}
+            return ood_metrics(report)
         if baseline:
             command = [self.oodflow, "--quiet", "fit", "--detector", baseline,
                        "--features", sets["id_train"], "--out", model]
@@ -177,8 +191,7 @@ class Benchmark:
         for ood, path in sets["ood"].items():
             score += ["--ood", f"{ood}={path}"]
         run(score, f"score {name}")
-        with open(report) as f:
-            return {entry["name"]: entry for entry in json.load(f)["ood"]}
+        return ood_metrics(report)
 
     def run(self):
         rows = []

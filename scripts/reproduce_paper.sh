@@ -94,7 +94,11 @@ echo "$prog: training the flow (glow K=10, one epoch, L2 features)"
 
 "$python" - "$out/report.json" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))["ood"][0]
+report = json.load(open(sys.argv[1]))
+if report.get("report_format_version") != 2:
+    sys.exit(f"{sys.argv[1]}: report format version {report.get('report_format_version')}, "
+             "this script reads version 2: use the oodflow this script came with")
+r = report["detectors"][0]["ood"][0]
 print(f"ImageNet vs Textures: AUROC {100 * r['auroc']:.1f}% (paper: 98.2%), "
       f"FPR@95TPR {100 * r['fpr95']:.1f}%")
 PY

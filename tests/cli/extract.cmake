@@ -82,11 +82,11 @@ run(0 ${OODFLOW} --quiet fit --detector odin -f ${WORK}/odin_id.safetensors -o $
 run(0 ${OODFLOW} --quiet score --detector ${WORK}/odin.safetensors --id ${WORK}/odin_id.safetensors
     --ood photos=${WORK}/odin_ood.safetensors --out ${WORK}/odin_report.json --scores ${WORK}/odin_scores.csv)
 file(READ ${WORK}/odin_report.json report)
-string(JSON score_auroc GET "${report}" ood 0 auroc)
+string(JSON score_auroc GET "${report}" detectors 0 ood 0 auroc)
 run(0 ${OODFLOW} --quiet metrics --id ${WORK}/odin_scores.csv --ood photos=${WORK}/odin_scores.csv
     --out ${WORK}/odin_metrics.json)
 file(READ ${WORK}/odin_metrics.json report)
-string(JSON metrics_auroc GET "${report}" ood 0 auroc)
+string(JSON metrics_auroc GET "${report}" detectors 0 ood 0 auroc)
 if(NOT score_auroc MATCHES "^[0-9.e-]+$" OR NOT score_auroc STREQUAL metrics_auroc)
   message(FATAL_ERROR "odin: score gives AUROC ${score_auroc}, metrics ${metrics_auroc}")
 endif()

@@ -31,11 +31,13 @@ grep -q "ImageNet vs Textures: AUROC" "$work/log" || { cat "$work/log"; exit 1; 
 import json, sys
 out = sys.argv[1]
 report = json.load(open(f"{out}/report.json"))
-ood = report["ood"][0]
+assert report["report_format_version"] == 2, report["report_format_version"]
+detector = report["detectors"][0]
+ood = detector["ood"][0]
 assert ood["name"] == "textures" and ood["count"] == 6, ood
 assert 0 <= ood["auroc"] <= 1, ood
 card = json.load(open(f"{out}/resnet18.pt.json"))
 assert card["feature_dim"] == 512, card
-assert report["detector"]["dim"] == 512, report["detector"]
+assert detector["detector"]["dim"] == 512, detector["detector"]
 print("reproduce_paper: every step ran; AUROC", ood["auroc"])
 PY
