@@ -55,9 +55,8 @@ int run_metrics(const MetricsOptions& o) {
   std::vector<metrics::ScoredSet> sets = {{"id", o.id, std::move(id_scores.scores), {}}};
   for (auto& set : ood) sets.push_back(std::move(set));
   const nlohmann::json record = {{"kind", "precomputed scores"}, {"column", o.column}};
-  const report::Report report =
-      report::build_report({{o.column, record.dump(), o.column}}, {std::move(sets)},
-                           metrics::parse_gates(o.fail_under));
+  const report::Report report = report::build_report(
+      {{o.column, record.dump(), o.column}}, {std::move(sets)}, metrics::parse_gates(o.fail_under));
   return publish_report(report, outputs(o));
 }
 

@@ -132,7 +132,8 @@ int run_score(const ScoreOptions& o) {
   }
   const int status = publish_report(report, outputs(o));
   if (!o.html.empty()) {
-    spdlog::info("score: wrote the HTML report '{}' ({} plots)", o.html, report::plot_count(report));
+    spdlog::info("score: wrote the HTML report '{}' ({} plots)", o.html,
+                 report::plot_count(report));
   }
   if (!o.svg_dir.empty()) {
     spdlog::info("score: wrote {} SVG plots to '{}'", report::plot_count(report), o.svg_dir);

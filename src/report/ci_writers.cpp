@@ -20,14 +20,30 @@ std::string xml(const std::string& text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\n': out += "&#10;"; break;
-      case '\r': out += "&#13;"; break;
-      case '\t': out += "&#9;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\n':
+        out += "&#10;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      case '\t':
+        out += "&#9;";
+        break;
       default:
         out += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
     }
@@ -44,11 +60,11 @@ std::string metrics_line(const metrics::OodMetrics& m) {
 
 std::string testcase(const std::string& classname, const std::string& name,
                      const std::string& failure, const std::string& output) {
-  std::string t = "    <testcase classname=\"" + xml(classname) + "\" name=\"" + xml(name) +
-                  "\" time=\"0\">\n";
+  std::string t =
+      "    <testcase classname=\"" + xml(classname) + "\" name=\"" + xml(name) + "\" time=\"0\">\n";
   if (!failure.empty()) {
-    t += "      <failure message=\"" + xml(failure) + "\" type=\"gate\">" + xml(failure) +
-         "&#10;" + xml(output) + "</failure>\n";
+    t += "      <failure message=\"" + xml(failure) + "\" type=\"gate\">" + xml(failure) + "&#10;" +
+         xml(output) + "</failure>\n";
   }
   t += "      <system-out>" + xml(output) + "</system-out>\n    </testcase>\n";
   return t;
@@ -71,9 +87,9 @@ std::string testsuite(const Report& r, const DetectorReport& d, std::int64_t* fa
   std::int64_t tests = 0;
   std::int64_t failures = 0;
   for (const metrics::SetResult& set : d.evaluation.ood) {
-    const std::string output = "detector '" + d.info.label + "', ID set '" + r.id_name +
-                               "' (" + r.id_file + "), OOD set '" + set.name + "' (" +
-                               set.file + "): " + metrics_line(set.metrics);
+    const std::string output = "detector '" + d.info.label + "', ID set '" + r.id_name + "' (" +
+                               r.id_file + "), OOD set '" + set.name + "' (" + set.file +
+                               "): " + metrics_line(set.metrics);
     bool gated = false;
     for (const GateResult& g : r.gates) {
       if (g.detector != d.info.label || g.set != set.name) continue;
@@ -152,8 +168,8 @@ void write_markdown(const Report& r, const std::string& destination) {
     table += markdown_row(row);
   }
   std::string text = "**OOD detection** (oodflow): ID set " + markdown(r.id_name) + ", " +
-                     std::to_string(r.id_count) + " samples; AUROC % / FPR@95TPR % per OOD set.\n\n" +
-                     table +
+                     std::to_string(r.id_count) +
+                     " samples; AUROC % / FPR@95TPR % per OOD set.\n\n" + table +
                      "\nID is the positive class and a higher score means more in-distribution; "
                      "FPR@95TPR is the share of OOD accepted at the threshold that keeps 95% of "
                      "ID (OpenOOD reports the reverse).\n";

@@ -192,8 +192,8 @@ void write_svg(const Report& r, const std::string& destination) {
   check_plottable(r);
   std::error_code ec;
   std::filesystem::create_directories(destination, ec);
-  OODFLOW_CHECK(!ec, "cannot create the folder '" << destination << "' for --svg: "
-                                                   << ec.message());
+  OODFLOW_CHECK(!ec,
+                "cannot create the folder '" << destination << "' for --svg: " << ec.message());
   for (const auto& set : make_plots(r)) {
     for (const Plot& p : set) write_file_atomically(destination + "/" + p.file, p.svg.str(true));
   }

@@ -27,7 +27,9 @@ constexpr const char* kFprNote =
     "FPR@95TPR: share of OOD accepted at the threshold (thr95) that keeps 95% of ID "
     "(ID positive; OpenOOD reports the reverse).\n";
 
-json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+json finite_or_null(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
 
 json nonfinite_json(const metrics::NonFiniteCounts& c) {
   return {{"nan", c.nan}, {"pos_inf", c.pos_inf}, {"neg_inf", c.neg_inf}};
@@ -134,8 +136,7 @@ std::string comparison_table(const Report& r) {
     rows.push_back(row);
   }
   return "ID set '" + r.id_name + "': " + std::to_string(r.id_count) +
-         " samples; AUROC% / FPR@95TPR% per OOD set\n" + aligned(rows) + kFprNote +
-         failed_gates(r);
+         " samples; AUROC% / FPR@95TPR% per OOD set\n" + aligned(rows) + kFprNote + failed_gates(r);
 }
 
 }  // namespace

@@ -91,15 +91,16 @@ TEST_F(TrainScore, SameSeedGivesSameParametersAndSameReport) {
   run_train(train);
   run_score(score_options());
   const std::string report1 = test::read_bytes(dir_.path("report.json"));
-  const auto params1 = nlohmann::json::parse(report1)["detectors"][0]["detector"]["parameters_sha256"];
+  const auto params1 =
+      nlohmann::json::parse(report1)["detectors"][0]["detector"]["parameters_sha256"];
   run_train(train);
   run_score(score_options());
   EXPECT_EQ(test::read_bytes(dir_.path("report.json")), report1);
   train.seed = 1;
   run_train(train);
   run_score(score_options());
-  EXPECT_NE(nlohmann::json::parse(
-                test::read_bytes(dir_.path("report.json")))["detectors"][0]["detector"]["parameters_sha256"],
+  EXPECT_NE(nlohmann::json::parse(test::read_bytes(
+                dir_.path("report.json")))["detectors"][0]["detector"]["parameters_sha256"],
             params1);
 }
 

@@ -139,8 +139,8 @@ TEST(ReportWriters, FormatTheReportWithoutRecomputingIt) {
 }
 
 TEST(ReportWriters, JsonVersion2HasDetectorsForOneModelAsForSeveral) {
-  for (const auto& labels : {std::vector<std::string>{"knn"},
-                             std::vector<std::string>{"flow (glow)", "knn"}}) {
+  for (const auto& labels :
+       {std::vector<std::string>{"knn"}, std::vector<std::string>{"flow (glow)", "knn"}}) {
     const Report r = sample_report(labels, "auroc=0.99");
     const auto json = nlohmann::json::parse(written(write_json, r));
     EXPECT_EQ(json["report_format_version"], 2);
@@ -150,7 +150,8 @@ TEST(ReportWriters, JsonVersion2HasDetectorsForOneModelAsForSeveral) {
     }
     EXPECT_FALSE(json.contains("ood"));
     EXPECT_FALSE(json.contains("detector"));
-    EXPECT_EQ(json["id"], (nlohmann::json{{"name", "id"}, {"file", "id.safetensors"}, {"count", 500}}));
+    EXPECT_EQ(json["id"],
+              (nlohmann::json{{"name", "id"}, {"file", "id.safetensors"}, {"count", 500}}));
     ASSERT_EQ(json["detectors"].size(), labels.size());
     for (std::size_t d = 0; d < labels.size(); ++d) {
       const auto& detector = json["detectors"][d];
@@ -176,8 +177,7 @@ TEST(ReportWriters, TableIsPerSetForOneDetectorAndAComparisonForSeveral) {
   EXPECT_NE(one.find("AUPR-Out%"), std::string::npos);
   EXPECT_NE(one.find("GATE FAILED: far auroc = "), std::string::npos);
   const std::string two = written(write_table, sample_report({"a", "b"}, "auroc=0.999"));
-  EXPECT_EQ(two.rfind("ID set 'id': 500 samples; AUROC% / FPR@95TPR% per OOD set\ndetector", 0),
-            0u)
+  EXPECT_EQ(two.rfind("ID set 'id': 500 samples; AUROC% / FPR@95TPR% per OOD set\ndetector", 0), 0u)
       << two;
   EXPECT_NE(two.find("GATE FAILED: b: far auroc = "), std::string::npos);
 }
@@ -227,7 +227,8 @@ TEST(ReportWriters, SvgFilesAreStandaloneDocumentsOnePerPlot) {
   for (auto& d : clash.detectors) d.evaluation.ood[0].name = "a_b_c_d";
   write_svg(clash, dir.path("clash"));
   std::size_t files = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path("clash"))) {
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator(dir.path("clash"))) {
     ++files;
   }
   EXPECT_EQ(files, plot_count(clash));
