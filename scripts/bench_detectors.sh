@@ -30,13 +30,13 @@ echo "| detector | fit (s) | score 10k (s) |"
 echo "|---|---|---|"
 for d in msp maxlogit energy react gaussian mahalanobis knn vim; do
   fit=$(seconds "$oodflow" --quiet fit --detector "$d" -f "$work/train.safetensors" \
-    -o "$work/$d.safetensors" --head "$work/head.pt")
-  score=$(seconds "$oodflow" --quiet score --detector "$work/$d.safetensors" \
+    -o "$work/$d.safetensors" --backbone "$work/head.pt")
+  score=$(seconds "$oodflow" --quiet score --model "$work/$d.safetensors" \
     --id "$work/test.safetensors" --scores "$work/$d.scores.csv")
   printf '| %s | %.2f | %.2f |\n' "$d" "$fit" "$score"
 done
 fit=$(seconds "$oodflow" --quiet train --config "$here/configs/glow.json" \
   -f "$work/train.safetensors" -o "$work/flow.safetensors")
-score=$(seconds "$oodflow" --quiet score --flow "$work/flow.safetensors" \
+score=$(seconds "$oodflow" --quiet score --model "$work/flow.safetensors" \
   --id "$work/test.safetensors" --scores "$work/flow.scores.csv")
 printf '| flow (glow, 1 epoch) | %.2f | %.2f |\n' "$fit" "$score"

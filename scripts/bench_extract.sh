@@ -31,7 +31,7 @@ report() { printf '| %-22s | %-34s | %8.1f | %5.0f%% |\n' "$1" "$2" "$3" "$4"; }
 run_python() {  # threads workers resize crop
   local line
   line=$(OMP_NUM_THREADS="$1" OPENBLAS_NUM_THREADS="$1" "$py" "$here/scripts/bench_extract.py" \
-    --model "$work/resnet18.pt" --data "$work/images" --threads "$1" --workers "$2" \
+    --backbone "$work/resnet18.pt" --data "$work/images" --threads "$1" --workers "$2" \
     --resize "$3" --crop "$4")
   report "python (DataLoader)" "threads $1, workers $2, ${3}/${4}" \
     "$(echo "$line" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')" \
@@ -43,7 +43,7 @@ run_oodflow() {  # threads workers resize crop [env...]
   shift 4
   local log
   log=$(env "$@" "$oodflow" extract --config "$here/configs/extract_imagenet.json" \
-    --model "$work/resnet18.pt" --data "$work/images" --out "$work/features.safetensors" \
+    --backbone "$work/resnet18.pt" --data "$work/images" --out "$work/features.safetensors" \
     --threads "$threads" --workers "$workers" --resize "$resize" --crop "$crop" 2>&1 |
     grep "extract: wrote")
   # "... ; 123 images/s, backbone 97% of the time"

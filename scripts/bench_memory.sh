@@ -27,7 +27,7 @@ for n in $((big_n / 4)) $big_n; do
   size=$(du -h "$file" | cut -f1)
   peak "train N=$n ($size)" "$oodflow" --quiet train -f "$file" -o "$work/flow_$n.safetensors" \
     --arch realnvp --blocks 1 --hidden 16 --lr 1e-4
-  peak "score N=$n ($size)" "$oodflow" --quiet score --flow "$work/flow_$n.safetensors" \
+  peak "score N=$n ($size)" "$oodflow" --quiet score --model "$work/flow_$n.safetensors" \
     --id "$file" --scores "$work/scores_$n.csv"
 done
 rm -f "$work"/features_*.safetensors "$work"/scores_*.csv

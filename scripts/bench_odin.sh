@@ -56,8 +56,8 @@ echo "median of $repeats alternated runs; cost = plain images/s / ODIN images/s"
 echo
 echo "| backbone, input, batch               | plain/s  | ODIN/s   | cost   | MB     | ODIN MB |"
 echo "|--------------------------------------|----------|----------|--------|--------|---------|"
-bench "fmnist_resnet, 28x28 grey, batch 500" --model "$here/configs/backbones/fmnist_resnet.pt" \
+bench "fmnist_resnet, 28x28 grey, batch 500" --backbone "$here/configs/backbones/fmnist_resnet.pt" \
   --data "$data/fashion-mnist/t10k-images-idx3-ubyte.gz" --shard 0/5 --batch-size 500 \
   --config "$here/configs/extract_grey28.json"
-bench "resnet18, 224x224 RGB, batch 32" --model "$work/resnet18.pt" --data "$work/images" \
+bench "resnet18, 224x224 RGB, batch 32" --backbone "$work/resnet18.pt" --data "$work/images" \
   --batch-size 32 --config "$here/configs/extract_imagenet.json"

@@ -156,7 +156,7 @@ class Benchmark:
             self.reused += 1
             return path
         command = [self.oodflow, "--quiet", "extract", "--config", preprocessing,
-                   "--model", model, "--data", data, "--out", path, *extra]
+                   "--backbone", model, "--data", data, "--out", path, *extra]
         if labels:
             command += ["--labels", labels]
         print(f"  extract {what}", flush=True)
@@ -186,7 +186,7 @@ class Benchmark:
         command += [str(x) for x in detector.get("options", [])]
         run(command, f"{'fit' if baseline else 'train'} {name}")
         self.fitted.add(name)
-        score = [self.oodflow, "--quiet", "score", "--detector" if baseline else "--flow", model,
+        score = [self.oodflow, "--quiet", "score", "--model", model,
                  "--id", sets["id_test"], "--out", report]
         for ood, path in sets["ood"].items():
             score += ["--ood", f"{ood}={path}"]

@@ -28,7 +28,7 @@ start=$SECONDS
 extract() {  # backbone, data, output name, extra options
   local model="$1" source="$2" name="$3"
   shift 3
-  "$oodflow" extract --config "$here/configs/extract_grey28.json" --model "$backbones/$model" \
+  "$oodflow" extract --config "$here/configs/extract_grey28.json" --backbone "$backbones/$model" \
     --data "$source" --out "$features/$name.safetensors" --batch-size 500 "$@"
 }
 
@@ -44,7 +44,7 @@ for set in gaussian_noise uniform_noise fmnist_vflip fmnist_inverted; do
 done
 "$oodflow" train --config "$here/configs/glow.json" --features "$features/fmnist_train.safetensors" \
   --out "$out/far/flow.safetensors"
-"$oodflow" score --flow "$out/far/flow.safetensors" --id "$features/fmnist_test.safetensors" \
+"$oodflow" score --model "$out/far/flow.safetensors" --id "$features/fmnist_test.safetensors" \
   --ood mnist="$features/mnist.safetensors" \
   --ood gaussian_noise="$features/gaussian_noise.safetensors" \
   --ood uniform_noise="$features/uniform_noise.safetensors" \
@@ -63,7 +63,7 @@ extract fmnist6_resnet.pt "$gen/fmnist_test_id6.npy" test_id6 --labels "$gen/fmn
 extract fmnist6_resnet.pt "$gen/fmnist_test_ood4.npy" held_out4
 "$oodflow" train --config "$here/configs/glow.json" --features "$features/train_id6.safetensors" \
   --out "$out/near/flow.safetensors"
-"$oodflow" score --flow "$out/near/flow.safetensors" --id "$features/test_id6.safetensors" \
+"$oodflow" score --model "$out/near/flow.safetensors" --id "$features/test_id6.safetensors" \
   --ood held_out_classes="$features/held_out4.safetensors" \
   --out "$out/near/report.json" --scores "$out/near/scores.csv" --html "$out/near/report.html"
 

@@ -77,7 +77,7 @@ echo "$prog: exporting $arch"
 extract() {  # data, name
   echo "$prog: extracting $2 from '$1'"
   # shellcheck disable=SC2086
-  "$oodflow" extract --config "$here/configs/extract_imagenet.json" --model "$model" \
+  "$oodflow" extract --config "$here/configs/extract_imagenet.json" --backbone "$model" \
     --data "$1" --out "$out/features/$2.safetensors" --workers "$workers" --batch-size "$batch" \
     ${OODFLOW_EXTRACT_OPTIONS:-}
 }
@@ -88,7 +88,7 @@ extract "$textures" textures
 echo "$prog: training the flow (glow K=10, one epoch, L2 features)"
 "$oodflow" train --config "$here/configs/glow.json" \
   --features "$out/features/imagenet_train.safetensors" --out "$out/flow.safetensors"
-"$oodflow" score --flow "$out/flow.safetensors" --id "$out/features/imagenet_val.safetensors" \
+"$oodflow" score --model "$out/flow.safetensors" --id "$out/features/imagenet_val.safetensors" \
   --ood textures="$out/features/textures.safetensors" \
   --out "$out/report.json" --scores "$out/scores.csv"
 

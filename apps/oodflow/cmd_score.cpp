@@ -7,19 +7,20 @@ void setup_score(CLI::App& app, CommandStatus& status) {
   auto opts = std::make_shared<pipeline::ScoreOptions>();
   CLI::App* sub = app.add_subcommand(
       "score",
-      "Score ID test and OOD features with a trained flow (log-density in nats, higher = more "
-      "in-distribution) or a baseline detector from `oodflow fit`, and report AUROC, "
-      "FPR@95TPR, AUPR-In/Out per OOD set.");
+      "Score ID test and OOD features with one or more models from `oodflow fit` or `train` (a "
+      "flow's score is its log-density in nats; every score is higher = more in-distribution), "
+      "and report AUROC, FPR@95TPR, AUPR-In/Out per OOD set.");
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);
 
-  sub->add_option("--flow", opts->flow, "Flow file written by `oodflow train`")
-      ->check(CLI::ExistingFile);
-  sub->add_option("--detector", opts->detectors,
-                  "Model file to compare (repeatable): a detector from `oodflow fit` or a flow "
-                  "from `oodflow train`; with several, one comparison table and report")
+  sub->add_option("--model,-m", opts->models,
+                  "Model file (repeatable): a flow or a baseline from `oodflow fit` or `oodflow "
+                  "train`; with several, one comparison table and report")
       ->check(CLI::ExistingFile)
       ->take_all();
+  // Old spellings; defined in this order so that `--flow F --detector D` keeps F first.
+  add_deprecated_alias(sub, "--flow", "--model", opts->models);
+  add_deprecated_alias(sub, "--detector", "--model", opts->models);
   sub->add_option("--id", opts->id, "ID test features (.safetensors or .npy [N, D])")
       ->required()
       ->check(CLI::ExistingFile);

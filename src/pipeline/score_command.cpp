@@ -60,8 +60,7 @@ std::vector<ReportOutput> outputs(const ScoreOptions& o) {
 
 void validate(const ScoreOptions& o) {
   as_usage_error([&] {
-    OODFLOW_CHECK(!o.flow.empty() || !o.detectors.empty(),
-                  "give --flow (a flow from train) and/or --detector (baselines from fit)");
+    OODFLOW_CHECK(!o.models.empty(), "give at least one --model FILE (from oodflow fit or train)");
     OODFLOW_CHECK(!o.id.empty(), "--id is required");
     OODFLOW_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got " << o.batch_size);
     OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
@@ -96,8 +95,7 @@ int run_score(const ScoreOptions& o) {
     inputs.emplace_back(name, io::FeatureFile::open(path));
   }
   std::vector<Model> models;
-  if (!o.flow.empty()) models.push_back(load_model(o.flow, o.device));
-  for (const auto& path : o.detectors) models.push_back(load_model(path, o.device));
+  for (const auto& path : o.models) models.push_back(load_model(path, o.device));
   disambiguate(&models);
   // Every input against every model before any scoring, so that a bad last file fails in a
   // second, not after the first sets have been scored.

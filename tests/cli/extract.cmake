@@ -7,7 +7,7 @@ file(MAKE_DIRECTORY "${WORK}")
 
 include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 
-set(preprocessing --model ${DATA}/tiny_backbone.pt --crop 20 --mean 0.5,0.4,0.3
+set(preprocessing --backbone ${DATA}/tiny_backbone.pt --crop 20 --mean 0.5,0.4,0.3
     --std 0.25,0.2,0.3 --batch-size 3)
 set(common ${preprocessing} --data ${DATA}/images)
 run(0 ${OODFLOW} --quiet extract ${common} --out ${WORK}/all.safetensors)
@@ -24,7 +24,7 @@ endif()
 # The extracted features feed train and score.
 run(0 ${OODFLOW} --quiet train -f ${WORK}/all.safetensors -o ${WORK}/flow.safetensors
     --blocks 1 --batch-size 4)
-run(0 ${OODFLOW} --quiet score --flow ${WORK}/flow.safetensors --id ${WORK}/s0.safetensors
+run(0 ${OODFLOW} --quiet score --model ${WORK}/flow.safetensors --id ${WORK}/s0.safetensors
     --ood ${WORK}/s1.safetensors --out ${WORK}/report.json --scores ${WORK}/scores.csv)
 file(READ ${WORK}/scores.csv scores)
 if(NOT scores MATCHES "images/dog/nested/g_rgb.png")
@@ -35,11 +35,11 @@ endif()
 # would need another model, so only the ImageNet preset runs here: the fixture backbone
 # takes any input size).
 run(0 ${OODFLOW} --quiet extract --config ${CONFIGS}/extract_imagenet.json
-    --model ${DATA}/tiny_backbone.pt --data ${DATA}/photos --out ${WORK}/photos.safetensors)
+    --backbone ${DATA}/tiny_backbone.pt --data ${DATA}/photos --out ${WORK}/photos.safetensors)
 
 # Bad input: exit 1, one line naming the file, nothing written.
 file(WRITE ${WORK}/junk.pt "not TorchScript")
-run(1 ${OODFLOW} --quiet extract --model ${WORK}/junk.pt --data ${DATA}/images --out ${WORK}/x.safetensors)
+run(1 ${OODFLOW} --quiet extract --backbone ${WORK}/junk.pt --data ${DATA}/images --out ${WORK}/x.safetensors)
 expect_one_line_naming("junk.pt")
 file(MAKE_DIRECTORY ${WORK}/bad/c)
 file(COPY ${DATA}/images/cat/b_rgb.png DESTINATION ${WORK}/bad/c)
@@ -56,7 +56,7 @@ endif()
 
 # Usage errors exit 2.
 run(2 ${OODFLOW} extract ${common} --out ${WORK}/x.safetensors --shard 2/2)
-run(2 ${OODFLOW} extract --model ${DATA}/tiny_backbone.pt --data ${WORK}/nowhere
+run(2 ${OODFLOW} extract --backbone ${DATA}/tiny_backbone.pt --data ${WORK}/nowhere
     --out ${WORK}/x.safetensors)
 run(2 ${OODFLOW} extract ${common} --out ${WORK}/x.safetensors --channels 2)
 
@@ -64,11 +64,11 @@ run(2 ${OODFLOW} extract ${common} --out ${WORK}/x.safetensors --channels 2)
 foreach(detector react vim)
   run(0 ${OODFLOW} --quiet fit --detector ${detector} -f ${WORK}/all.safetensors
       -o ${WORK}/${detector}.safetensors)
-  run(0 ${OODFLOW} --quiet score --detector ${WORK}/${detector}.safetensors
+  run(0 ${OODFLOW} --quiet score --model ${WORK}/${detector}.safetensors
       --id ${WORK}/s0.safetensors --ood ${WORK}/s1.safetensors)
 endforeach()
 run(1 ${OODFLOW} --quiet fit --detector vim -f ${WORK}/all.safetensors -o ${WORK}/x.safetensors
-    --head ${WORK}/junk.pt)
+    --backbone ${WORK}/junk.pt)
 expect_one_line_naming("junk.pt")
 
 # ODIN as a user runs it: scores extracted with the features (bare --odin = the paper's T and
@@ -79,7 +79,7 @@ run(0 ${OODFLOW} --quiet extract ${preprocessing} --data ${DATA}/photos --out ${
     --odin T=1000,eps=0.0014)
 run(0 ${OODFLOW} --quiet fit --detector odin -f ${WORK}/odin_id.safetensors -o ${WORK}/odin.safetensors
     --val-fraction 0)
-run(0 ${OODFLOW} --quiet score --detector ${WORK}/odin.safetensors --id ${WORK}/odin_id.safetensors
+run(0 ${OODFLOW} --quiet score --model ${WORK}/odin.safetensors --id ${WORK}/odin_id.safetensors
     --ood photos=${WORK}/odin_ood.safetensors --out ${WORK}/odin_report.json --scores ${WORK}/odin_scores.csv)
 file(READ ${WORK}/odin_report.json report)
 string(JSON score_auroc GET "${report}" detectors 0 ood 0 auroc)
@@ -93,7 +93,7 @@ endif()
 # Other settings cannot be compared; a backbone without logits cannot give ODIN scores.
 run(0 ${OODFLOW} --quiet extract ${preprocessing} --data ${DATA}/photos --out ${WORK}/odin_t10.safetensors
     --odin T=10)
-run(1 ${OODFLOW} --quiet score --detector ${WORK}/odin.safetensors --id ${WORK}/odin_id.safetensors
+run(1 ${OODFLOW} --quiet score --model ${WORK}/odin.safetensors --id ${WORK}/odin_id.safetensors
     --ood ${WORK}/odin_t10.safetensors)
 expect_one_line_naming("odin_t10.safetensors. holds ODIN scores with settings")
 run(1 ${OODFLOW} --quiet extract ${preprocessing} --data ${DATA}/images --out ${WORK}/x.safetensors

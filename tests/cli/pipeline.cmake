@@ -8,7 +8,7 @@ include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 run(0 ${OODFLOW} --quiet synth -o ${WORK} --dim 32 --train 4000 --test 800 --shifts 2)
 run(0 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/flow.safetensors
     --blocks 2 --lr 1e-3)
-run(0 ${OODFLOW} --quiet score --flow ${WORK}/flow.safetensors --id ${WORK}/id_test.safetensors
+run(0 ${OODFLOW} --quiet score --model ${WORK}/flow.safetensors --id ${WORK}/id_test.safetensors
     --ood shifted=${WORK}/ood_shift2.safetensors --out ${WORK}/report.json
     --scores ${WORK}/scores.csv)
 if(NOT last_out MATCHES "shifted" OR NOT last_out MATCHES "AUROC")
@@ -58,7 +58,7 @@ run(2 ${OODFLOW} train -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors 
 if(NOT last_err MATCHES "^error: --lr must be > 0")
   message(FATAL_ERROR "unexpected usage error text: ${last_err}")
 endif()
-run(2 ${OODFLOW} score --flow ${WORK}/flow.safetensors --id ${WORK}/id_test.safetensors
+run(2 ${OODFLOW} score --model ${WORK}/flow.safetensors --id ${WORK}/id_test.safetensors
     --ood x=${WORK}/id_test.safetensors --batch-size many)
 
 # Bad input: one line on stderr naming the file, exit 1, no output left behind.
@@ -72,7 +72,7 @@ endif()
 # Baseline detectors: fit, then score like a flow; a detector that needs logits says so.
 run(0 ${OODFLOW} --quiet fit --detector knn --k 5 -f ${WORK}/id_train.safetensors
     -o ${WORK}/knn.safetensors)
-run(0 ${OODFLOW} --quiet score --detector ${WORK}/knn.safetensors --id ${WORK}/id_test.safetensors
+run(0 ${OODFLOW} --quiet score --model ${WORK}/knn.safetensors --id ${WORK}/id_test.safetensors
     --ood shifted=${WORK}/ood_shift2.safetensors --out ${WORK}/knn_report.json)
 file(READ ${WORK}/knn_report.json knn_report)
 string(JSON knn_auroc GET "${knn_report}" detectors 0 ood 0 auroc)
@@ -86,12 +86,27 @@ expect_one_line_naming("no logits")
 # The flow and several baselines in one comparison table, report and scores CSV.
 run(0 ${OODFLOW} --quiet fit --detector gaussian -f ${WORK}/id_train.safetensors
     -o ${WORK}/gaussian.safetensors)
-run(0 ${OODFLOW} --quiet score --flow ${WORK}/flow.safetensors --detector ${WORK}/knn.safetensors
-    --detector ${WORK}/gaussian.safetensors --id ${WORK}/id_test.safetensors
+run(0 ${OODFLOW} --quiet score --model ${WORK}/flow.safetensors --model ${WORK}/knn.safetensors
+    --model ${WORK}/gaussian.safetensors --id ${WORK}/id_test.safetensors
     --ood shifted=${WORK}/ood_shift2.safetensors --out ${WORK}/comparison.json
     --scores ${WORK}/comparison.csv)
 if(NOT last_out MATCHES "flow \\(glow\\)" OR NOT last_out MATCHES "knn" OR NOT last_out MATCHES "gaussian")
   message(FATAL_ERROR "no comparison table:\n${last_out}")
+endif()
+# The spellings of the previous release still work for one release, in their order, and warn.
+run(0 ${OODFLOW} score --flow ${WORK}/flow.safetensors --detector ${WORK}/knn.safetensors
+    --detector ${WORK}/gaussian.safetensors --id ${WORK}/id_test.safetensors
+    --ood shifted=${WORK}/ood_shift2.safetensors --scores ${WORK}/comparison_old.csv)
+file(READ ${WORK}/comparison.csv new_spelling)
+file(READ ${WORK}/comparison_old.csv old_spelling)
+if(NOT new_spelling STREQUAL old_spelling OR NOT last_err MATCHES "--flow is deprecated.*use --model"
+   OR NOT last_err MATCHES "--detector is deprecated")
+  message(FATAL_ERROR "old spellings: other scores or no warning:\n${last_err}")
+endif()
+run(0 ${OODFLOW} fit --detector knn --k 3 -f ${WORK}/id_train.safetensors -o ${WORK}/knn_alias.safetensors
+    --head-param fc)
+if(NOT last_err MATCHES "--head-param is deprecated.*use --head-layer")
+  message(FATAL_ERROR "fit --head-param: no warning:\n${last_err}")
 endif()
 file(READ ${WORK}/comparison.json comparison)
 string(JSON detectors LENGTH "${comparison}" detectors)

@@ -134,7 +134,7 @@ TEST(ToyDetector, RegisteredInTestCodeItRunsFitScoreDetectAndAReport) {
   const std::vector<double> expected_ood = brute_force_scores(train, ood, dim, fitted_rows);
 
   pipeline::ScoreOptions score;
-  score.detectors = {fit.out};
+  score.models = {fit.out};
   score.id = dir.path("id.safetensors");
   score.ood = {"shifted=" + dir.path("ood.safetensors")};
   score.out = dir.path("report.json");

@@ -108,7 +108,7 @@ TEST_F(Detect, ScoresEqualScoreCommandsAndVerdictsFollowTheCalibratedThreshold) 
   for (const std::string model : {"flow.safetensors", "knn.safetensors"}) {
     SCOPED_TRACE(model);
     ScoreOptions s;
-    (model == "flow.safetensors" ? s.flow : s.detectors.emplace_back()) = dir_.path(model);
+    s.models = {dir_.path(model)};
     s.id = dir_.path("test.safetensors");
     s.ood = {"ood=" + dir_.path("ood.safetensors")};
     s.scores = dir_.path("scores.csv");

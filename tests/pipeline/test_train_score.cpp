@@ -38,7 +38,7 @@ class TrainScore : public ::testing::Test {
   }
   ScoreOptions score_options() const {
     ScoreOptions o;
-    o.flow = dir_.path("flow.safetensors");
+    o.models = {dir_.path("flow.safetensors")};
     o.id = dir_.path("test.safetensors");
     o.ood = {"shifted=" + dir_.path("ood.safetensors")};
     o.out = dir_.path("report.json");

@@ -14,7 +14,7 @@ cd "$work"
 "$oodflow" --quiet fit --detector knn --k 5 -f id_train.safetensors -o knn.safetensors
 "$oodflow" --quiet fit --detector gaussian -f id_train.safetensors -o gaussian.safetensors
 status=0
-"$oodflow" --quiet score --detector knn.safetensors --detector gaussian.safetensors \
+"$oodflow" --quiet score --model knn.safetensors --model gaussian.safetensors \
   --id id_test.safetensors --ood near=ood_shift1.safetensors --ood far=ood_shift2.safetensors \
   --fail-under auroc=0.999999 --out report.json --junit junit.xml --markdown summary.md \
   >table.txt || status=$?
@@ -22,7 +22,7 @@ status=0
 /usr/bin/python3 "$root/tests/scripts/check_ci_report.py" report.json junit.xml summary.md
 # "-" sends the Markdown to stdout instead of the table, as `>> $GITHUB_STEP_SUMMARY` wants.
 status=0
-"$oodflow" --quiet score --detector knn.safetensors --id id_test.safetensors \
+"$oodflow" --quiet score --model knn.safetensors --id id_test.safetensors \
   --ood near=ood_shift1.safetensors --markdown - >stdout.md || status=$?
 [ "$status" -eq 0 ] || { echo "score --markdown - exited $status"; exit 1; }
 head -n 1 stdout.md | grep -q '^\*\*OOD detection\*\*' || { cat stdout.md; exit 1; }

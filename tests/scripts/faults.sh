@@ -35,7 +35,7 @@ for delay in 0.05 0.3 0.6 0.9 1.2 1.5; do
   timeout -s KILL "$delay" "$oodflow" --quiet train -f id_train.safetensors -o flow.safetensors \
     --blocks 2 --lr 1e-3 2>/dev/null || true
   if [ -e flow.safetensors ]; then
-    "$oodflow" --quiet score --flow flow.safetensors --id id_test.safetensors --ood ood_shift2.safetensors \
+    "$oodflow" --quiet score --model flow.safetensors --id id_test.safetensors --ood ood_shift2.safetensors \
       >/dev/null || fail "a flow file left by a killed train (after ${delay} s) does not load"
   fi
 done
@@ -46,12 +46,12 @@ no_temporaries
 "$oodflow" --quiet train -f id_train.safetensors -o same.safetensors --blocks 2 --seed 1 &
 "$oodflow" --quiet train -f id_train.safetensors -o same.safetensors --blocks 2 --seed 2 &
 wait
-"$oodflow" --quiet score --flow same.safetensors --id id_test.safetensors --ood ood_shift2.safetensors \
+"$oodflow" --quiet score --model same.safetensors --id id_test.safetensors --ood ood_shift2.safetensors \
   >/dev/null || fail "concurrent writers left an invalid flow file"
 no_temporaries
 
 # 3. A full disk and a missing folder: one clear line, exit 1, nothing left.
-one_line_error 1 "/dev/full" "$oodflow" --quiet score --flow flow.safetensors \
+one_line_error 1 "/dev/full" "$oodflow" --quiet score --model flow.safetensors \
   --id id_test.safetensors --ood ood_shift2.safetensors --out /dev/full
 one_line_error 1 "No space left" "$oodflow" --quiet detect -m flow.safetensors \
   -f id_test.safetensors -o /dev/full
@@ -62,7 +62,7 @@ one_line_error 1 "no/such/folder" "$oodflow" --quiet train -f id_test.safetensor
 # 4. The backbone recorded (by SHA-256) in the features changes on disk: fit (ReAct reads its
 # classifier head) and detect (runs it on images) refuse it.
 cp "$root/tests/data/extract/tiny_backbone.pt" backbone.pt
-"$oodflow" --quiet extract --model backbone.pt --data "$root/tests/data/extract/images" \
+"$oodflow" --quiet extract --backbone backbone.pt --data "$root/tests/data/extract/images" \
   --out features.safetensors --crop 20
 "$oodflow" --quiet fit --detector energy -f features.safetensors -o energy.safetensors \
   --val-fraction 0.25

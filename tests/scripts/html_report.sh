@@ -15,8 +15,8 @@ cd "$work"
 "$oodflow" --quiet train -f id_train.safetensors -o flow.safetensors --blocks 2 --lr 1e-3
 "$oodflow" --quiet fit --detector knn --k 10 -f id_train.safetensors -o knn.safetensors
 "$oodflow" --quiet fit --detector gaussian -f id_train.safetensors -o gaussian.safetensors
-"$oodflow" --quiet score --flow flow.safetensors --detector knn.safetensors \
-  --detector gaussian.safetensors --id id_test.safetensors \
+"$oodflow" --quiet score --model flow.safetensors --model knn.safetensors \
+  --model gaussian.safetensors --id id_test.safetensors \
   --ood near=ood_shift1.safetensors --ood far=ood_shift2.safetensors \
   --html report.html --svg svg >/dev/null
 # 2 OOD sets x (1 ROC chart + 3 histograms)

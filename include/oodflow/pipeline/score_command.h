@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/threads.h"
 
 namespace oodflow::pipeline {
@@ -14,11 +15,9 @@ namespace oodflow::pipeline {
 inline constexpr int kExitGateFailed = 3;
 
 struct ScoreOptions {
-  // Trained flow file (optional when baseline detectors are given).
-  std::string flow;
-  // More model files (baseline detectors from `oodflow fit`, or flows); with several models,
-  // they are compared in one table and report.
-  std::vector<std::string> detectors;
+  // Model files (flows or baselines, from `oodflow fit` or `train`); with several, they are
+  // compared in one table and report, in this order.
+  std::vector<std::string> models;
   // ID test features.
   std::string id;
   // OOD sets as NAME=FILE (or FILE, named after the file).
@@ -39,7 +38,7 @@ struct ScoreOptions {
   // Quality gates, e.g. "auroc=0.9,fpr95=0.3" (optional).
   std::string fail_under;
   // Rows per forward pass.
-  std::int64_t batch_size = 4096;
+  std::int64_t batch_size = kScoreBatchRows;
   // Compute threads (LibTorch and OpenBLAS); 0 = automatic (see core/threads.h).
   int threads = kDefaultThreads;
   // cpu or cuda (or cuda:N).
