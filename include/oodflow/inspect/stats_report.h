@@ -22,7 +22,7 @@
 
 namespace oodflow::inspect {
 
-// 2: the auxiliary scores as `aux_scores` instead of ODIN's settings as `metadata.odin`.
+// 2: every auxiliary score with its settings as `aux_scores` (1 had one score's in metadata).
 inline constexpr int kInspectFormatVersion = 2;
 
 /// The figures as JSON text (pretty-printed).
