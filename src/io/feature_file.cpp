@@ -60,9 +60,9 @@ std::vector<NamedAux> aux_scores(const SafetensorsView& view, const std::string&
     OODFLOW_CHECK(records.is_object(), "'" << path << "' has malformed '" << kAuxScoresKey
                                            << "' metadata (not a JSON object)");
     for (const auto& item : records.items()) {
-      OODFLOW_CHECK(item.value().is_object(), "'" << path << "': the settings record of auxiliary "
-                                                  << "score '" << item.key()
-                                                  << "' is not a JSON object");
+      OODFLOW_CHECK(!item.key().empty() && item.value().is_object(),
+                    "'" << path << "': the settings record of auxiliary score '" << item.key()
+                        << "' is not a JSON object or the name is empty");
       const TensorView* t = view.find(kAuxTensorPrefix + item.key());
       OODFLOW_CHECK(t != nullptr, "'" << path << "' records settings of auxiliary score '"
                                       << item.key() << "' but has no tensor '" << kAuxTensorPrefix
