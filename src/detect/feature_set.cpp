@@ -5,12 +5,23 @@
 namespace oodflow::detect {
 namespace {
 
-std::string odin_record(const io::FeatureFile& file) {
-  const auto it = file.metadata().find(io::kOdinTensor);
-  return it == file.metadata().end() ? "" : it->second;
+// Every auxiliary score of `file` with its settings and no values yet.
+std::vector<AuxScore> aux_without_values(const io::FeatureFile& file) {
+  std::vector<AuxScore> out;
+  for (const std::string& name : file.aux_score_names()) {
+    out.push_back({name, file.aux_settings(name), {}});
+  }
+  return out;
 }
 
 }  // namespace
+
+const AuxScore* FeatureSet::find_aux(const std::string& name) const {
+  for (const AuxScore& a : aux) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
 
 FeatureSet FeatureSet::load(const io::FeatureFile& file) {
   return load(file, 0, file.rows());
@@ -32,10 +43,10 @@ FeatureSet FeatureSet::load(const io::FeatureFile& file, std::int64_t begin, std
   if (file.has_labels()) {
     for (std::int64_t i = begin; i < begin + count; ++i) s.labels.push_back(file.label(i));
   }
-  if (file.has_odin()) {
-    s.odin.resize(static_cast<std::size_t>(count));
-    file.read_odin(begin, count, s.odin.data());
-    s.odin_settings = odin_record(file);
+  s.aux = aux_without_values(file);
+  for (AuxScore& a : s.aux) {
+    a.values.resize(static_cast<std::size_t>(count));
+    file.read_aux(a.name, begin, count, a.values.data());
   }
   return s;
 }
@@ -57,9 +68,10 @@ FeatureSet FeatureSet::load(const io::FeatureFile& file, const std::vector<std::
   if (file.has_labels()) {
     for (std::int64_t r : rows) s.labels.push_back(file.label(r));
   }
-  if (file.has_odin()) {
-    for (std::int64_t r : rows) file.read_odin(r, 1, &s.odin.emplace_back());
-    s.odin_settings = odin_record(file);
+  s.aux = aux_without_values(file);
+  for (AuxScore& a : s.aux) {
+    a.values.resize(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) file.read_aux(a.name, rows[i], 1, &a.values[i]);
   }
   return s;
 }
@@ -74,7 +86,9 @@ std::vector<std::int64_t> FeatureSet::nonfinite_rows() const {
     for (std::int64_t c = 0; c < classes && finite; ++c) {
       finite = std::isfinite(logits[static_cast<std::size_t>(i * classes + c)]);
     }
-    if (!odin.empty()) finite = finite && std::isfinite(odin[static_cast<std::size_t>(i)]);
+    for (std::size_t k = 0; k < aux.size() && finite; ++k) {
+      finite = std::isfinite(aux[k].values[static_cast<std::size_t>(i)]);
+    }
     if (!finite) out.push_back(i);
   }
   return out;

@@ -1,8 +1,9 @@
 // ODIN (Liang et al., "Enhancing the Reliability of Out-of-distribution Image Detection in
 // Neural Networks", ICLR 2018). Its score needs the input image and a backward pass through
-// the backbone, so `extract --odin` computes it and stores it next to the features; this
-// detector only reads it. Nothing is fitted: T and eps are given, never tuned on OOD data.
-// It records them so that a set extracted with other settings is refused, not compared.
+// the backbone, so `extract --odin` computes it and stores it next to the features as the
+// auxiliary score "odin"; this detector only reads it. Nothing is fitted: T and eps are given,
+// never tuned on OOD data. It records them so that a set extracted with other settings is
+// refused, not compared.
 #include <nlohmann/json.hpp>
 
 #include "detectors.h"
@@ -12,25 +13,39 @@
 namespace oodflow::detect {
 namespace {
 
+// The auxiliary score `extract --odin` stores.
+constexpr const char* kScore = "odin";
+
 class OdinDetector : public Detector {
  public:
   std::string name() const override { return "odin"; }
 
-  void fit(const FeatureSet& train) override {
-    require_odin(train);
-    settings_ = io::odin_score_settings(train.odin_settings);
+  Needs needs() const override {
+    Needs n;
+    n.features = false;
+    n.aux_scores = {kScore};
+    return n;
+  }
+
+  void fit(const FeatureSet& train, const FitContext& /*context*/) override {
+    const AuxScore* odin = require_odin(train);
+    settings_ = odin == nullptr ? "" : io::aux_settings_key(odin->settings);
   }
 
   std::int64_t feature_dim() const override { return 0; }
 
   std::vector<double> score(const FeatureSet& data) const override {
-    require_odin(data);
-    OODFLOW_CHECK(io::odin_score_settings(data.odin_settings) == settings_,
-                  "'" << data.source << "' holds ODIN scores with settings "
-                      << io::odin_score_settings(data.odin_settings)
+    const AuxScore* odin = require_odin(data);
+    if (odin == nullptr) return {};
+    const std::string settings = io::aux_settings_key(odin->settings);
+    OODFLOW_CHECK(settings == settings_,
+                  "'" << data.source << "' holds ODIN scores with settings " << settings
                       << " but the odin detector was fitted on " << settings_
                       << "; extract every set with the same --odin and --std");
-    return data.odin;
+    OODFLOW_CHECK(static_cast<std::int64_t>(odin->values.size()) == data.rows,
+                  "internal: " << odin->values.size() << " ODIN scores for " << data.rows
+                               << " rows of '" << data.source << "'");
+    return odin->values;
   }
 
   DetectorState state() const override {
@@ -40,20 +55,23 @@ class OdinDetector : public Detector {
   }
 
   void restore(const DetectorState& s) override {
-    // at() throws on a malformed record; load_detector names the file.
+    // at() throws on a malformed record; load_model names the file.
     nlohmann::json::parse(s.settings).at("temperature").get<double>();
-    settings_ = io::odin_score_settings(s.settings);
+    settings_ = io::aux_settings_key(s.settings);
   }
 
  private:
-  static void require_odin(const FeatureSet& data) {
-    OODFLOW_CHECK(!data.odin.empty() || data.rows == 0,
+  // The set's ODIN scores; null only for an empty set.
+  static const AuxScore* require_odin(const FeatureSet& data) {
+    const AuxScore* odin = data.find_aux(kScore);
+    OODFLOW_CHECK(odin != nullptr || data.rows == 0,
                   "'" << data.source
                       << "' has no ODIN scores; extract it with `oodflow extract ... --odin` "
                          "(ODIN needs the images and the backbone, not only features)");
+    return odin;
   }
 
-  std::string settings_;  // io::odin_score_settings of the training set's record
+  std::string settings_;  // io::aux_settings_key of the training set's record
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -213,9 +214,19 @@ FeatureBatch consume_batch(const ImageSource& source, Backbone& backbone, const 
   const auto rows = static_cast<std::int64_t>(out.indices.size());
   const int height = summary->input_shape[1];
   const int width = summary->input_shape[2];
-  BackboneOutputs y = s.odin
-                          ? backbone.run_odin(input->data(), rows, channels, height, width, *s.odin)
-                          : backbone.run(input->data(), rows, channels, height, width);
+  const BatchInput in{input->data(), rows, channels, height, width};
+  std::optional<BackboneOutputs> plain;
+  std::vector<AuxValues> aux;
+  for (const AuxRequest& request : s.aux_scores) {
+    AuxBatchScores scores = aux_score_kind(request.name).compute(backbone, in, request.settings);
+    if (!plain && scores.outputs) plain = std::move(scores.outputs);
+    OODFLOW_CHECK(static_cast<std::int64_t>(scores.values.size()) == rows,
+                  "internal: " << scores.values.size() << " '" << request.name << "' scores for "
+                               << rows << " images");
+    aux.push_back({request.name, request.settings, std::move(scores.values)});
+  }
+  BackboneOutputs y =
+      plain ? std::move(*plain) : backbone.run(input->data(), rows, channels, height, width);
   summary->backbone_seconds += std::chrono::duration<double>(Clock::now() - start).count();
   if (summary->rows == 0) {
     summary->dim = y.dim;
@@ -228,7 +239,9 @@ FeatureBatch consume_batch(const ImageSource& source, Backbone& backbone, const 
                              << " and " << summary->classes << " before");
   check_finite(y.features, y.dim, "feature", out.indices, source, backbone);
   check_finite(y.logits, y.classes, "logit", out.indices, source, backbone);
-  check_finite(y.odin, 1, "ODIN score", out.indices, source, backbone);
+  for (const AuxValues& a : aux) {
+    check_finite(a.values, 1, ("'" + a.name + "' score").c_str(), out.indices, source, backbone);
+  }
   for (std::int64_t index : out.indices) {
     out.sources.push_back(source.name(index));
     if (source.has_labels()) out.labels.push_back(source.label(index));
@@ -238,7 +251,7 @@ FeatureBatch consume_batch(const ImageSource& source, Backbone& backbone, const 
   out.classes = y.classes;
   out.features = std::move(y.features);
   out.logits = std::move(y.logits);
-  out.odin = std::move(y.odin);
+  out.aux = std::move(aux);
   summary->rows += out.rows;
   return out;
 }

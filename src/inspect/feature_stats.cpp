@@ -317,7 +317,9 @@ FeatureStats inspect_features(const io::FeatureFile& file, const std::vector<std
   s.source = metadata_value(file, "source");
   s.backbone = metadata_value(file, "backbone");
   s.preprocessing = metadata_value(file, "preprocessing");
-  s.odin = metadata_value(file, io::kOdinTensor);
+  for (const std::string& name : file.aux_score_names()) {
+    s.aux_scores.emplace_back(name, file.aux_settings(name));
+  }
   s.has_labels = labels != nullptr;
   if (labels != nullptr) {
     for (const std::int64_t y : *labels) ++s.class_counts[y];

@@ -117,6 +117,8 @@ std::string stats_json(const FeatureStats& s) {
     }
     labels = {{"source", s.labels_source}, {"classes", classes}};
   }
+  json aux = json::object();
+  for (const auto& [name, settings] : s.aux_scores) aux[name] = metadata_json(settings);
   const json j = {
       {"format", "oodflow.inspect"},
       {"format_version", kInspectFormatVersion},
@@ -128,8 +130,8 @@ std::string stats_json(const FeatureStats& s) {
        {{"producer", metadata_json(s.producer)},
         {"source", metadata_json(s.source)},
         {"backbone", metadata_json(s.backbone)},
-        {"preprocessing", metadata_json(s.preprocessing)},
-        {"odin", metadata_json(s.odin)}}},
+        {"preprocessing", metadata_json(s.preprocessing)}}},
+      {"aux_scores", aux},
       {"values", {{"zero", s.zero_values}, {"nan", s.nan_values}, {"inf", s.inf_values}}},
       {"rows_excluded",
        {{"total", s.nonfinite_rows + s.zero_norm_rows},
@@ -163,7 +165,9 @@ std::string stats_table(const FeatureStats& s) {
   row("producer", s.producer.empty() ? "(not recorded)" : s.producer);
   row("source", describe_source(s.source));
   row("backbone", describe_backbone(s.backbone));
-  if (!s.odin.empty()) row("ODIN scores", io::odin_score_settings(s.odin));
+  for (const auto& [name, settings] : s.aux_scores) {
+    row(("aux score " + name).c_str(), io::aux_settings_key(settings));
+  }
   row("zero / NaN / inf values", std::to_string(s.zero_values) + " / " +
                                      std::to_string(s.nan_values) + " / " +
                                      std::to_string(s.inf_values));

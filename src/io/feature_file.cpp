@@ -1,6 +1,7 @@
 #include "oodflow/io/feature_file.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -12,8 +13,95 @@
 namespace oodflow::io {
 namespace {
 
+// Version 1 stored one auxiliary score, ODIN's, as this tensor with its settings under the
+// metadata key of the same name; its free text was under "perturbation".
+constexpr const char* kLegacyOdin = "odin";
+constexpr const char* kLegacyDescriptionKey = "perturbation";
+// Free text of a settings record: wording, never a setting.
+constexpr const char* kDescriptionKey = "description";
+
 bool looks_like_npy(const MappedFile& file) {
   return is_npy(file.data(), file.size());
+}
+
+// The format version of an oodflow feature file; files of other producers (no `format`) are
+// read as the current version. A newer version may lay its data out differently: refused.
+int format_version(const std::map<std::string, std::string>& metadata, const std::string& path) {
+  const auto format = metadata.find("format");
+  const auto version = metadata.find("format_version");
+  if (format == metadata.end() || format->second != kFeatureFormat || version == metadata.end()) {
+    return kFeatureFormatVersion;
+  }
+  const std::string& text = version->second;
+  int v = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), v);
+  OODFLOW_CHECK(error == std::errc() && end == text.data() + text.size() && v >= 1,
+                "'" << path << "' has a malformed format_version '" << text << "' (corrupt)");
+  OODFLOW_CHECK(v <= kFeatureFormatVersion, "'" << path << "' is a feature file of format version "
+                                                << v << "; this oodflow reads versions 1 to "
+                                                << kFeatureFormatVersion
+                                                << ": update oodflow to read it");
+  return v;
+}
+
+struct NamedAux {
+  std::string name;
+  std::string settings;
+  TensorView values;
+};
+
+// Every record of the metadata's aux_scores object with its tensor, in the record's order,
+// after checking that no aux tensor lacks a record.
+std::vector<NamedAux> aux_scores(const SafetensorsView& view, const std::string& path) {
+  std::vector<NamedAux> out;
+  const auto record = view.metadata.find(kAuxScoresKey);
+  if (record != view.metadata.end()) {
+    const auto records = nlohmann::ordered_json::parse(record->second, nullptr, false);
+    OODFLOW_CHECK(records.is_object(), "'" << path << "' has malformed '" << kAuxScoresKey
+                                           << "' metadata (not a JSON object)");
+    for (const auto& item : records.items()) {
+      OODFLOW_CHECK(!item.key().empty() && item.value().is_object(),
+                    "'" << path << "': the settings record of auxiliary score '" << item.key()
+                        << "' is not a JSON object or the name is empty");
+      const TensorView* t = view.find(kAuxTensorPrefix + item.key());
+      OODFLOW_CHECK(t != nullptr, "'" << path << "' records settings of auxiliary score '"
+                                      << item.key() << "' but has no tensor '" << kAuxTensorPrefix
+                                      << item.key() << "' (corrupt)");
+      out.push_back({item.key(), item.value().dump(), *t});
+    }
+  }
+  const std::string prefix = kAuxTensorPrefix;
+  for (const auto& tensor : view.tensors) {
+    if (tensor.first.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string name = tensor.first.substr(prefix.size());
+    const bool recorded =
+        std::any_of(out.begin(), out.end(), [&](const NamedAux& a) { return a.name == name; });
+    OODFLOW_CHECK(recorded, "'" << path << "' has tensor '" << tensor.first
+                                << "' but no settings record for it in its '" << kAuxScoresKey
+                                << "' metadata (corrupt)");
+  }
+  return out;
+}
+
+// A version-1 file's ODIN scores as the auxiliary score of the same name.
+std::vector<NamedAux> legacy_aux_scores(const SafetensorsView& view, const std::string& path) {
+  const TensorView* t = view.find(kLegacyOdin);
+  const auto record = view.metadata.find(kLegacyOdin);
+  if (t == nullptr && record == view.metadata.end()) return {};
+  OODFLOW_CHECK(t != nullptr && record != view.metadata.end(),
+                "'" << path << "' (format version 1) has "
+                    << (t == nullptr ? "a settings record but no tensor '"
+                                     : "a tensor but no settings record '")
+                    << kLegacyOdin << "' (corrupt)");
+  auto settings = nlohmann::ordered_json::parse(record->second, nullptr, false);
+  OODFLOW_CHECK(settings.is_object(), "'" << path << "' has a malformed '" << kLegacyOdin
+                                          << "' settings record (not a JSON object)");
+  // Renamed so that the record compares equal to version 2's (aux_settings_key).
+  if (settings.contains(kLegacyDescriptionKey)) {
+    settings[kDescriptionKey] = settings[kLegacyDescriptionKey];
+    settings.erase(kLegacyDescriptionKey);
+  }
+  return {{kLegacyOdin, settings.dump(), *t}};
 }
 
 }  // namespace
@@ -42,7 +130,13 @@ FeatureFile FeatureFile::open(const std::string& path) {
     if (const TensorView* t = view.find(kLabelsTensor)) f.labels_ = *t;
     if (const TensorView* t = view.find(kLogitsTensor)) f.logits_ = *t;
     if (const TensorView* t = view.find(kSourcesTensor)) f.sources_ = *t;
-    if (const TensorView* t = view.find(kOdinTensor)) f.odin_ = *t;
+    const std::vector<NamedAux> aux = format_version(view.metadata, path) == 1
+                                          ? legacy_aux_scores(view, path)
+                                          : aux_scores(view, path);
+    for (const NamedAux& a : aux) {
+      f.aux_names_.push_back(a.name);
+      f.aux_.push_back({a.settings, a.values});
+    }
     f.metadata_ = std::move(view.metadata);
   }
   const TensorView& x = f.features_;
@@ -64,10 +158,11 @@ FeatureFile FeatureFile::open(const std::string& path) {
                       is_float_dtype(f.logits_->dtype),
                   "'" << path << "': logits must be a float [" << f.rows_ << ", C] matrix");
   }
-  if (f.odin_) {
-    OODFLOW_CHECK(
-        f.odin_->shape == std::vector<std::int64_t>{f.rows_} && is_float_dtype(f.odin_->dtype),
-        "'" << path << "': ODIN scores must be a float [" << f.rows_ << "] vector");
+  for (std::size_t i = 0; i < f.aux_.size(); ++i) {
+    const TensorView& t = f.aux_[i].values;
+    OODFLOW_CHECK(t.shape == std::vector<std::int64_t>{f.rows_} && is_float_dtype(t.dtype),
+                  "'" << path << "': auxiliary score '" << f.aux_names_[i] << "' must be a float ["
+                      << f.rows_ << "] vector");
   }
   if (f.sources_) {
     OODFLOW_CHECK(f.sources_->dtype == DType::U8 && f.sources_->shape.size() == 1,
@@ -111,12 +206,33 @@ void FeatureFile::read_logits(std::int64_t begin, std::int64_t count, float* out
                    static_cast<std::size_t>(count * classes), out);
 }
 
-void FeatureFile::read_odin(std::int64_t begin, std::int64_t count, double* out) const {
-  OODFLOW_CHECK(
-      odin_ && begin >= 0 && count >= 0 && begin + count <= rows_,
-      "internal: ODIN rows [" << begin << ", " << begin + count << ") of '" << path() << "'");
-  const std::size_t size = dtype_size(odin_->dtype);
-  convert_to_double(odin_->dtype, odin_->data + static_cast<std::size_t>(begin) * size,
+bool FeatureFile::has_aux(const std::string& name) const {
+  return std::find(aux_names_.begin(), aux_names_.end(), name) != aux_names_.end();
+}
+
+const FeatureFile::AuxTensor& FeatureFile::aux(const std::string& name) const {
+  const auto it = std::find(aux_names_.begin(), aux_names_.end(), name);
+  if (it == aux_names_.end()) {
+    std::string known;
+    for (const auto& n : aux_names_) known += (known.empty() ? "" : ", ") + n;
+    OODFLOW_FAIL("'" << path() << "' has no auxiliary score '" << name << "' (it has "
+                     << (known.empty() ? "none" : known) << ")");
+  }
+  return aux_[static_cast<std::size_t>(it - aux_names_.begin())];
+}
+
+std::string FeatureFile::aux_settings(const std::string& name) const {
+  return aux(name).settings;
+}
+
+void FeatureFile::read_aux(const std::string& name, std::int64_t begin, std::int64_t count,
+                           double* out) const {
+  const TensorView& t = aux(name).values;
+  OODFLOW_CHECK(begin >= 0 && count >= 0 && begin + count <= rows_,
+                "internal: rows [" << begin << ", " << begin + count << ") of auxiliary score '"
+                                   << name << "' of '" << path() << "'");
+  const std::size_t size = dtype_size(t.dtype);
+  convert_to_double(t.dtype, t.data + static_cast<std::size_t>(begin) * size,
                     static_cast<std::size_t>(count), out);
 }
 
@@ -185,14 +301,12 @@ const std::string& FeatureFile::sha256() const {
   return sha256_;
 }
 
-std::string odin_score_settings(const std::string& record) {
-  if (record.empty()) return "";
-  const auto j = nlohmann::json::parse(record, nullptr, false);
-  nlohmann::json out = nlohmann::json::object();
-  for (const char* key : {"temperature", "epsilon", "std"}) {
-    if (j.is_object() && j.contains(key)) out[key] = j[key];
-  }
-  return out.dump();
+std::string aux_settings_key(const std::string& settings) {
+  if (settings.empty()) return "";
+  nlohmann::json j = nlohmann::json::parse(settings, nullptr, false);
+  if (!j.is_object()) return settings;
+  j.erase(kDescriptionKey);
+  return j.dump();  // keys sorted
 }
 
 void write_feature_file(const std::string& path, const FeatureFileContents& c) {
@@ -206,10 +320,18 @@ void write_feature_file(const std::string& path, const FeatureFileContents& c) {
   if (c.logits != nullptr || c.logits_stream) {
     tensors.push_back({kLogitsTensor, DType::F32, {c.rows, c.classes}, c.logits, c.logits_stream});
   }
-  if (c.odin != nullptr || c.odin_stream) {
-    OODFLOW_CHECK(c.metadata.count(kOdinTensor) == 1,
-                  "internal: ODIN scores without their settings for '" << path << "'");
-    tensors.push_back({kOdinTensor, DType::F64, {c.rows}, c.odin, c.odin_stream});
+  // In the order given: readers list the scores in this order.
+  nlohmann::ordered_json records = nlohmann::ordered_json::object();
+  for (const AuxColumn& a : c.aux) {
+    OODFLOW_CHECK(!a.name.empty() && !records.contains(a.name),
+                  "internal: auxiliary score name '" << a.name << "' empty or given twice for '"
+                                                     << path << "'");
+    auto settings = nlohmann::ordered_json::parse(a.settings, nullptr, false);
+    OODFLOW_CHECK(settings.is_object() && (a.values != nullptr || a.stream),
+                  "internal: auxiliary score '" << a.name << "' for '" << path
+                                                << "' without values or settings object");
+    records[a.name] = std::move(settings);
+    tensors.push_back({kAuxTensorPrefix + a.name, DType::F64, {c.rows}, a.values, a.stream});
   }
   std::string joined;
   if (!c.sources.empty()) {
@@ -223,6 +345,8 @@ void write_feature_file(const std::string& path, const FeatureFileContents& c) {
         {kSourcesTensor, DType::U8, {static_cast<std::int64_t>(joined.size())}, joined.data()});
   }
   auto metadata = c.metadata;
+  metadata.erase(kAuxScoresKey);
+  if (!c.aux.empty()) metadata[kAuxScoresKey] = records.dump();
   metadata["format"] = kFeatureFormat;
   metadata["format_version"] = std::to_string(kFeatureFormatVersion);
   metadata["count"] = std::to_string(c.rows);

@@ -10,6 +10,7 @@
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/defaults.h"
 #include "oodflow/core/error.h"
+#include "oodflow/extract/aux_scores.h"
 #include "oodflow/extract/extractor.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/verdict_file.h"
@@ -158,12 +159,11 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
   settings.batch_size = o.batch_size > 0 ? o.batch_size : kImageBatch;
   settings.workers = o.workers;
   settings.strict = o.strict;
-  // Only the odin detector reads the ODIN scores; computing them costs two more passes.
-  if (model.label == "odin") {
-    OODFLOW_CHECK(extraction.contains(io::kOdinTensor),
-                  "'" << o.model << "' records no ODIN settings, so it cannot judge images");
-    settings.odin = odin_from_json(extraction[io::kOdinTensor].dump(), o.model);
-  }
+  // Only the scores the model reads are computed: ODIN's costs two more backbone passes.
+  // TODO(core): names = model needs().aux_scores
+  const std::vector<std::string> aux_names =
+      model.label == "odin" ? std::vector<std::string>{"odin"} : std::vector<std::string>{};
+  extract::request_aux_scores(aux_names, extraction.dump(), &settings, o.model);
   const auto source = extract::open_image_source(
       o.images, extract::parse_source_format(o.source_format), "", o.root);
   spdlog::info("detect: {} images of '{}', backbone '{}'", source->size(), o.images, bo.path);
@@ -182,8 +182,9 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
       set.features = std::move(batch.features);
       set.classes = batch.classes;
       set.logits = std::move(batch.logits);
-      set.odin = std::move(batch.odin);
-      if (settings.odin) set.odin_settings = extraction[io::kOdinTensor].dump();
+      for (auto& a : batch.aux) {
+        set.aux.push_back({a.name, std::move(a.settings), std::move(a.values)});
+      }
       set.source = o.images;
       set.first = batch.indices.front();
       std::vector<std::int64_t> unscored;  // a finite image gives finite features

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 
 #include "oodflow/core/atomic_file.h"
 #include "oodflow/core/error.h"
@@ -67,11 +67,24 @@ struct ExtractedRows {
   std::vector<std::string> sources;
 };
 
+// The auxiliary scores the options ask for, one option per score.
+std::vector<extract::AuxRequest> aux_requests(const ExtractOptions& o) {
+  std::vector<extract::AuxRequest> out;
+  if (!o.odin.empty()) out.push_back(extract::parse_aux_score("odin", o.odin, o.preprocessing));
+  return out;
+}
+
+// A requested score with the spill of its F64 values.
+struct AuxSpill {
+  extract::AuxRequest request;
+  std::unique_ptr<RowSpill> values;
+};
+
 void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary& x,
                       const ExtractedRows& rows, RowSpill& features, RowSpill& logits,
-                      RowSpill& odin, const std::optional<extract::OdinSettings>& odin_settings,
-                      const extract::Backbone& backbone, const extract::ImageSource& source,
-                      const Shard& shard, std::pair<std::int64_t, std::int64_t> range) {
+                      std::vector<AuxSpill>& aux, const extract::Backbone& backbone,
+                      const extract::ImageSource& source, const Shard& shard,
+                      std::pair<std::int64_t, std::int64_t> range) {
   io::FeatureFileContents c;
   c.rows = x.rows;
   c.dim = x.dim;
@@ -82,9 +95,10 @@ void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary&
     c.classes = x.classes;
   }
   c.sources = rows.sources;
-  if (odin_settings) {
-    c.odin_stream = [&](const auto& sink) { odin.read_back(sink); };
-    c.metadata[io::kOdinTensor] = odin_json(*odin_settings);
+  for (AuxSpill& a : aux) {
+    RowSpill& spill = *a.values;
+    c.aux.push_back({a.request.name, a.request.settings, nullptr,
+                     [&spill](const auto& sink) { spill.read_back(sink); }});
   }
   // No timings or thread counts: the same inputs give a byte-identical file.
   c.metadata.insert({{"producer", "oodflow extract"},
@@ -106,73 +120,6 @@ void write_extraction(const ExtractOptions& o, const extract::ExtractionSummary&
 }
 
 }  // namespace
-
-extract::OdinSettings parse_odin(const std::string& text, const extract::Preprocessing& p) {
-  extract::OdinSettings odin;
-  // One std per channel, whichever way --std gave it, so that equal preprocessing gives
-  // equal records (and a detector accepts every set extracted with it).
-  odin.std.assign(static_cast<std::size_t>(p.channels), 1.0);
-  for (int c = 0; c < p.channels && !p.std.empty(); ++c) {
-    odin.std[static_cast<std::size_t>(c)] = p.std.size() == 1 ? p.std[0] : p.std[c];
-  }
-  // "true": a config file's "odin": true.
-  if (text == "default" || text == "true") return odin;
-  bool seen_t = false, seen_eps = false;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    std::size_t end = text.find(',', begin);
-    if (end == std::string::npos) end = text.size();
-    const std::string item = text.substr(begin, end - begin);
-    const auto eq = item.find('=');
-    const std::string key = item.substr(0, eq);
-    const bool is_t = key == "T" || key == "temperature";
-    const bool is_eps = key == "eps" || key == "epsilon";
-    const std::string number = eq == std::string::npos ? "" : item.substr(eq + 1);
-    // Plain decimal numbers only: no blanks, no hexadecimal.
-    bool ok = (is_t && !seen_t) || (is_eps && !seen_eps);
-    ok = ok && !number.empty() && number.find_first_not_of("0123456789.eE+-") == std::string::npos;
-    double value = 0;
-    try {
-      std::size_t used = 0;
-      if (ok) value = std::stod(number, &used);
-      ok = ok && used == number.size();
-    } catch (const std::exception&) {
-      ok = false;
-    }
-    OODFLOW_CHECK(ok, "--odin must be T=<temperature>,eps=<perturbation>, each at most once (e.g. "
-                          << kOdinDefaults << "), got '" << text << "'");
-    (is_t ? odin.temperature : odin.epsilon) = value;
-    (is_t ? seen_t : seen_eps) = true;
-    begin = end + 1;
-  }
-  try {
-    extract::validate(odin);
-  } catch (const Error& e) {
-    OODFLOW_FAIL("--odin " << text << ": " << e.what());
-  }
-  return odin;
-}
-
-std::string odin_json(const extract::OdinSettings& odin) {
-  return nlohmann::json{{"temperature", odin.temperature},
-                        {"epsilon", odin.epsilon},
-                        {"std", odin.std},
-                        {"perturbation", "normalised input - epsilon * sign(gradient) / std"}}
-      .dump();
-}
-
-extract::OdinSettings odin_from_json(const std::string& json, const std::string& source) {
-  const auto j = nlohmann::json::parse(json, nullptr, false);
-  extract::OdinSettings odin;
-  try {
-    odin.temperature = j.at("temperature").get<double>();
-    odin.epsilon = j.at("epsilon").get<double>();
-    odin.std = j.at("std").get<std::vector<double>>();
-  } catch (const std::exception&) {
-    OODFLOW_FAIL("'" << source << "' has a malformed ODIN record: " << json);
-  }
-  return odin;
-}
 
 Shard parse_shard(const std::string& text) {
   Shard s;
@@ -220,7 +167,7 @@ void validate(const ExtractOptions& o) {
                   "--workers must be between 0 and 256, got " << o.workers);
     OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
     if (!o.shard.empty()) parse_shard(o.shard);
-    if (!o.odin.empty()) parse_odin(o.odin, o.preprocessing);
+    aux_requests(o);
     check_device(o.device);
   });
 }
@@ -262,21 +209,24 @@ extract::ExtractionSummary run_extract(const ExtractOptions& o) {
   settings.begin = range.first;
   settings.end = range.second;
   settings.strict = o.strict;
-  if (!o.odin.empty()) settings.odin = parse_odin(o.odin, o.preprocessing);
+  settings.aux_scores = aux_requests(o);
   RowSpill features(scratch_path_for(o.out, "features"));
   RowSpill logits(scratch_path_for(o.out, "logits"));
-  RowSpill odin(scratch_path_for(o.out, "odin"));
+  std::vector<AuxSpill> aux;
+  for (const extract::AuxRequest& request : settings.aux_scores) {
+    aux.push_back(
+        {request, std::make_unique<RowSpill>(scratch_path_for(o.out, "aux." + request.name))});
+  }
   ExtractedRows rows;
   const extract::ExtractionSummary x =
       extract::stream_features(*source, backbone, settings, [&](extract::FeatureBatch& batch) {
         features.append(batch.features);
         logits.append(batch.logits);
-        odin.append(batch.odin);
+        for (std::size_t k = 0; k < aux.size(); ++k) aux[k].values->append(batch.aux[k].values);
         rows.labels.insert(rows.labels.end(), batch.labels.begin(), batch.labels.end());
         for (auto& name : batch.sources) rows.sources.push_back(std::move(name));
       });
-  write_extraction(o, x, rows, features, logits, odin, settings.odin, backbone, *source, shard,
-                   range);
+  write_extraction(o, x, rows, features, logits, aux, backbone, *source, shard, range);
   spdlog::info(
       "extract: wrote {} feature vector(s) of dimension {}{} to '{}'; {:.1f} images/s, backbone "
       "{:.0f}% of the time",

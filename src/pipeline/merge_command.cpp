@@ -25,6 +25,14 @@ json parse_meta(const io::FeatureFile& f, const std::string& key) {
   return j;
 }
 
+// The settings of every auxiliary score by name, as compared (io::aux_settings_key).
+json aux_keys(const io::FeatureFile& f) {
+  json out = json::object();
+  for (const auto& name : f.aux_score_names())
+    out[name] = io::aux_settings_key(f.aux_settings(name));
+  return out;
+}
+
 // What must agree between shards of one extraction. Paths may differ (the same model or data
 // mounted elsewhere on another node); the model's SHA-256, the preprocessing and the source's
 // content description may not.
@@ -34,11 +42,29 @@ std::string provenance(const io::FeatureFile& f) {
   backbone.erase("path");
   source.erase("path");
   source.erase("labels");
-  return json{
-      {"backbone", backbone},     {"preprocessing", meta(f, "preprocessing")},
-      {"source", source},         {"labels", f.has_labels()},
-      {"logits", f.logits_dim()}, {"odin", io::odin_score_settings(meta(f, io::kOdinTensor))}}
+  return json{{"backbone", backbone},     {"preprocessing", meta(f, "preprocessing")},
+              {"source", source},         {"labels", f.has_labels()},
+              {"logits", f.logits_dim()}, {"aux_scores", aux_keys(f)}}
       .dump();
+}
+
+// Rows of a score some inputs lack, or computed with other settings, would make a column that
+// means different things in different rows.
+void require_same_aux(const io::FeatureFile& f, const io::FeatureFile& head) {
+  const auto differ = [&](const std::string& name, const std::string& how) {
+    OODFLOW_FAIL("'" << f.path() << "' and '" << head.path() << "' differ in auxiliary score '"
+                     << name << "' (" << how << "); all inputs must have the same scores, "
+                     << "extracted with the same settings");
+  };
+  for (const auto& name : head.aux_score_names()) {
+    if (!f.has_aux(name)) differ(name, "only the second has it");
+    const std::string mine = io::aux_settings_key(f.aux_settings(name));
+    const std::string theirs = io::aux_settings_key(head.aux_settings(name));
+    if (mine != theirs) differ(name, "settings " + mine + " and " + theirs);
+  }
+  for (const auto& name : f.aux_score_names()) {
+    if (!head.has_aux(name)) differ(name, "only the first has it");
+  }
 }
 
 std::int64_t shard_int(const json& shard, const char* key, const io::FeatureFile& f) {
@@ -115,10 +141,8 @@ std::map<std::string, std::string> merged_metadata(const std::vector<io::Feature
   if (!shards) {
     json parts = json::array();
     for (const auto& f : files) parts.push_back({{"file", f.path()}, {"count", f.rows()}});
-    const std::string odin = meta(files.front(), io::kOdinTensor);
-    out = {{"producer", "oodflow merge"}, {"merged_from", parts.dump()}};
-    if (!odin.empty()) out[io::kOdinTensor] = odin;
-    return out;
+    // write_feature_file records the auxiliary scores' settings.
+    return {{"producer", "oodflow merge"}, {"merged_from", parts.dump()}};
   }
   json skipped = json::array();
   for (const auto& f : files) {
@@ -164,25 +188,24 @@ std::int64_t run_merge(const MergeOptions& o) {
                       (!f.has_logits() || f.logits_dim() == classes),
                   "'" << f.path() << "' and '" << head.path()
                       << "' differ in their labels or logits; all inputs must have the same");
-    OODFLOW_CHECK(
-        f.has_odin() == head.has_odin() && io::odin_score_settings(meta(f, io::kOdinTensor)) ==
-                                               io::odin_score_settings(meta(head, io::kOdinTensor)),
-        "'" << f.path() << "' and '" << head.path()
-            << "' differ in their ODIN scores (one has none, or other --odin "
-               "settings); extract all with the same --odin");
+    require_same_aux(f, head);
     rows += f.rows();
   }
   std::vector<float> features(static_cast<std::size_t>(rows * head.dim()));
   std::vector<float> logits(static_cast<std::size_t>(rows * classes));
   std::vector<std::int64_t> labels;
-  std::vector<double> odin(head.has_odin() ? static_cast<std::size_t>(rows) : 0);
+  const std::vector<std::string>& aux_names = head.aux_score_names();
+  std::vector<std::vector<double>> aux(aux_names.size(),
+                                       std::vector<double>(static_cast<std::size_t>(rows)));
   std::vector<std::string> sources;
   bool all_sources = true;
   std::int64_t at = 0;
   for (const auto& f : files) {
     f.read_rows(0, f.rows(), features.data() + at * head.dim());
     if (classes > 0) f.read_logits(0, f.rows(), logits.data() + at * classes);
-    if (head.has_odin()) f.read_odin(0, f.rows(), odin.data() + at);
+    for (std::size_t k = 0; k < aux.size(); ++k) {
+      f.read_aux(aux_names[k], 0, f.rows(), aux[k].data() + at);
+    }
     const auto l = f.labels();
     labels.insert(labels.end(), l.begin(), l.end());
     auto s = f.sources();
@@ -201,7 +224,9 @@ std::int64_t run_merge(const MergeOptions& o) {
   }
   if (all_sources) c.sources = std::move(sources);
   c.metadata = merged_metadata(files, shards);
-  if (head.has_odin()) c.odin = odin.data();
+  for (std::size_t k = 0; k < aux.size(); ++k) {
+    c.aux.push_back({aux_names[k], head.aux_settings(aux_names[k]), aux[k].data(), {}});
+  }
   io::write_feature_file(o.out, c);
   spdlog::info("merge: wrote {} rows of dimension {} from {} {} to '{}'", rows, head.dim(),
                files.size(), shards ? "shards" : "files", o.out);

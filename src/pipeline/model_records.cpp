@@ -62,12 +62,19 @@ void check_constant_dimensions(const std::string& command, const io::FeatureFile
 
 std::string extraction_record(const io::FeatureFile& features) {
   nlohmann::json record = nlohmann::json::object();
-  for (const char* key : {"backbone", "preprocessing", "input_shape", io::kOdinTensor}) {
+  for (const char* key : {"backbone", "preprocessing", "input_shape"}) {
     const auto it = features.metadata().find(key);
     if (it == features.metadata().end()) continue;
     const auto value = nlohmann::json::parse(it->second, nullptr, false);
     if (!value.is_discarded()) record[key] = value;
   }
+  // From the file's API rather than its metadata, so that a version-1 file's ODIN settings
+  // are recorded like a version-2 file's.
+  nlohmann::json aux = nlohmann::json::object();
+  for (const std::string& name : features.aux_score_names()) {
+    aux[name] = nlohmann::json::parse(features.aux_settings(name));
+  }
+  if (!aux.empty()) record[io::kAuxScoresKey] = aux;
   return record.dump();
 }
 

@@ -81,6 +81,12 @@ run(0 ${OODFLOW} --quiet fit --detector odin -f ${WORK}/odin_id.safetensors -o $
     --val-fraction 0)
 run(0 ${OODFLOW} --quiet score --model ${WORK}/odin.safetensors --id ${WORK}/odin_id.safetensors
     --ood photos=${WORK}/odin_ood.safetensors --out ${WORK}/odin_report.json --scores ${WORK}/odin_scores.csv)
+# inspect lists the scores with their settings.
+run(0 ${OODFLOW} --quiet inspect ${WORK}/odin_id.safetensors --json)
+string(JSON odin_t GET "${last_out}" aux_scores odin temperature)
+if(NOT odin_t MATCHES "^1000(\\.0*)?$")
+  message(FATAL_ERROR "inspect: aux_scores odin temperature ${odin_t}")
+endif()
 file(READ ${WORK}/odin_report.json report)
 string(JSON score_auroc GET "${report}" detectors 0 ood 0 auroc)
 run(0 ${OODFLOW} --quiet metrics --id ${WORK}/odin_scores.csv --ood photos=${WORK}/odin_scores.csv

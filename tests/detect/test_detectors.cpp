@@ -30,8 +30,7 @@ ClassifierHead class_head(std::int64_t dim, std::int64_t classes) {
 }
 
 void set_odin(FeatureSet* s) {
-  s->odin = test::odin_standin(s->logits, s->classes);
-  s->odin_settings = test::kOdinStandinSettings;
+  s->aux = {{"odin", test::kOdinStandinSettings, test::odin_standin(s->logits, s->classes)}};
 }
 
 // Non-negative (post-ReLU-like) features around one of `classes` centres; the logits are
@@ -395,6 +394,36 @@ TEST_P(EveryDetector, FiniteScoresOrientedAndSaveLoadRoundTrip) {
 
 INSTANTIATE_TEST_SUITE_P(Registry, EveryDetector, ::testing::ValuesIn(detector_names()));
 
+// The odin detector reads the auxiliary score of its name among others, and compares settings
+// without their free-text description.
+TEST(Detectors, OdinReadsItsAuxiliaryScoreByNameAndComparesItsSettings) {
+  const auto odin = make_detector("odin");
+  const Needs needs = odin->needs();
+  EXPECT_FALSE(needs.features);
+  EXPECT_EQ(needs.aux_scores, std::vector<std::string>{"odin"});
+  FeatureSet train;
+  train.rows = 3;
+  train.source = "train.safetensors";
+  train.aux = {{"gradnorm", R"({"p":2})", {7, 8, 9}},
+               {"odin", R"({"temperature":1000.0,"epsilon":0.0014,"std":[0.5]})", {0.5, 0.25, 1}}};
+  odin->fit(train, FitContext{});
+  EXPECT_EQ(odin->feature_dim(), 0);
+  EXPECT_EQ(odin->score(train), (std::vector<double>{0.5, 0.25, 1}));
+  FeatureSet reworded = train;
+  reworded.aux[1].settings =
+      R"({"description":"other words","std":[0.5],"epsilon":0.0014,"temperature":1000.0})";
+  reworded.aux[1].values = {0.125, 0.375, 0.75};
+  EXPECT_EQ(odin->score(reworded), (std::vector<double>{0.125, 0.375, 0.75}));
+  FeatureSet hotter = train;
+  hotter.source = "hot.safetensors";
+  hotter.aux[1].settings = R"({"temperature":10.0,"epsilon":0.0014,"std":[0.5]})";
+  test::expect_error([&] { odin->score(hotter); },
+                     {"hot.safetensors", "\"temperature\":10.0", "\"temperature\":1000.0"});
+  FeatureSet other_only = train;
+  other_only.aux.erase(other_only.aux.begin() + 1);
+  test::expect_error([&] { odin->score(other_only); }, {"train.safetensors", "no ODIN scores"});
+}
+
 TEST(Detectors, MissingInputsAndUnknownNamesAreClearErrors) {
   FeatureSet bare = random_set(20, 4, 2, 12);
   bare.logits.clear();
@@ -408,7 +437,7 @@ TEST(Detectors, MissingInputsAndUnknownNamesAreClearErrors) {
   test::expect_error([&] { fit_and_score("vim", bare, bare); },
                      {"set12", "classifier head", "--head"});
   test::expect_error([] { make_detector("ssd"); }, {"unknown detector 'ssd'", "knn", "odin"});
-  bare.odin.clear();
+  bare.aux.clear();
   test::expect_error([&] { fit_and_score("odin", bare, bare); },
                      {"set12", "no ODIN scores", "--odin"});
   const FeatureSet wide = random_set(20, 6, 2, 13);

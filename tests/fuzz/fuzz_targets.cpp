@@ -76,10 +76,10 @@ void feature_file(const std::uint8_t* data, std::size_t size) {
     f.read_logits(last, 1, logits.data());
   }
   if (f.has_labels()) sink = static_cast<double>(f.labels().back());
-  if (f.has_odin()) {
-    double odin = 0;
-    f.read_odin(last, 1, &odin);
-    sink = odin;
+  for (const std::string& name : f.aux_score_names()) {
+    double value = 0;
+    f.read_aux(name, last, 1, &value);
+    sink = value + static_cast<double>(f.aux_settings(name).size());
   }
   sink = static_cast<double>(f.sources().size());
   io::FeatureFile::SourceReader reader(f);

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "oodflow/core/error.h"
@@ -109,6 +110,150 @@ TEST(FeatureFile, ClearErrorsForUnusableFiles) {
       dir.path("badlabels.safetensors"),
       {{"features", DType::F32, {2, 2}, v.data()}, {"labels", DType::I64, {3}, ints.data()}}, {});
   expect_open_error(dir.path("badlabels.safetensors"), "labels");
+}
+
+// Two auxiliary scores, one from memory and one streamed, come back in the order written with
+// their settings records and the exact doubles.
+TEST(FeatureFile, AuxiliaryScoresRoundTripInTheirOrderWithTheirSettings) {
+  test::TempDir dir;
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  const std::vector<double> odin = {0.1, 1.0 / 3, 0.9999999999999999};
+  const std::vector<double> gradnorm = {1e-300, -2.5, 6.02214076e23};
+  FeatureFileContents c;
+  c.rows = 3;
+  c.dim = 2;
+  c.features = x.data();
+  c.aux.push_back(
+      {"odin", R"({"temperature":1000.0,"epsilon":0.0014,"std":[0.5]})", odin.data(), {}});
+  c.aux.push_back({"gradnorm", R"({"p":2,"description":"L2 norm of the gradient"})", nullptr,
+                   [&](const std::function<void(const void*, std::size_t)>& sink) {
+                     sink(gradnorm.data(), 8);
+                     sink(gradnorm.data() + 1, 16);
+                   }});
+  write_feature_file(dir.path("f.safetensors"), c);
+
+  const FeatureFile f = FeatureFile::open(dir.path("f.safetensors"));
+  EXPECT_EQ(f.metadata().at("format_version"), "2");
+  EXPECT_EQ(f.aux_score_names(), (std::vector<std::string>{"odin", "gradnorm"}));
+  EXPECT_TRUE(f.has_aux("gradnorm"));
+  EXPECT_FALSE(f.has_aux("energy"));
+  EXPECT_EQ(f.aux_settings("odin"), c.aux[0].settings);
+  EXPECT_EQ(f.aux_settings("gradnorm"), c.aux[1].settings);
+  std::vector<double> got(3);
+  f.read_aux("odin", 0, 3, got.data());
+  EXPECT_EQ(got, odin);
+  f.read_aux("gradnorm", 0, 3, got.data());
+  EXPECT_EQ(got, gradnorm);
+  f.read_aux("gradnorm", 2, 1, got.data());
+  EXPECT_EQ(got[0], 6.02214076e23);
+  test::expect_error([&] { f.read_aux("energy", 0, 1, got.data()); },
+                     {"f.safetensors", "no auxiliary score 'energy'", "odin, gradnorm"});
+
+  // On disk: tensors aux.NAME of F64 [N] and one aux_scores record.
+  const SafetensorsFile raw(dir.path("f.safetensors"));
+  EXPECT_EQ(raw.require("aux.odin").dtype, DType::F64);
+  EXPECT_EQ(raw.require("aux.gradnorm").shape, std::vector<std::int64_t>{3});
+  EXPECT_EQ(nlohmann::json::parse(raw.view().metadata.at(kAuxScoresKey)),
+            nlohmann::json::parse(R"({"odin":{"temperature":1000.0,"epsilon":0.0014,"std":[0.5]},
+                                      "gradnorm":{"p":2,"description":"L2 norm of the gradient"}})"));
+}
+
+TEST(FeatureFile, AuxSettingsKeyIgnoresWordingAndKeyOrder) {
+  EXPECT_EQ(aux_settings_key(R"({"b":1,"description":"x","a":[0.5]})"), R"({"a":[0.5],"b":1})");
+  EXPECT_EQ(aux_settings_key(R"({"a":[0.5],"b":1,"description":"other"})"),
+            aux_settings_key(R"({"b":1,"a":[0.5]})"));
+  EXPECT_NE(aux_settings_key(R"({"a":[0.5],"b":2})"), aux_settings_key(R"({"a":[0.5],"b":1})"));
+  EXPECT_EQ(aux_settings_key(""), "");
+}
+
+// The committed version-1 file of `extract --odin`: its ODIN scores are the auxiliary score
+// "odin", and its free-text "perturbation" is the description.
+TEST(FeatureFile, VersionOneOdinScoresReadAsTheAuxiliaryScoreOdin) {
+  const std::string path = std::string(OODFLOW_FUZZ_CORPUS_DIR) + "/feature_file/odin.safetensors";
+  const FeatureFile f = FeatureFile::open(path);
+  ASSERT_EQ(f.metadata().at("format_version"), "1");
+  EXPECT_EQ(f.aux_score_names(), std::vector<std::string>{"odin"});
+  const auto settings = nlohmann::json::parse(f.aux_settings("odin"));
+  EXPECT_EQ(settings["temperature"], 1000.0);
+  EXPECT_EQ(settings["epsilon"], 0.0014);
+  EXPECT_EQ(settings["std"], nlohmann::json({0.25}));
+  EXPECT_FALSE(settings.contains("perturbation"));
+  EXPECT_EQ(aux_settings_key(f.aux_settings("odin")),
+            R"({"epsilon":0.0014,"std":[0.25],"temperature":1000.0})");
+  const SafetensorsFile raw(path);
+  const TensorView& t = raw.require("odin");
+  ASSERT_EQ(t.dtype, DType::F64);
+  std::vector<double> expected(8);
+  std::memcpy(expected.data(), t.data, 64);
+  std::vector<double> got(8);
+  f.read_aux("odin", 0, 8, got.data());
+  EXPECT_EQ(got, expected);
+
+  // Written here: F32 scores are read as doubles, and a record needs its tensor.
+  test::TempDir dir;
+  const std::vector<float> x = {1, 2, 3, 4};
+  const std::vector<float> odin = {0.5f, 0.25f};
+  std::map<std::string, std::string> meta = {
+      {"format", kFeatureFormat}, {"format_version", "1"}, {"odin", R"({"temperature":5.0})"}};
+  write_safetensors(
+      dir.path("v1.safetensors"),
+      {{"features", DType::F32, {2, 2}, x.data()}, {"odin", DType::F32, {2}, odin.data()}}, meta);
+  const FeatureFile v1 = FeatureFile::open(dir.path("v1.safetensors"));
+  v1.read_aux("odin", 0, 2, got.data());
+  EXPECT_EQ(got[0], 0.5);
+  EXPECT_EQ(got[1], 0.25);
+  EXPECT_EQ(v1.aux_settings("odin"), R"({"temperature":5.0})");
+  write_safetensors(dir.path("v1_record.safetensors"), {{"features", DType::F32, {2, 2}, x.data()}},
+                    meta);
+  expect_open_error(dir.path("v1_record.safetensors"), "no tensor 'odin'");
+  meta.erase("odin");
+  write_safetensors(
+      dir.path("v1_tensor.safetensors"),
+      {{"features", DType::F32, {2, 2}, x.data()}, {"odin", DType::F32, {2}, odin.data()}}, meta);
+  expect_open_error(dir.path("v1_tensor.safetensors"), "no settings record 'odin'");
+  // Version 2 ignores a tensor called odin: its scores are aux.NAME.
+  meta["format_version"] = "2";
+  write_safetensors(
+      dir.path("v2.safetensors"),
+      {{"features", DType::F32, {2, 2}, x.data()}, {"odin", DType::F32, {2}, odin.data()}}, meta);
+  EXPECT_TRUE(FeatureFile::open(dir.path("v2.safetensors")).aux_score_names().empty());
+}
+
+TEST(FeatureFile, InconsistentAuxiliaryScoresAndNewerVersionsAreRefused) {
+  test::TempDir dir;
+  const std::vector<float> x = {1, 2, 3, 4};
+  const std::vector<double> v = {0.5, 0.25, 0.125};
+  const TensorSpec features{"features", DType::F32, {2, 2}, x.data()};
+  const auto write = [&](const std::string& name, std::vector<TensorSpec> tensors,
+                         const std::map<std::string, std::string>& extra) {
+    std::map<std::string, std::string> meta = {{"format", kFeatureFormat}, {"format_version", "2"}};
+    for (const auto& [key, value] : extra) meta[key] = value;
+    tensors.push_back(features);
+    write_safetensors(dir.path(name), tensors, meta);
+    return dir.path(name);
+  };
+  expect_open_error(write("record.safetensors", {}, {{kAuxScoresKey, R"({"gradnorm":{}})"}}),
+                    "no tensor 'aux.gradnorm'");
+  expect_open_error(
+      write("unrecorded.safetensors", {{"aux.gradnorm", DType::F64, {2}, v.data()}}, {}),
+      "tensor 'aux.gradnorm' but no settings record");
+  expect_open_error(write("shape.safetensors", {{"aux.gradnorm", DType::F64, {3}, v.data()}},
+                          {{kAuxScoresKey, R"({"gradnorm":{}})"}}),
+                    "auxiliary score 'gradnorm' must be a float [2] vector");
+  expect_open_error(write("settings.safetensors", {{"aux.gradnorm", DType::F64, {2}, v.data()}},
+                          {{kAuxScoresKey, R"({"gradnorm":2})"}}),
+                    "'gradnorm' is not a JSON object");
+  expect_open_error(write("records.safetensors", {}, {{kAuxScoresKey, "[1]"}}),
+                    "malformed 'aux_scores' metadata");
+  // Valid: read.
+  const FeatureFile ok =
+      FeatureFile::open(write("ok.safetensors", {{"aux.gradnorm", DType::F64, {2}, v.data()}},
+                              {{kAuxScoresKey, R"({"gradnorm":{"p":1}})"}}));
+  EXPECT_EQ(ok.aux_score_names(), std::vector<std::string>{"gradnorm"});
+  expect_open_error(write("v3.safetensors", {}, {{"format_version", "3"}}),
+                    "format version 3; this oodflow reads versions 1 to 2");
+  expect_open_error(write("bad_version.safetensors", {}, {{"format_version", "2x"}}),
+                    "malformed format_version '2x'");
 }
 
 }  // namespace

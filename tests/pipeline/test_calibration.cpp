@@ -161,8 +161,7 @@ void write_labelled(const std::string& path, const LabelledSet& s) {
   c.logits = s.logits.data();
   c.classes = kClasses;
   const std::vector<double> odin = test::odin_standin(s.logits, kClasses);
-  c.odin = odin.data();
-  c.metadata[io::kOdinTensor] = test::kOdinStandinSettings;
+  c.aux = {{"odin", test::kOdinStandinSettings, odin.data(), {}}};
   io::write_feature_file(path, c);
 }
 

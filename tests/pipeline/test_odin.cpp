@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oodflow/detect/detector.h"
+#include "oodflow/extract/aux_scores.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/npy.h"
 #include "oodflow/io/safetensors.h"
@@ -16,6 +17,7 @@
 #include "oodflow/pipeline/fit_command.h"
 #include "oodflow/pipeline/merge_command.h"
 #include "oodflow/pipeline/model.h"
+#include "oodflow/pipeline/model_records.h"
 #include "test_util.h"
 
 namespace oodflow::pipeline {
@@ -23,7 +25,7 @@ namespace {
 
 std::vector<double> odin_of(const io::FeatureFile& f) {
   std::vector<double> out(static_cast<std::size_t>(f.rows()));
-  f.read_odin(0, f.rows(), out.data());
+  f.read_aux("odin", 0, f.rows(), out.data());
   return out;
 }
 
@@ -57,14 +59,14 @@ TEST(OdinExtract, ScoresEqualTheAuthorsAlgorithmRunByPython) {
         fixture_options(dir, "odin" + std::to_string(s) + ".safetensors", settings[s].first);
     run_extract(o);
     const io::FeatureFile f = io::FeatureFile::open(o.out);
-    ASSERT_TRUE(f.has_odin());
+    ASSERT_EQ(f.aux_score_names(), std::vector<std::string>{"odin"});
     const std::vector<double> got = odin_of(f);
     ASSERT_EQ(got.size(), 8u);
     for (std::size_t i = 0; i < 8; ++i) {
       EXPECT_NEAR(got[i], expected[s * 8 + i], settings[s].second)
           << settings[s].first << " image " << i;
     }
-    const auto record = nlohmann::json::parse(f.metadata().at(io::kOdinTensor));
+    const auto record = nlohmann::json::parse(f.aux_settings("odin"));
     EXPECT_EQ(record["temperature"], s == 0 ? 1000.0 : 10.0);
     EXPECT_EQ(record["epsilon"], s == 0 ? 0.0014 : 0.05);
     EXPECT_EQ(record["std"], nlohmann::json({0.25, 0.2, 0.3}));
@@ -94,8 +96,8 @@ TEST(OdinExtract, OneStdForEveryChannelIsThePerChannelStd) {
   const io::FeatureFile a = io::FeatureFile::open(one.out);
   const io::FeatureFile b = io::FeatureFile::open(three.out);
   EXPECT_EQ(odin_of(a), odin_of(b));
-  EXPECT_EQ(a.metadata().at(io::kOdinTensor), b.metadata().at(io::kOdinTensor));
-  EXPECT_EQ(nlohmann::json::parse(a.metadata().at(io::kOdinTensor))["std"],
+  EXPECT_EQ(a.aux_settings("odin"), b.aux_settings("odin"));
+  EXPECT_EQ(nlohmann::json::parse(a.aux_settings("odin"))["std"],
             nlohmann::json({0.25, 0.25, 0.25}));
   // And it differs from another std: the division is applied.
   ExtractOptions other = fixture_options(dir, "other.safetensors", kOdinDefaults);
@@ -112,7 +114,8 @@ TEST(OdinExtract, FeaturesAreThoseOfAPlainExtractionAndShardsMergeWithTheirScore
   run_extract(odin);
   const io::FeatureFile p = io::FeatureFile::open(plain.out);
   const io::FeatureFile f = io::FeatureFile::open(odin.out);
-  EXPECT_FALSE(p.has_odin());
+  EXPECT_FALSE(p.has_aux("odin"));
+  EXPECT_TRUE(p.aux_score_names().empty());
   std::vector<float> a(static_cast<std::size_t>(p.rows() * p.dim()));
   std::vector<float> b(a.size());
   p.read_rows(0, p.rows(), a.data());
@@ -136,9 +139,13 @@ TEST(OdinExtract, FeaturesAreThoseOfAPlainExtractionAndShardsMergeWithTheirScore
       [&] {
         run_merge({{plain.out, odin.out}, dir.path("mixed.safetensors")});
       },
-      {"plain.safetensors", "differ in their ODIN scores"});
+      {"plain.safetensors", "odin.safetensors", "differ in auxiliary score 'odin'"});
   run_merge({{odin.out, odin.out}, dir.path("twice.safetensors")});
-  EXPECT_TRUE(io::FeatureFile::open(dir.path("twice.safetensors")).has_odin());
+  const io::FeatureFile twice = io::FeatureFile::open(dir.path("twice.safetensors"));
+  std::vector<double> expected = odin_of(f);
+  expected.insert(expected.end(), expected.begin(), expected.end());
+  EXPECT_EQ(odin_of(twice), expected);
+  EXPECT_EQ(twice.aux_settings("odin"), f.aux_settings("odin"));
 }
 
 TEST(OdinDetector, ScoresAreTheStoredOnesInScoreAndDetect) {
@@ -158,6 +165,10 @@ TEST(OdinDetector, ScoresAreTheStoredOnesInScoreAndDetect) {
   const io::FeatureFile f = io::FeatureFile::open(o.out);
   const std::vector<double> stored = odin_of(f);
   EXPECT_EQ(model.score(detect::FeatureSet::load(f)), stored);
+  // The model records the settings detect recomputes the scores with.
+  const auto extraction = nlohmann::json::parse(model.metadata.at(kExtractionKey));
+  EXPECT_EQ(extraction["aux_scores"],
+            nlohmann::json::parse(R"({"odin":)" + f.aux_settings("odin") + "}"));
   // The held-out calibration scores are stored scores of those rows.
   ASSERT_TRUE(model.calibration.has_value());
   for (std::size_t i = 0; i < model.calibration->rows.size(); ++i) {
@@ -213,12 +224,12 @@ TEST(OdinDetector, SetsWithoutScoresOrWithOtherSettingsAreRefused) {
       [&] { model.score(detect::FeatureSet::load(io::FeatureFile::open(other.out))); },
       {"other.safetensors", "\"temperature\":100.0", "\"temperature\":1000.0", "same --odin"});
   for (const char* bad : {"T=1000,eps", "T= 1000", "T=0x10", "T=1,T=2", "t=5", "T=5;eps=1"}) {
-    test::expect_error([&] { parse_odin(bad, {}); }, {"--odin must be T=", bad});
+    test::expect_error([&] { extract::parse_odin(bad, {}); }, {"--odin must be T=", bad});
   }
-  test::expect_error([&] { parse_odin("T=-1", {}); }, {"--odin T=-1", "must be > 0"});
-  EXPECT_EQ(parse_odin("eps=0.5", {}).temperature, 1000);
-  EXPECT_EQ(parse_odin("temperature=7,epsilon=0", {}).temperature, 7);
-  EXPECT_EQ(parse_odin("true", {}).epsilon, 0.0014);  // a config file's "odin": true
+  test::expect_error([&] { extract::parse_odin("T=-1", {}); }, {"--odin T=-1", "must be > 0"});
+  EXPECT_EQ(extract::parse_odin("eps=0.5", {}).temperature, 1000);
+  EXPECT_EQ(extract::parse_odin("temperature=7,epsilon=0", {}).temperature, 7);
+  EXPECT_EQ(extract::parse_odin("true", {}).epsilon, 0.0014);  // a config file's "odin": true
 
   // A detector file whose settings lack T is named.
   io::write_safetensors(dir.path("bad.safetensors"), {},
@@ -227,6 +238,67 @@ TEST(OdinDetector, SetsWithoutScoresOrWithOtherSettingsAreRefused) {
                          {"settings", R"({"epsilon":0.0014})"}});
   test::expect_error([&] { detect::load_model(dir.path("bad.safetensors")); },
                      {"bad.safetensors", "malformed odin settings"});
+}
+
+// detect --images computes the scores a model reads with the settings of its extraction
+// record: this version's aux_scores, or the score's own key in a model made before them.
+TEST(OdinExtract, ScoresForDetectAreConfiguredFromTheModelsExtractionRecord) {
+  const std::string odin = extract::odin_json({10, 0.05, {0.5, 0.25, 0.125}});
+  extract::ExtractSettings s;
+  extract::request_aux_scores({"odin"}, R"({"backbone":{},"aux_scores":{"odin":)" + odin + "}}", &s,
+                              "m.safetensors");
+  ASSERT_EQ(s.aux_scores.size(), 1u);
+  EXPECT_EQ(s.aux_scores[0].name, "odin");
+  EXPECT_EQ(s.aux_scores[0].settings, odin);
+  const extract::OdinSettings back = extract::odin_from_json(s.aux_scores[0].settings, "x");
+  EXPECT_EQ(back.temperature, 10);
+  EXPECT_EQ(back.epsilon, 0.05);
+  EXPECT_EQ(back.std, (std::vector<double>{0.5, 0.25, 0.125}));
+  // Asked twice, computed once.
+  extract::request_aux_scores({"odin"}, R"({"aux_scores":{"odin":)" + odin + "}}", &s, "m");
+  EXPECT_EQ(s.aux_scores.size(), 1u);
+
+  extract::ExtractSettings legacy;
+  extract::request_aux_scores(
+      {"odin"},
+      R"({"odin":{"temperature":10.0,"epsilon":0.05,"std":[0.5,0.25,0.125],"perturbation":"x"}})",
+      &legacy, "old.safetensors");
+  ASSERT_EQ(legacy.aux_scores.size(), 1u);
+  EXPECT_EQ(legacy.aux_scores[0].settings, odin);
+
+  extract::ExtractSettings none;
+  extract::request_aux_scores({}, "{}", &none, "m.safetensors");
+  EXPECT_TRUE(none.aux_scores.empty());
+  test::expect_error(
+      [&] { extract::request_aux_scores({"odin"}, R"({"backbone":{}})", &none, "plain.model"); },
+      {"plain.model", "no settings of the auxiliary score 'odin'", "--odin"});
+  test::expect_error(
+      [&] {
+        extract::request_aux_scores(
+            {"odin"}, R"({"aux_scores":{"odin":{"temperature":-1,"epsilon":0,"std":[]}}})", &none,
+            "bad.model");
+      },
+      {"bad.model", "must be > 0"});
+  test::expect_error([&] { extract::request_aux_scores({"gradnorm"}, "{}", &none, "m"); },
+                     {"unknown extraction-time score 'gradnorm'", "odin"});
+}
+
+// A version-1 feature file (ODIN scores as tensor `odin`, settings under metadata `odin`) and
+// this version's records of the same settings are one set for the odin detector.
+TEST(OdinDetector, VersionOneFilesCompareWithThisVersionsRecords) {
+  const io::FeatureFile v1 = io::FeatureFile::open(std::string(OODFLOW_FUZZ_CORPUS_DIR) +
+                                                   "/feature_file/odin.safetensors");
+  const std::string current = extract::odin_json({1000, 0.0014, {0.25}});
+  EXPECT_EQ(io::aux_settings_key(v1.aux_settings("odin")), io::aux_settings_key(current));
+  detect::FeatureSet train;
+  train.rows = 2;
+  train.source = "train";
+  train.aux = {{"odin", current, {0.5, 0.75}}};
+  const auto detector = detect::make_detector("odin");
+  detector->fit(train, detect::FitContext{});
+  std::vector<double> stored(8);
+  v1.read_aux("odin", 0, 8, stored.data());
+  EXPECT_EQ(detector->score(detect::FeatureSet::load(v1)), stored);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "oodflow/extract/aux_scores.h"
 #include "oodflow/extract/backbone.h"
 #include "oodflow/extract/image_source.h"
 #include "oodflow/extract/preprocess.h"
@@ -28,8 +29,8 @@ struct ExtractSettings {
   std::int64_t end = -1;
   // Stop at the first unreadable image instead of skipping it.
   bool strict = false;
-  // Also compute each image's ODIN score (needs the backbone's logits and gradients).
-  std::optional<OdinSettings> odin;
+  // Per-sample scores to compute with the features, in this order (see aux_scores.h).
+  std::vector<AuxRequest> aux_scores;
 };
 
 struct SkippedImage {
@@ -48,6 +49,13 @@ struct ExtractionSummary {
   double backbone_seconds = 0;  ///< time inside the backbone
 };
 
+/// One auxiliary score of the rows of a batch.
+struct AuxValues {
+  std::string name;
+  std::string settings;        ///< its settings record (JSON object), as requested
+  std::vector<double> values;  ///< [rows]
+};
+
 /// The rows of one backbone batch, in source order.
 struct FeatureBatch {
   std::int64_t rows = 0;
@@ -55,7 +63,7 @@ struct FeatureBatch {
   std::int64_t classes = 0;
   std::vector<float> features;        ///< [rows, dim]
   std::vector<float> logits;          ///< [rows, classes], empty without logits
-  std::vector<double> odin;           ///< [rows] ODIN scores, empty unless asked for
+  std::vector<AuxValues> aux;         ///< one per ExtractSettings::aux_scores, in its order
   std::vector<std::int64_t> indices;  ///< source index of each row
   std::vector<std::int64_t> labels;   ///< [rows], empty when the source has no labels
   std::vector<std::string> sources;   ///< [rows]

@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "oodflow/io/feature_file.h"
@@ -63,7 +64,8 @@ struct FeatureStats {
   std::string source;
   std::string backbone;
   std::string preprocessing;
-  std::string odin;  ///< settings of the ODIN scores, when the file has them
+  /// Name and settings (JSON object) of each auxiliary score, in the file's order.
+  std::vector<std::pair<std::string, std::string>> aux_scores;
 
   /// Over all rows x dim values as oodflow reads them (converted to float32).
   std::int64_t zero_values = 0;

@@ -2,9 +2,10 @@
 // kInspectFormatVersion is bumped on any incompatible change; null where a figure does not
 // exist):
 //   format "oodflow.inspect", format_version, file, rows, dim, dtype,
-//   metadata {producer, source, backbone, preprocessing, odin}: strings as stored, or parsed
+//   metadata {producer, source, backbone, preprocessing}: strings as stored, or parsed
 //     when they are JSON,
 //     null when absent (e.g. a .npy file),
+//   aux_scores {NAME: settings object, ...}: the auxiliary scores, {} when none,
 //   values {zero, nan, inf}: counts over all rows x dim values (as read, float32),
 //   rows_excluded {total, non_finite, zero_norm}, usable_rows,
 //   norms {min, mean, max}: L2 norms of the usable rows,
@@ -21,7 +22,8 @@
 
 namespace oodflow::inspect {
 
-inline constexpr int kInspectFormatVersion = 1;
+// 2: every auxiliary score with its settings as `aux_scores` (1 had one score's in metadata).
+inline constexpr int kInspectFormatVersion = 2;
 
 /// The figures as JSON text (pretty-printed).
 std::string stats_json(const FeatureStats& stats);

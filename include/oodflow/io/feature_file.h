@@ -1,5 +1,6 @@
 // Feature files: the [N, D] matrix of backbone features that train and score read, with
-// optional labels [N], logits [N, C] and per-sample source paths. Two formats are read:
+// optional labels [N], logits [N, C], per-sample source paths and named per-sample scores
+// computed at extraction (auxiliary scores, e.g. ODIN's). Two formats are read:
 // oodflow's .safetensors feature files (README: Files) and plain .npy [N, D] arrays. The file
 // is memory-mapped; rows are converted to float only when a batch asks for them.
 #pragma once
@@ -25,19 +26,26 @@ inline constexpr const char* kLogitsTensor = "logits";
 /// UTF-8 source paths joined by '\n', stored as a U8 tensor (scales to millions of samples,
 /// unlike a JSON metadata string).
 inline constexpr const char* kSourcesTensor = "sources";
-/// ODIN scores [N] (F64) of `extract --odin`, with their settings as JSON in the metadata
-/// under the same key (temperature, epsilon, std).
-inline constexpr const char* kOdinTensor = "odin";
-/// The part of an ODIN settings record that changes the scores (temperature, epsilon, std),
-/// as canonical JSON, for comparing records whatever their wording; "" for "".
-std::string odin_score_settings(const std::string& record);
+/// Auxiliary score NAME is the tensor "aux.NAME" [N] (F64 written, any float read); the
+/// metadata key `aux_scores` holds a JSON object {NAME: settings object, ...}, one entry per
+/// such tensor, in the order they were given to write_feature_file.
+inline constexpr const char* kAuxTensorPrefix = "aux.";
+inline constexpr const char* kAuxScoresKey = "aux_scores";
+/// The settings of an auxiliary score that change its values, as canonical JSON (keys sorted,
+/// the free-text `description` left out), so that two records compare equal whatever their
+/// wording or key order; "" for "", the text itself when it is not a JSON object.
+std::string aux_settings_key(const std::string& settings);
 inline constexpr const char* kFeatureFormat = "oodflow.features";
-inline constexpr int kFeatureFormatVersion = 1;
+/// Version 2 stores auxiliary scores as above; version 1 (still read) had only ODIN's, as the
+/// tensor `odin` with its settings under the metadata key `odin`, read as auxiliary score
+/// "odin". Newer versions are refused.
+inline constexpr int kFeatureFormatVersion = 2;
 
 class FeatureFile {
  public:
   /// Opens `path` (.safetensors or .npy, detected from the content) and validates it: a 2-D
-  /// floating-point matrix with at least one row and one column, consistent optional tensors.
+  /// floating-point matrix with at least one row and one column, consistent optional tensors,
+  /// every auxiliary score with its settings record and every record with its tensor.
   static FeatureFile open(const std::string& path);
 
   const std::string& path() const { return file_->path(); }
@@ -62,9 +70,13 @@ class FeatureFile {
   std::int64_t logits_dim() const { return logits_ ? logits_->shape[1] : 0; }
   /// Copies the logits of rows [begin, begin + count) as float into out[count * C].
   void read_logits(std::int64_t begin, std::int64_t count, float* out) const;
-  bool has_odin() const { return odin_.has_value(); }
-  /// Copies the ODIN scores of rows [begin, begin + count) into out[count].
-  void read_odin(std::int64_t begin, std::int64_t count, double* out) const;
+  /// Names of the auxiliary scores, in the file's order.
+  const std::vector<std::string>& aux_score_names() const { return aux_names_; }
+  bool has_aux(const std::string& name) const;
+  /// The settings record (JSON object) of auxiliary score `name`; Error when absent.
+  std::string aux_settings(const std::string& name) const;
+  /// Copies auxiliary score `name` of rows [begin, begin + count) into out[count].
+  void read_aux(const std::string& name, std::int64_t begin, std::int64_t count, double* out) const;
   /// Source path of each sample, or empty when the file does not record them.
   std::vector<std::string> sources() const;
   /// The source paths one after the other without holding them all (for streaming over
@@ -93,11 +105,28 @@ class FeatureFile {
   std::optional<TensorView> labels_;
   std::optional<TensorView> logits_;
   std::optional<TensorView> sources_;
-  std::optional<TensorView> odin_;
+  struct AuxTensor {
+    std::string settings;  // JSON object
+    TensorView values;     // [rows]
+  };
+  const AuxTensor& aux(const std::string& name) const;
+  std::vector<std::string> aux_names_;
+  std::vector<AuxTensor> aux_;  // in aux_names_' order
   std::map<std::string, std::string> metadata_;
   std::int64_t rows_ = 0;
   std::int64_t dim_ = 0;
   mutable std::string sha256_;
+};
+
+/// A tensor's bytes handed over in pieces, for tensors larger than memory (see TensorSpec).
+using ByteStream = std::function<void(const std::function<void(const void*, std::size_t)>&)>;
+
+/// One auxiliary score to store: `values` or, instead, `stream` (F64 bytes).
+struct AuxColumn {
+  std::string name;                ///< stored as tensor "aux." + name
+  std::string settings;            ///< JSON object of the settings it was computed with
+  const double* values = nullptr;  ///< [rows]
+  ByteStream stream;
 };
 
 /// What write_feature_file stores; pointers must stay valid during the call.
@@ -106,18 +135,17 @@ struct FeatureFileContents {
   std::int64_t dim = 0;
   const float* features = nullptr;  ///< [rows, dim]
   /// Instead of `features` / `logits`: their bytes handed over in pieces (see TensorSpec).
-  std::function<void(const std::function<void(const void*, std::size_t)>&)> features_stream;
-  std::function<void(const std::function<void(const void*, std::size_t)>&)> logits_stream;
+  ByteStream features_stream;
+  ByteStream logits_stream;
   const std::int64_t* labels = nullptr;  ///< [rows] or null
   const float* logits = nullptr;         ///< [rows, classes] or null
   std::int64_t classes = 0;
-  const double* odin = nullptr;  ///< [rows] or null (needs metadata[kOdinTensor])
-  std::function<void(const std::function<void(const void*, std::size_t)>&)> odin_stream;
-  std::vector<std::string> sources;             ///< empty or one per row
+  std::vector<AuxColumn> aux;        ///< names unique; their records become metadata aux_scores
+  std::vector<std::string> sources;  ///< empty or one per row
   std::map<std::string, std::string> metadata;  ///< format keys are added
 };
 
-/// Writes an F32 oodflow feature file atomically.
+/// Writes an F32 oodflow feature file of the current version atomically.
 void write_feature_file(const std::string& path, const FeatureFileContents& contents);
 
 }  // namespace oodflow::io

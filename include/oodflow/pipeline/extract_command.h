@@ -1,6 +1,7 @@
 // `oodflow extract`: run a TorchScript backbone over a source of images and write the
 // feature file (features, logits when the backbone gives them, labels when the source has
-// them, source paths) that train and score read. the README (`oodflow extract`, Files).
+// them, source paths, the auxiliary scores asked for) that train and score read. See the
+// README (`oodflow extract`, Files).
 #pragma once
 
 #include <cstdint>
@@ -47,17 +48,8 @@ struct ExtractOptions {
   std::string odin;
 };
 
-/// ODIN's defaults as --odin spells them (the paper's: T = 1000, eps = 0.0014).
-inline constexpr const char* kOdinDefaults = "T=1000,eps=0.0014";
-
-/// Parses --odin's "T=...,eps=..." (keys T/temperature and eps/epsilon, each optional and at
-/// most once; "default" or "true" = both defaults); throws Error naming --odin otherwise. The
-/// std comes from the preprocessing, one value per channel.
-extract::OdinSettings parse_odin(const std::string& text, const extract::Preprocessing& p);
-/// The settings as stored in a feature file's metadata under io::kOdinTensor.
-std::string odin_json(const extract::OdinSettings& odin);
-/// The settings back from a metadata record; throws Error naming `source` when malformed.
-extract::OdinSettings odin_from_json(const std::string& json, const std::string& source);
+/// ODIN's defaults as --odin spells them (see extract/aux_scores.h).
+using extract::kOdinDefaults;
 
 /// A parsed --shard value.
 struct Shard {
