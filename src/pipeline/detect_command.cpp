@@ -81,7 +81,7 @@ class Judge {
     ++summary_.unreadable;
   }
   void invalid(std::int64_t index, const std::string& source) {
-    writer_.unscored(index, source, "invalid", "a feature or logit is NaN or infinite");
+    writer_.unscored(index, source, "invalid", "a feature, logit or auxiliary score is NaN or infinite");
     ++summary_.invalid;
   }
   DetectSummary finish() {
@@ -160,10 +160,8 @@ DetectSummary judge_images(const DetectOptions& o, const Model& model, double th
   settings.workers = o.workers;
   settings.strict = o.strict;
   // Only the scores the model reads are computed: ODIN's costs two more backbone passes.
-  // TODO(core): names = model needs().aux_scores
-  const std::vector<std::string> aux_names =
-      model.label == "odin" ? std::vector<std::string>{"odin"} : std::vector<std::string>{};
-  extract::request_aux_scores(aux_names, extraction.dump(), &settings, o.model);
+  extract::request_aux_scores(model.detector->needs().aux_scores, extraction.dump(), &settings,
+                              o.model);
   const auto source = extract::open_image_source(
       o.images, extract::parse_source_format(o.source_format), "", o.root);
   spdlog::info("detect: {} images of '{}', backbone '{}'", source->size(), o.images, bo.path);
@@ -255,7 +253,7 @@ int run_detect(const DetectOptions& o, DetectSummary* summary_out) {
   }
   if (summary.invalid > 0) {
     spdlog::warn(
-        "detect: {} sample(s) have a NaN/inf feature, logit or ODIN score (verdict 'invalid', not "
+        "detect: {} sample(s) have a NaN/inf feature, logit or auxiliary score (verdict 'invalid', not "
         "scored)",
         summary.invalid);
   }

@@ -156,7 +156,7 @@ std::pair<std::int64_t, std::int64_t> shard_range(const Shard& s, std::int64_t s
 
 void validate(const ExtractOptions& o) {
   as_usage_error([&] {
-    OODFLOW_CHECK(!o.model.empty(), "--model is required");
+    OODFLOW_CHECK(!o.model.empty(), "--backbone is required");
     OODFLOW_CHECK(!o.data.empty(), "--data is required");
     OODFLOW_CHECK(!o.out.empty(), "--out is required");
     OODFLOW_CHECK(o.out != o.data && o.out != o.model, "--out must differ from the inputs");

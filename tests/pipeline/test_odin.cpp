@@ -164,7 +164,7 @@ TEST(OdinDetector, ScoresAreTheStoredOnesInScoreAndDetect) {
   EXPECT_EQ(model.dim, 0);
   const io::FeatureFile f = io::FeatureFile::open(o.out);
   const std::vector<double> stored = odin_of(f);
-  EXPECT_EQ(model.score(detect::FeatureSet::load(f)), stored);
+  EXPECT_EQ(model.detector->score(detect::FeatureSet::load(f)), stored);
   // The model records the settings detect recomputes the scores with.
   const auto extraction = nlohmann::json::parse(model.metadata.at(kExtractionKey));
   EXPECT_EQ(extraction["aux_scores"],
@@ -213,15 +213,15 @@ TEST(OdinDetector, SetsWithoutScoresOrWithOtherSettingsAreRefused) {
   fit.features = plain.out;
   fit.out = dir.path("d.safetensors");
   test::expect_error([&] { run_fit(fit); },
-                     {"plain.safetensors", "has no ODIN scores", "extract", "--odin"});
+                     {"plain.safetensors", "has no 'odin' scores", "extract", "--odin"});
   fit.features = odin.out;
   run_fit(fit);
   const Model model = load_model(fit.out, "cpu");
   test::expect_error(
-      [&] { model.score(detect::FeatureSet::load(io::FeatureFile::open(plain.out))); },
+      [&] { model.detector->score(detect::FeatureSet::load(io::FeatureFile::open(plain.out))); },
       {"plain.safetensors", "has no ODIN scores"});
   test::expect_error(
-      [&] { model.score(detect::FeatureSet::load(io::FeatureFile::open(other.out))); },
+      [&] { model.detector->score(detect::FeatureSet::load(io::FeatureFile::open(other.out))); },
       {"other.safetensors", "\"temperature\":100.0", "\"temperature\":1000.0", "same --odin"});
   for (const char* bad : {"T=1000,eps", "T= 1000", "T=0x10", "T=1,T=2", "t=5", "T=5;eps=1"}) {
     test::expect_error([&] { extract::parse_odin(bad, {}); }, {"--odin must be T=", bad});
