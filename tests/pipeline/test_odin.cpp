@@ -234,6 +234,7 @@ TEST(OdinDetector, SetsWithoutScoresOrWithOtherSettingsAreRefused) {
   // A detector file whose settings lack T is named.
   io::write_safetensors(dir.path("bad.safetensors"), {},
                         {{"format", detect::kDetectorFormat},
+                         {"format_version", "1"},
                          {"detector", "odin"},
                          {"settings", R"({"epsilon":0.0014})"}});
   test::expect_error([&] { detect::load_model(dir.path("bad.safetensors")); },

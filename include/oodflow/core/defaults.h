@@ -14,6 +14,8 @@ inline constexpr std::int64_t kScoreBatchRows = 4096;
 inline constexpr std::int64_t kStreamChunkRows = 4096;
 /// Images per backbone call (extract, detect --images).
 inline constexpr std::int64_t kImageBatch = 64;
+/// Threads decoding and preprocessing images ahead of the backbone (extract, detect).
+inline constexpr int kImageWorkers = 2;
 /// Share of the ID training samples held out to calibrate thresholds (train, fit).
 inline constexpr double kValFraction = 0.1;
 

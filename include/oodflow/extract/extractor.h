@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/extract/aux_scores.h"
 #include "oodflow/extract/backbone.h"
 #include "oodflow/extract/image_source.h"
@@ -21,9 +22,9 @@ namespace oodflow::extract {
 struct ExtractSettings {
   Preprocessing preprocessing;
   // Images per backbone call.
-  std::int64_t batch_size = 64;
+  std::int64_t batch_size = kImageBatch;
   // Decoding/preprocessing threads; 0 = in the calling thread, between backbone calls.
-  int workers = 2;
+  int workers = kImageWorkers;
   // The source indices [begin, end) to extract; end < 0 = to the last image.
   std::int64_t begin = 0;
   std::int64_t end = -1;

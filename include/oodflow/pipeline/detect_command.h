@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/threads.h"
 
 namespace oodflow::pipeline {
@@ -41,7 +42,7 @@ struct DetectOptions {
   // kScoreBatchRows / kImageBatch (core/defaults.h).
   std::int64_t batch_size = 0;
   // Image decoding threads.
-  int workers = 2;
+  int workers = kImageWorkers;
   // Compute threads; 0 = automatic.
   int threads = kDefaultThreads;
   std::string device = "cpu";

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/threads.h"
 #include "oodflow/extract/extractor.h"
 
@@ -33,9 +34,9 @@ struct ExtractOptions {
   // Resize, crop, channels, mean and std.
   extract::Preprocessing preprocessing;
   // Images per backbone call.
-  std::int64_t batch_size = 64;
+  std::int64_t batch_size = kImageBatch;
   // Decoding/preprocessing threads; 0 = none (decode between backbone calls).
-  int workers = 2;
+  int workers = kImageWorkers;
   // LibTorch intra-op threads (and OpenBLAS); 0 = every core (see core/threads.h).
   int threads = kDefaultThreads;
   // cpu, cuda or cuda:N.

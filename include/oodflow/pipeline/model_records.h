@@ -18,8 +18,9 @@ namespace oodflow::pipeline {
 /// Metadata key of the extraction record.
 inline constexpr const char* kExtractionKey = "extraction";
 
-/// JSON object with the feature file's backbone, preprocessing and input_shape records (those
-/// it has; empty for features that oodflow extract did not write).
+/// JSON object with the feature file's backbone, preprocessing, input_shape and aux_scores
+/// records (those it has; empty for features that oodflow extract did not write): what
+/// `detect --images` needs to turn images into the features and scores the model reads.
 std::string extraction_record(const io::FeatureFile& features);
 
 /// The JSON record stored under `key` in a file's metadata; null when absent, discarded
