@@ -52,8 +52,12 @@ struct FlowOptionRefs {
 /// --skip-nonfinite with one help text for train and fit.
 void add_flow_options(CLI::App* sub, const FlowOptionRefs& flow);
 
+/// Warnings found while parsing the command line, logged once logging is set up (before,
+/// spdlog's default logger would write them to stdout, among a command's results).
+std::vector<std::string>& parse_warnings();
+
 /// An old spelling of an option, kept for one release: hidden from --help; it sets `target`
-/// (appending for a list) and logs a warning naming the new spelling.
+/// (appending for a list) and adds a parse warning naming the new spelling.
 void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
                           std::string& target);
 void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,

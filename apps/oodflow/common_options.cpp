@@ -62,8 +62,7 @@ void add_alias(CLI::App* sub, const std::string& old_name, const std::string& ne
   CLI::Option* option = sub->add_option_function<T>(
       old_name,
       [&target, shown = old_name.substr(0, old_name.find(',')), new_name](const T& value) {
-        spdlog::warn("{} is deprecated and will be removed in the next release: use {}", shown,
-                     new_name);
+        parse_warnings().push_back(shown + " is deprecated and will be removed in the next release: use " + new_name);
         if constexpr (std::is_same_v<T, std::string>) {
           target = value;
         } else {
@@ -76,6 +75,11 @@ void add_alias(CLI::App* sub, const std::string& old_name, const std::string& ne
 }
 
 }  // namespace
+
+std::vector<std::string>& parse_warnings() {
+  static std::vector<std::string> warnings;
+  return warnings;
+}
 
 void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
                           std::string& target) {

@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
       "oodflow: post-hoc out-of-distribution detection. A normalizing flow fitted for one epoch "
       "to a classifier's penultimate-layer features scores new samples by log-density.\n"
       "Typical use:\n"
-      "  oodflow extract --model backbone.pt --data train_images/ --out id_train.safetensors\n"
-      "  oodflow train --features id_train.safetensors --out flow.safetensors\n"
-      "  oodflow score --flow flow.safetensors --id id_test.safetensors --ood mnist=mnist.npy"};
+      "  oodflow extract --backbone backbone.pt --data train_images/ --out id_train.safetensors\n"
+      "  oodflow fit --detector glow --features id_train.safetensors --out glow.safetensors\n"
+      "  oodflow score --model glow.safetensors --id id_test.safetensors --ood mnist=mnist.npy"};
   app.set_version_flag("--version", std::string("oodflow ") + OODFLOW_VERSION);
   app.require_subcommand(1);
   bool quiet = false;
@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
     return usage_error(e.what());
   }
   setup_logging(quiet, verbose);
+  for (const std::string& warning : oodflow::cli::parse_warnings()) spdlog::warn("{}", warning);
   try {
     return status.run();
   } catch (const oodflow::UsageError& e) {
