@@ -81,7 +81,8 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
   CLI::Option* odin =
       sub->add_option("--odin", opts->odin,
                       "Also store each image's ODIN score (Liang et al., ICLR 2018) as the "
-                      "auxiliary score 'odin', for `fit --detector odin`: T=<temperature>,eps=<perturbation>; "
+                      "auxiliary score 'odin', for `fit --detector odin`: "
+                      "T=<temperature>,eps=<perturbation>; "
                       "bare --odin = " +
                           std::string(pipeline::kOdinDefaults) +
                           " (the paper's). The perturbation is taken on the normalised input, "

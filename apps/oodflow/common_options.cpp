@@ -57,12 +57,12 @@ void add_flow_options(CLI::App* sub, const FlowOptionRefs& f) {
 namespace {
 
 template <typename T>
-void add_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
-               T& target) {
+void add_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name, T& target) {
   CLI::Option* option = sub->add_option_function<T>(
       old_name,
       [&target, shown = old_name.substr(0, old_name.find(',')), new_name](const T& value) {
-        parse_warnings().push_back(shown + " is deprecated and will be removed in the next release: use " + new_name);
+        parse_warnings().push_back(
+            shown + " is deprecated and will be removed in the next release: use " + new_name);
         if constexpr (std::is_same_v<T, std::string>) {
           target = value;
         } else {

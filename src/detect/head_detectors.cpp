@@ -19,17 +19,16 @@
 namespace oodflow::detect {
 namespace {
 
-void require_head(const FeatureSet& data, const ClassifierHead* head,
-                  const std::string& detector) {
+void require_head(const FeatureSet& data, const ClassifierHead* head, const std::string& detector) {
   OODFLOW_CHECK(head != nullptr && head->classes > 0,
                 "the " << detector << " detector needs the classifier head of the backbone that "
                        << "made '" << data.source << "': give the backbone with --backbone "
                        << "BACKBONE.pt (scripts/export_backbone.py keeps it as submodule "
                           "'head')");
-  OODFLOW_CHECK(head->dim == data.dim, "the classifier head '"
-                                           << head->source << "' takes " << head->dim
-                                           << " features but '" << data.source << "' has "
-                                           << data.dim);
+  OODFLOW_CHECK(head->dim == data.dim, "the classifier head '" << head->source << "' takes "
+                                                               << head->dim << " features but '"
+                                                               << data.source << "' has "
+                                                               << data.dim);
 }
 
 // Both read the features and recompute logits with the backbone's head.

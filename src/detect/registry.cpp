@@ -152,7 +152,8 @@ LoadedModel load_baseline(const std::string& path,
 std::string Detector::describe() const {
   // The settings are in the model file's metadata: load_model's callers add them, without
   // state(), which copies every parameter.
-  return nlohmann::json{{"kind", "baseline"}, {"name", name()}, {"score", "higher = more in-distribution"}}
+  return nlohmann::json{
+      {"kind", "baseline"}, {"name", name()}, {"score", "higher = more in-distribution"}}
       .dump();
 }
 
@@ -188,7 +189,9 @@ static std::vector<std::string>& registered_names() {
   return names;
 }
 
-const std::vector<std::string>& detector_names() { return registered_names(); }
+const std::vector<std::string>& detector_names() {
+  return registered_names();
+}
 
 void register_detector(const std::string& name, DetectorMaker make) {
   const auto& names = registered_names();

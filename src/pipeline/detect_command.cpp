@@ -81,7 +81,8 @@ class Judge {
     ++summary_.unreadable;
   }
   void invalid(std::int64_t index, const std::string& source) {
-    writer_.unscored(index, source, "invalid", "a feature, logit or auxiliary score is NaN or infinite");
+    writer_.unscored(index, source, "invalid",
+                     "a feature, logit or auxiliary score is NaN or infinite");
     ++summary_.invalid;
   }
   DetectSummary finish() {
@@ -253,7 +254,8 @@ int run_detect(const DetectOptions& o, DetectSummary* summary_out) {
   }
   if (summary.invalid > 0) {
     spdlog::warn(
-        "detect: {} sample(s) have a NaN/inf feature, logit or auxiliary score (verdict 'invalid', not "
+        "detect: {} sample(s) have a NaN/inf feature, logit or auxiliary score (verdict 'invalid', "
+        "not "
         "scored)",
         summary.invalid);
   }

@@ -136,7 +136,8 @@ void validate(const FitOptions& o) {
     OODFLOW_CHECK(f.scale_clamp >= 0 && std::isfinite(f.scale_clamp),
                   "--scale-clamp must be >= 0 (0 = off), got " << f.scale_clamp);
     OODFLOW_CHECK(f.train.epochs >= 1, "--epochs must be >= 1, got " << f.train.epochs);
-    OODFLOW_CHECK(f.train.lr > 0 && std::isfinite(f.train.lr), "--lr must be > 0, got " << f.train.lr);
+    OODFLOW_CHECK(f.train.lr > 0 && std::isfinite(f.train.lr),
+                  "--lr must be > 0, got " << f.train.lr);
     OODFLOW_CHECK(f.train.batch_size >= 1, "--batch-size must be >= 1, got " << f.train.batch_size);
     parse_normalization(f.normalize);
     OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
@@ -183,9 +184,9 @@ std::string run_fit(const FitOptions& o) {
   });
   train = detect::FeatureSet();  // the training rows are no longer needed
 
-  const metrics::Calibration calibration =
-      calibrate(o.command, split, o.val_fraction, o.seed,
-                [&](const std::vector<std::int64_t>& rows) { return score_rows(*detector, file, rows); });
+  const metrics::Calibration calibration = calibrate(
+      o.command, split, o.val_fraction, o.seed,
+      [&](const std::vector<std::int64_t>& rows) { return score_rows(*detector, file, rows); });
   // A model that cannot score ID samples (constant or denormal feature dimensions make a
   // density degenerate) is no detector: an error, not a file that gives NaN for everything.
   if (calibration.rows.empty()) {

@@ -101,16 +101,17 @@ std::vector<double> score_chunk(const detect::Detector& detector, const detect::
 void score_in_chunks(const detect::Detector& detector, const io::FeatureFile& file,
                      std::int64_t batch_size, const ChunkSink& sink, NonFiniteRows nonfinite,
                      const std::vector<std::int64_t>* rows) {
-  const std::int64_t total = rows != nullptr ? static_cast<std::int64_t>(rows->size()) : file.rows();
+  const std::int64_t total =
+      rows != nullptr ? static_cast<std::int64_t>(rows->size()) : file.rows();
   Progress progress("score " + file.path(), total, "samples");
   std::vector<std::int64_t> skipped;
   for (std::int64_t begin = 0; begin < total; begin += batch_size) {
     const std::int64_t count = std::min(batch_size, total - begin);
     const detect::FeatureSet chunk =
-        rows != nullptr
-            ? detect::FeatureSet::load(
-                  file, std::vector<std::int64_t>(rows->begin() + begin, rows->begin() + begin + count))
-            : detect::FeatureSet::load(file, begin, count);
+        rows != nullptr ? detect::FeatureSet::load(
+                              file, std::vector<std::int64_t>(rows->begin() + begin,
+                                                              rows->begin() + begin + count))
+                        : detect::FeatureSet::load(file, begin, count);
     const std::vector<double> scores = score_chunk(detector, chunk, nonfinite, &skipped);
     sink(chunk, scores, skipped);
     progress.update(begin + count, "");
@@ -131,7 +132,9 @@ std::vector<double> score_rows(const detect::Detector& detector, const io::Featu
   score_in_chunks(
       detector, file, kScoreBatchRows,
       [&](const detect::FeatureSet&, const std::vector<double>& chunk,
-          const std::vector<std::int64_t>&) { scores.insert(scores.end(), chunk.begin(), chunk.end()); },
+          const std::vector<std::int64_t>&) {
+        scores.insert(scores.end(), chunk.begin(), chunk.end());
+      },
       NonFiniteRows::kError, &rows);
   return scores;
 }

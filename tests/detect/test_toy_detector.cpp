@@ -31,7 +31,8 @@ class CentroidDetector : public Detector {
     mean_.assign(static_cast<std::size_t>(train.dim), 0.0);
     for (std::int64_t i = 0; i < train.rows; ++i) {
       for (std::int64_t d = 0; d < train.dim; ++d) {
-        mean_[static_cast<std::size_t>(d)] += train.features[static_cast<std::size_t>(i * train.dim + d)];
+        mean_[static_cast<std::size_t>(d)] +=
+            train.features[static_cast<std::size_t>(i * train.dim + d)];
       }
     }
     for (double& m : mean_) m /= static_cast<double>(train.rows);
@@ -91,8 +92,9 @@ std::vector<double> brute_force_scores(const std::vector<float>& train, const st
 }
 
 TEST(ToyDetector, RegisteredInTestCodeItRunsFitScoreDetectAndAReport) {
-  detect::register_detector("toy_centroid",
-                            [](const detect::DetectorOptions&) { return std::make_unique<CentroidDetector>(); });
+  detect::register_detector("toy_centroid", [](const detect::DetectorOptions&) {
+    return std::make_unique<CentroidDetector>();
+  });
   test::expect_error(
       [] {
         detect::register_detector("knn", [](const detect::DetectorOptions&) {
@@ -150,7 +152,8 @@ TEST(ToyDetector, RegisteredInTestCodeItRunsFitScoreDetectAndAReport) {
   }
   ASSERT_EQ(id_scores.size(), expected_id.size());
   ASSERT_EQ(ood_scores.size(), expected_ood.size());
-  for (std::size_t i = 0; i < id_scores.size(); ++i) EXPECT_NEAR(id_scores[i], expected_id[i], 1e-9);
+  for (std::size_t i = 0; i < id_scores.size(); ++i)
+    EXPECT_NEAR(id_scores[i], expected_id[i], 1e-9);
   for (std::size_t i = 0; i < ood_scores.size(); ++i) {
     EXPECT_NEAR(ood_scores[i], expected_ood[i], 1e-9);
   }

@@ -16,11 +16,10 @@ namespace {
 
 std::vector<double> all_scores(const pipeline::Model& model, const io::FeatureFile& file) {
   std::vector<double> out;
-  pipeline::score_in_chunks(model, file, 97,  // chunks that do not divide the rows
-                            [&](const detect::FeatureSet&, const std::vector<double>& s,
-                                const std::vector<std::int64_t>&) {
-                              out.insert(out.end(), s.begin(), s.end());
-                            });
+  pipeline::score_in_chunks(
+      model, file, 97,  // chunks that do not divide the rows
+      [&](const detect::FeatureSet&, const std::vector<double>& s,
+          const std::vector<std::int64_t>&) { out.insert(out.end(), s.begin(), s.end()); });
   return out;
 }
 

@@ -1,7 +1,8 @@
 // Feature preprocessing applied identically before training and scoring (docs/method.md:
-// the paper's recipe): L2 normalisation (the reference recipe), per-dimension standardisation with statistics
-// of the training set, or none. It is also the single place where input rows are checked: a NaN or
-// inf feature, or a zero vector under L2, is an error naming the file and the sample.
+// the paper's recipe): L2 normalisation (the reference recipe), per-dimension standardisation with
+// statistics of the training set, or none. It is also the single place where input rows are
+// checked: a NaN or inf feature, or a zero vector under L2, is an error naming the file and the
+// sample.
 #pragma once
 
 #include <cstdint>

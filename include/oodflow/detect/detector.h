@@ -46,9 +46,9 @@ inline constexpr int kDetectorFormatVersion = 1;
 
 /// Settings of the flow models (glow, realnvp); the defaults are the paper's recipe.
 struct FlowOptions {
-  std::int64_t blocks = 0;  ///< blocks K; 0 = the architecture's default (glow 10, realnvp 4)
-  std::int64_t hidden = 0;  ///< coupling MLP width; 0 = the feature dimension
-  double scale_clamp = 0;   ///< soft clamp c of the coupling log-scale; 0 = off
+  std::int64_t blocks = 0;       ///< blocks K; 0 = the architecture's default (glow 10, realnvp 4)
+  std::int64_t hidden = 0;       ///< coupling MLP width; 0 = the feature dimension
+  double scale_clamp = 0;        ///< soft clamp c of the coupling log-scale; 0 = off
   std::string normalize = "l2";  ///< feature preprocessing: l2, standardize or none
   /// Epochs, lr, batch size, skipping, device (its seed is FitContext::seed).
   flow::TrainSettings train;
@@ -78,9 +78,9 @@ struct DetectorOptions {
 /// What a model reads besides the features, and how it fits. The pipeline provides exactly
 /// this and refuses a feature file that lacks it, naming the file; it never asks for a name.
 struct Needs {
-  bool features = true;   ///< false: reads only logits / auxiliary scores (feature_dim() 0)
-  bool logits = false;    ///< the backbone's logits [N, C]
-  bool labels = false;    ///< class labels [N]
+  bool features = true;          ///< false: reads only logits / auxiliary scores (feature_dim() 0)
+  bool logits = false;           ///< the backbone's logits [N, C]
+  bool labels = false;           ///< class labels [N]
   bool classifier_head = false;  ///< the backbone's last linear layer (FitContext::head)
   /// Named per-sample scores computed at extraction (FeatureSet::aux), e.g. "odin".
   std::vector<std::string> aux_scores;
@@ -178,7 +178,7 @@ void register_detector(const std::string& name, DetectorMaker make);
 /// A model file as load_model reads it.
 struct LoadedModel {
   std::unique_ptr<Detector> detector;
-  std::map<std::string, std::string> metadata;    ///< provenance: training, extraction, ...
+  std::map<std::string, std::string> metadata;      ///< provenance: training, extraction, ...
   std::optional<metrics::Calibration> calibration;  ///< held-out ID scores, or none
 };
 

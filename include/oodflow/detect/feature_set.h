@@ -23,9 +23,9 @@ struct ClassifierHead {
 /// A per-sample score computed at extraction time (ODIN, ...), stored in the feature file
 /// under its name with the settings it was computed with (README: Files).
 struct AuxScore {
-  std::string name;             ///< "odin"
-  std::string settings;         ///< JSON object of the settings that change the values
-  std::vector<double> values;   ///< [rows]
+  std::string name;            ///< "odin"
+  std::string settings;        ///< JSON object of the settings that change the values
+  std::vector<double> values;  ///< [rows]
 };
 
 struct FeatureSet {

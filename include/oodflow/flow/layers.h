@@ -1,6 +1,6 @@
-// The invertible layers of the flows (docs/method.md: the paper's recipe), written in the normalizing
-// direction x -> z that training and scoring use. Inputs are row batches [B, d]; every forward
-// returns the output [B, d] and the per-sample log|det dy/dx| [B] in nats.
+// The invertible layers of the flows (docs/method.md: the paper's recipe), written in the
+// normalizing direction x -> z that training and scoring use. Inputs are row batches [B, d]; every
+// forward returns the output [B, d] and the per-sample log|det dy/dx| [B] in nats.
 #pragma once
 
 #include <torch/nn/module.h>

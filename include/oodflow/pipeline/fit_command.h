@@ -22,8 +22,9 @@ struct FitOptions {
   std::string features;
   // Output detector file (.safetensors).
   std::string out;
-  // The backbone whose classifier head the models that need it (ReAct, ViM) use; empty = the backbone recorded in
-  // the feature file's metadata (when that file still exists with the recorded SHA-256).
+  // The backbone whose classifier head the models that need it (ReAct, ViM) use; empty = the
+  // backbone recorded in the feature file's metadata (when that file still exists with the recorded
+  // SHA-256).
   std::string head;
   // The head's layer name in that backbone ("fc", "head.fc"); empty = the layer that maps
   // the stored features to the stored logits (see pipeline/classifier_head.h).
