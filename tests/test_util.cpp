@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -77,6 +78,14 @@ std::vector<double> model_scores(const std::string& model_path, const io::Featur
                               out.insert(out.end(), scores.begin(), scores.end());
                             });
   return out;
+}
+
+std::vector<double> rounded_normals(std::size_t n, double mean, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(mean, 1.0);
+  std::vector<double> v(n);
+  for (double& x : v) x = std::round(normal(rng) * 4) / 4;  // many ties
+  return v;
 }
 
 std::string data_path(const std::string& name) {

@@ -56,6 +56,9 @@ void expect_error(Fn&& fn, std::initializer_list<std::string> needles) {
 std::vector<double> model_scores(const std::string& model_path, const io::FeatureFile& file,
                                  std::int64_t batch_size = 4096);
 
+/// `n` draws of N(mean, 1) rounded to quarters (many ties), seeded.
+std::vector<double> rounded_normals(std::size_t n, double mean, std::uint64_t seed);
+
 /// Path of a committed test data file.
 std::string data_path(const std::string& name);
 

@@ -23,20 +23,7 @@ void setup_metrics(CLI::App& app, CommandStatus& status) {
       ->required()
       ->take_all();
   sub->add_option("--column", opts->column, "CSV column holding the scores")->capture_default_str();
-  sub->add_option("--out,-o", opts->out,
-                  "Write the JSON report here (report_format_version 2); - for stdout instead "
-                  "of the table");
-  sub->add_option("--junit", opts->junit,
-                  "Write the gates as JUnit XML here, for CI test reporters (GitLab, Jenkins, "
-                  "GitHub): a test case per OOD set and --fail-under gate, failing when the "
-                  "gate trips (without gates, one passing case per set with its metrics); - for "
-                  "stdout instead of the table");
-  sub->add_option("--markdown", opts->markdown,
-                  "Write the AUROC% / FPR@95TPR% table as GitHub-flavoured Markdown here, with "
-                  "the failed gates (for $GITHUB_STEP_SUMMARY or a pull-request comment); - for "
-                  "stdout instead of the table");
-  sub->add_option("--fail-under", opts->fail_under,
-                  "CI gate, e.g. auroc=0.9,fpr95=0.3: exit 3 when any OOD set misses it");
+  add_report_options(sub, {opts->out, opts->junit, opts->markdown, opts->fail_under});
   sub->callback([opts, &status] { status.run = [opts] { return pipeline::run_metrics(*opts); }; });
 }
 

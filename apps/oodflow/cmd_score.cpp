@@ -27,9 +27,6 @@ void setup_score(CLI::App& app, CommandStatus& status) {
   sub->add_option("--ood", opts->ood,
                   "OOD features as NAME=FILE (repeatable); a bare FILE is named after the file")
       ->take_all();
-  sub->add_option("--out,-o", opts->out,
-                  "Write the JSON report here (report_format_version 2); - for stdout instead "
-                  "of the table");
   sub->add_option("--scores", opts->scores,
                   "Write per-sample scores here as CSV: set,index,source,score (one score "
                   "column per detector, named by its label, with several)");
@@ -38,18 +35,7 @@ void setup_score(CLI::App& app, CommandStatus& status) {
                   "detector and ID-vs-OOD score histograms per OOD set (no network needed)");
   sub->add_option("--svg", opts->svg_dir,
                   "Write the same plots as standalone SVG files into this folder (for papers)");
-  sub->add_option("--junit", opts->junit,
-                  "Write the gates as JUnit XML here, for CI test reporters (GitLab, Jenkins, "
-                  "GitHub): a test case per detector, OOD set and --fail-under gate, failing "
-                  "when the gate trips (without gates, one passing case per set with its "
-                  "metrics); - for stdout instead of the table");
-  sub->add_option("--markdown", opts->markdown,
-                  "Write the AUROC% / FPR@95TPR% table as GitHub-flavoured Markdown here, with "
-                  "the failed gates (for $GITHUB_STEP_SUMMARY or a pull-request comment); - for "
-                  "stdout instead of the table");
-  sub->add_option("--fail-under", opts->fail_under,
-                  "CI gate, e.g. auroc=0.9,fpr95=0.3: exit 3 when any OOD set has a lower auroc "
-                  "/ aupr_in / aupr_out, or a higher fpr95, than given");
+  add_report_options(sub, {opts->out, opts->junit, opts->markdown, opts->fail_under});
   sub->add_option("--batch-size,-b", opts->batch_size, "Rows per forward pass")
       ->capture_default_str();
   add_compute_options(sub, opts->threads, opts->device);

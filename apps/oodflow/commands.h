@@ -52,6 +52,16 @@ struct FlowOptionRefs {
 /// --skip-nonfinite with one help text for train and fit.
 void add_flow_options(CLI::App* sub, const FlowOptionRefs& flow);
 
+/// The report outputs of score and metrics.
+struct ReportOptionRefs {
+  std::string& out;
+  std::string& junit;
+  std::string& markdown;
+  std::string& fail_under;
+};
+/// --out (JSON), --junit, --markdown and --fail-under with one help text for both commands.
+void add_report_options(CLI::App* sub, const ReportOptionRefs& report);
+
 /// Warnings found while parsing the command line, logged once logging is set up (before,
 /// spdlog's default logger would write them to stdout, among a command's results).
 std::vector<std::string>& parse_warnings();

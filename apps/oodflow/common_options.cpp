@@ -76,6 +76,24 @@ void add_alias(CLI::App* sub, const std::string& old_name, const std::string& ne
 
 }  // namespace
 
+void add_report_options(CLI::App* sub, const ReportOptionRefs& r) {
+  sub->add_option("--out,-o", r.out,
+                  "Write the JSON report here (report_format_version 2); - for stdout instead "
+                  "of the table");
+  sub->add_option("--junit", r.junit,
+                  "Write the gates as JUnit XML here, for CI test reporters (GitLab, Jenkins, "
+                  "GitHub): a test case per model, OOD set and --fail-under gate, failing "
+                  "when the gate trips (without gates, one passing case per set with its "
+                  "metrics); - for stdout instead of the table");
+  sub->add_option("--markdown", r.markdown,
+                  "Write the AUROC% / FPR@95TPR% table as GitHub-flavoured Markdown here, with "
+                  "the failed gates (for $GITHUB_STEP_SUMMARY or a pull-request comment); - for "
+                  "stdout instead of the table");
+  sub->add_option("--fail-under", r.fail_under,
+                  "CI gate, e.g. auroc=0.9,fpr95=0.3: exit 3 when any OOD set has a lower auroc "
+                  "/ aupr_in / aupr_out, or a higher fpr95, than given");
+}
+
 std::vector<std::string>& parse_warnings() {
   static std::vector<std::string> warnings;
   return warnings;

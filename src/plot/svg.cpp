@@ -37,8 +37,19 @@ std::string xml_escape(std::string_view text) {
       case '\'':
         out += "&#39;";
         break;
+      // Line breaks and tabs in attribute values would be normalised to spaces by parsers;
+      // other control characters are not allowed in XML 1.0 at all, not even as references.
+      case '\n':
+        out += "&#10;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      case '\t':
+        out += "&#9;";
+        break;
       default:
-        out += c;
+        out += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
     }
   }
   return out;

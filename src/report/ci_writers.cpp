@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "format.h"
+#include "oodflow/plot/svg.h"
 #include "oodflow/report/writers.h"
 
 namespace oodflow::report {
@@ -12,44 +13,6 @@ namespace {
 
 using detail::exact_number;
 using detail::percent;
-
-// XML 1.0 text and attribute values. Control characters other than tab and line breaks are
-// not allowed in XML 1.0 at all, not even as references, so they become '?'; line breaks and
-// tabs in attributes are written as references because parsers normalise them to spaces.
-std::string xml(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '\n':
-        out += "&#10;";
-        break;
-      case '\r':
-        out += "&#13;";
-        break;
-      case '\t':
-        out += "&#9;";
-        break;
-      default:
-        out += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
-    }
-  }
-  return out;
-}
 
 std::string metrics_line(const metrics::OodMetrics& m) {
   return "auroc=" + exact_number(m.auroc) + " fpr95=" + exact_number(m.fpr95) +
@@ -60,13 +23,13 @@ std::string metrics_line(const metrics::OodMetrics& m) {
 
 std::string testcase(const std::string& classname, const std::string& name,
                      const std::string& failure, const std::string& output) {
-  std::string t =
-      "    <testcase classname=\"" + xml(classname) + "\" name=\"" + xml(name) + "\" time=\"0\">\n";
+  std::string t = "    <testcase classname=\"" + plot::xml_escape(classname) + "\" name=\"" +
+                  plot::xml_escape(name) + "\" time=\"0\">\n";
   if (!failure.empty()) {
-    t += "      <failure message=\"" + xml(failure) + "\" type=\"gate\">" + xml(failure) + "&#10;" +
-         xml(output) + "</failure>\n";
+    t += "      <failure message=\"" + plot::xml_escape(failure) + "\" type=\"gate\">" +
+         plot::xml_escape(failure) + "&#10;" + plot::xml_escape(output) + "</failure>\n";
   }
-  t += "      <system-out>" + xml(output) + "</system-out>\n    </testcase>\n";
+  t += "      <system-out>" + plot::xml_escape(output) + "</system-out>\n    </testcase>\n";
   return t;
 }
 
@@ -106,8 +69,8 @@ std::string testsuite(const Report& r, const DetectorReport& d, std::int64_t* te
   }
   *tests_total += tests;
   *failures_total += failures;
-  return "  <testsuite name=\"" + xml(classname) + "\" tests=\"" + std::to_string(tests) +
-         "\" failures=\"" + std::to_string(failures) +
+  return "  <testsuite name=\"" + plot::xml_escape(classname) + "\" tests=\"" +
+         std::to_string(tests) + "\" failures=\"" + std::to_string(failures) +
          "\" errors=\"0\" skipped=\"0\" time=\"0\">\n" + cases + "  </testsuite>\n";
 }
 

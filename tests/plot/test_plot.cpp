@@ -15,17 +15,9 @@
 namespace oodflow::plot {
 namespace {
 
-std::vector<double> rounded_normals(std::size_t n, double mean, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(mean, 1.0);
-  std::vector<double> v(n);
-  for (double& x : v) x = std::round(normal(rng) * 4) / 4;  // many ties
-  return v;
-}
-
 TEST(RocCurve, EqualsBruteForceCountsAndItsAreaIsTheAuroc) {
-  const std::vector<double> id = rounded_normals(300, 1.0, 1);
-  const std::vector<double> ood = rounded_normals(200, 0.0, 2);
+  const std::vector<double> id = test::rounded_normals(300, 1.0, 1);
+  const std::vector<double> ood = test::rounded_normals(200, 0.0, 2);
   std::set<double, std::greater<>> thresholds(id.begin(), id.end());
   thresholds.insert(ood.begin(), ood.end());
   const auto curve = metrics::roc_curve(id, ood);
@@ -58,7 +50,7 @@ TEST(Histogram, CountsEveryFiniteScoreOnceWithOutliersInTheEdgeBins) {
   EXPECT_EQ(h.nonfinite, 2);
   EXPECT_EQ(h.finite, 8);
   // Brute force on random data: bin i holds lo + i w <= s < lo + (i + 1) w.
-  const std::vector<double> many = rounded_normals(1000, 0, 3);
+  const std::vector<double> many = test::rounded_normals(1000, 0, 3);
   const Histogram r = histogram(many, -1, 1.5, 10);
   for (int b = 1; b < 9; ++b) {
     const double lo = -1 + 0.25 * b;

@@ -20,19 +20,11 @@
 namespace oodflow::report {
 namespace {
 
-std::vector<double> rounded_normals(std::size_t n, double mean, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(mean, 1.0);
-  std::vector<double> v(n);
-  for (double& x : v) x = std::round(normal(rng) * 4) / 4;  // many ties
-  return v;
-}
-
 // Labels and set names hold every character XML, CSV and Markdown treat specially.
 Report sample_report(std::vector<std::string> labels, const std::string& gates = "") {
-  const std::vector<double> id = rounded_normals(500, 2.0, 4);
-  const std::vector<double> far = rounded_normals(400, -1.0, 5);
-  const std::vector<double> near = rounded_normals(300, 1.0, 6);
+  const std::vector<double> id = test::rounded_normals(500, 2.0, 4);
+  const std::vector<double> far = test::rounded_normals(400, -1.0, 5);
+  const std::vector<double> near = test::rounded_normals(300, 1.0, 6);
   std::vector<DetectorInfo> info;
   std::vector<std::vector<metrics::ScoredSet>> scored;
   double shift = 0;
@@ -249,7 +241,7 @@ TEST(ReportWriters, JunitHasATestCasePerDetectorSetAndGateAndFailsTrippedOnes) {
   EXPECT_NE(xml.find("<testsuites name=\"oodflow\" tests=\"8\" failures=\"" +
                      std::to_string(tripped) + "\""),
             std::string::npos);
-  EXPECT_NE(xml.find("classname=\"oodflow.k&amp;n&lt;n&gt;&quot;&apos;\""), std::string::npos);
+  EXPECT_NE(xml.find("classname=\"oodflow.k&amp;n&lt;n&gt;&quot;&#39;\""), std::string::npos);
   EXPECT_EQ(xml.find(label), std::string::npos);
   EXPECT_NE(xml.find("name=\"far auroc &gt;= 0.99\""), std::string::npos);
   EXPECT_NE(xml.find("name=\"far fpr95 &lt;= 0.5\""), std::string::npos);
@@ -260,7 +252,7 @@ TEST(ReportWriters, JunitHasATestCasePerDetectorSetAndGateAndFailsTrippedOnes) {
   EXPECT_EQ(count(plain, "<testcase "), 2u);
   EXPECT_EQ(count(plain, "<failure"), 0u);
   EXPECT_NE(plain.find("failures=\"0\""), std::string::npos);
-  EXPECT_NE(plain.find("<system-out>detector &apos;knn&apos;"), std::string::npos);
+  EXPECT_NE(plain.find("<system-out>detector &#39;knn&#39;"), std::string::npos);
 }
 
 // The cells of a GFM table row: split at the pipes that are not backslash-escaped.

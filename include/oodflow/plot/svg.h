@@ -11,7 +11,8 @@
 
 namespace oodflow::plot {
 
-/// Escapes &, <, >, " and ' for XML text and attribute values.
+/// Escapes &, <, >, " and ' for XML and HTML text and attribute values; line breaks and tabs
+/// become character references, other control characters (not allowed in XML 1.0) '?'.
 std::string xml_escape(std::string_view text);
 
 class Svg {
