@@ -233,7 +233,7 @@ class Benchmark:
         for detector in self.config["detectors"]:
             name = (f"{backbone['name']}.{detector['name']}" if detector.get("fit") else
                     f"{backbone['name']}.{detector['name']}.seed{seed}.epochs{epochs}")
-            score += ["--detector", os.path.join(self.out, "flows", name + ".safetensors")]
+            score += ["--model", os.path.join(self.out, "flows", name + ".safetensors")]
         for ood, ood_path in sets["ood"].items():
             score += ["--ood", f"{ood}={ood_path}"]
         run(score, f"report {backbone['name']}")

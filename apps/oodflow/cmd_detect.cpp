@@ -21,7 +21,7 @@ void setup_detect(CLI::App& app, CommandStatus& status) {
               kConfigFooter);
 
   sub->add_option("--model,-m", opts->model,
-                  "Flow file (oodflow train) or detector file (oodflow fit)")
+                  "Model file from `oodflow fit` or `oodflow train` (a flow or a baseline)")
       ->required()
       ->check(CLI::ExistingFile);
   auto* features = sub->add_option("--features,-f", opts->features,

@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "oodflow/extract/aux_scores.h"
 #include "oodflow/extract/image_source.h"
 #include "oodflow/pipeline/extract_command.h"
 
@@ -20,7 +21,7 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
   sub->add_option("--backbone", opts->model,
                   "TorchScript backbone (scripts/export_backbone.py exports torchvision models)")
       ->check(CLI::ExistingFile);
-  add_deprecated_alias(sub, "--model,-m", "--backbone", opts->model);
+  add_deprecated_alias(sub, "--model,-m", "--backbone", opts->model, true);
   sub->add_option(
          "--data,-d", opts->data,
          "Images: a folder (class sub-folders give labels, sorted as torchvision's "
@@ -78,22 +79,22 @@ void setup_extract(CLI::App& app, CommandStatus& status) {
   sub->add_flag("--strict", opts->strict,
                 "Stop at the first unreadable image (default: skip it with a warning and list it "
                 "in the file's metadata)");
-  CLI::Option* odin =
-      sub->add_option("--odin", opts->odin,
-                      "Also store each image's ODIN score (Liang et al., ICLR 2018) as the "
-                      "auxiliary score 'odin', for `fit --detector odin`: "
-                      "T=<temperature>,eps=<perturbation>; "
-                      "bare --odin = " +
-                          std::string(pipeline::kOdinDefaults) +
-                          " (the paper's). The perturbation is taken on the normalised input, "
-                          "its gradient sign divided by --std. Costs a forward, a backward and "
-                          "a second forward per batch, and memory for the batch's activations "
-                          "(a smaller --batch-size for large backbones); needs the backbone's "
-                          "logits and their gradient")
-          ->expected(0, 1)
-          ->type_name("[T=..,eps=..]");
-  sub->callback([opts, odin, &status] {
-    if (odin->count() > 0 && opts->odin.empty()) opts->odin = pipeline::kOdinDefaults;
+  // One option per extraction-time score (extract/aux_scores.h); a bare flag takes its
+  // defaults.
+  auto aux_text = std::make_shared<std::map<std::string, std::string>>();
+  std::vector<std::pair<const extract::AuxScoreKind*, CLI::Option*>> aux_options;
+  for (const extract::AuxScoreKind& kind : extract::aux_score_kinds()) {
+    CLI::Option* option = sub->add_option(kind.flag, (*aux_text)[kind.name], kind.help)
+                              ->expected(0, 1)
+                              ->type_name(kind.type_name);
+    aux_options.emplace_back(&kind, option);
+  }
+  sub->callback([opts, aux_text, aux_options, &status] {
+    for (const auto& [kind, option] : aux_options) {
+      if (option->count() == 0) continue;
+      const std::string& text = aux_text->at(kind->name);
+      opts->aux_scores[kind->name] = text.empty() ? kind->defaults : text;
+    }
     status.run = [opts] {
       pipeline::run_extract(*opts);
       return 0;

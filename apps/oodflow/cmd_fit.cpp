@@ -11,7 +11,7 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
       "Fit an OOD model to ID training features and write its model file, for `oodflow score "
       "--model` and `oodflow detect --model`: glow, realnvp (the normalizing flow, the method; "
       "the same as `oodflow train`), msp, maxlogit, energy (need logits), react, vim (need the "
-      "backbone's classifier head), gaussian, mahalanobis (needs labels), knn, odin (reads the "
+      "backbone's classifier head), gaussian, mahalanobis (the latter needs labels), knn, odin (reads the "
       "scores `extract --odin` stored; nothing to fit).");
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);
@@ -19,10 +19,11 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
   sub->add_option("--detector", opts->detector, "Model name")
       ->required()
       ->check(CLI::IsMember(detect::detector_names()));
-  sub->add_option("--features,-f", opts->features, "ID training features (.safetensors)")
+  sub->add_option("--features,-f", opts->features,
+                  "ID training features: .safetensors feature file or .npy [N, D] matrix")
       ->required()
       ->check(CLI::ExistingFile);
-  sub->add_option("--out,-o", opts->out, "Detector file to write (.safetensors)")->required();
+  sub->add_option("--out,-o", opts->out, "Model file to write (.safetensors)")->required();
   sub->add_option("--val-fraction", opts->val_fraction, kValFractionHelp)->capture_default_str();
   sub->add_option("--seed", opts->seed,
                   "Seed of the held-out split (and of a flow's initialisation and shuffling)")
@@ -47,7 +48,7 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
                   "react, vim: the TorchScript backbone whose classifier head to use (default: "
                   "the one recorded in the feature file)")
       ->check(CLI::ExistingFile);
-  add_deprecated_alias(sub, "--head", "--backbone", opts->head);
+  add_deprecated_alias(sub, "--head", "--backbone", opts->head, true);
   sub->add_option("--head-layer", opts->head_param,
                   "react, vim: name of the head's layer in the backbone (e.g. fc, head.fc, "
                   "classifier.1); default: the linear layer that reproduces the stored logits "
@@ -57,6 +58,10 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
   add_flow_options(sub,
                    {flow.blocks, flow.hidden, flow.scale_clamp, flow.train.epochs, flow.train.lr,
                     flow.train.batch_size, flow.normalize, flow.train.skip_nonfinite});
+  sub->add_option("--arch", opts->arch,
+                  "glow, realnvp: train's spelling of --detector, so that fit reads train's "
+                  "config files (configs/glow.json); must agree with --detector")
+      ->group("Flow (glow, realnvp)");
   add_compute_options(sub, opts->threads, flow.train.device);
   sub->callback([opts, &status] {
     status.run = [opts] {

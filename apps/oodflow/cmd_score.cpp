@@ -18,9 +18,9 @@ void setup_score(CLI::App& app, CommandStatus& status) {
                   "train`; with several, one comparison table and report")
       ->check(CLI::ExistingFile)
       ->take_all();
-  // Old spellings; defined in this order so that `--flow F --detector D` keeps F first.
-  add_deprecated_alias(sub, "--flow", "--model", opts->models);
-  add_deprecated_alias(sub, "--detector", "--model", opts->models);
+  // Old spellings, added after --model's files; `--flow F --detector D` keeps F first.
+  add_deprecated_alias(sub, "--flow", "--model", opts->models, true);
+  add_deprecated_alias(sub, "--detector", "--model", opts->models, true);
   sub->add_option("--id", opts->id, "ID test features (.safetensors or .npy [N, D])")
       ->required()
       ->check(CLI::ExistingFile);

@@ -67,11 +67,12 @@ void add_report_options(CLI::App* sub, const ReportOptionRefs& report);
 std::vector<std::string>& parse_warnings();
 
 /// An old spelling of an option, kept for one release: hidden from --help; it sets `target`
-/// (appending for a list) and adds a parse warning naming the new spelling.
+/// (appending for a list, after the new spelling's values) and adds a parse warning naming the
+/// new spelling; `existing_file` checks its values as the new spelling does.
 void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
-                          std::string& target);
+                          std::string& target, bool existing_file = false);
 void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
-                          std::vector<std::string>& target);
+                          std::vector<std::string>& target, bool existing_file = false);
 
 /// CLI11 config formatter reading JSON objects for --config FILE; keys go to the subcommand
 /// parsed on `root`.

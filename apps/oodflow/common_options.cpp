@@ -57,7 +57,8 @@ void add_flow_options(CLI::App* sub, const FlowOptionRefs& f) {
 namespace {
 
 template <typename T>
-void add_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name, T& target) {
+void add_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name, T& target,
+               bool existing_file) {
   CLI::Option* option = sub->add_option_function<T>(
       old_name,
       [&target, shown = old_name.substr(0, old_name.find(',')), new_name](const T& value) {
@@ -71,6 +72,7 @@ void add_alias(CLI::App* sub, const std::string& old_name, const std::string& ne
       },
       "Old spelling of " + new_name);
   option->group("");  // hidden from --help
+  if (existing_file) option->check(CLI::ExistingFile);
   if constexpr (!std::is_same_v<T, std::string>) option->take_all();
 }
 
@@ -100,13 +102,13 @@ std::vector<std::string>& parse_warnings() {
 }
 
 void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
-                          std::string& target) {
-  add_alias(sub, old_name, new_name, target);
+                          std::string& target, bool existing_file) {
+  add_alias(sub, old_name, new_name, target, existing_file);
 }
 
 void add_deprecated_alias(CLI::App* sub, const std::string& old_name, const std::string& new_name,
-                          std::vector<std::string>& target) {
-  add_alias(sub, old_name, new_name, target);
+                          std::vector<std::string>& target, bool existing_file) {
+  add_alias(sub, old_name, new_name, target, existing_file);
 }
 
 }  // namespace oodflow::cli

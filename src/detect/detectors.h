@@ -24,8 +24,6 @@ std::unique_ptr<Detector> make_flow_detector(const std::string& arch,
 /// A flow read from its file (flow/flow_file.h), running on `device`.
 std::unique_ptr<Detector> load_flow_detector(const std::string& path, const std::string& device);
 
-/// Throws Error when `data` has no logits, saying how to get them.
-void require_logits(const FeatureSet& data, const std::string& detector);
 /// Throws Error when `data`'s feature dimension differs from the fitted one.
 void require_dim(const FeatureSet& data, std::int64_t dim, const std::string& detector);
 

@@ -56,6 +56,7 @@ class FlowDetector : public Detector {
   std::string describe() const override {
     const flow::FlowConfig& c = config();
     nlohmann::json record = {{"kind", "flow"},
+                             {"name", c.arch},
                              {"arch", c.arch},
                              {"blocks", c.blocks},
                              {"dim", c.dim},
@@ -94,14 +95,15 @@ class FlowDetector : public Detector {
     flow_->to(torch::Device(options_.train.device));
     std::int64_t parameters = 0;
     for (const auto& p : flow_->parameters()) parameters += p.numel();
-    spdlog::info("fit: {} flow, {} blocks, hidden {}, {} parameters, {} thread(s), device {}",
-                 config.arch, config.blocks, config.hidden, parameters, torch_threads(),
+    spdlog::info("{}: {} flow, {} blocks, hidden {}, {} parameters, {} thread(s), device {}",
+                 context.command, config.arch, config.blocks, config.hidden, parameters, torch_threads(),
                  options_.train.device);
     summary_ = flow::train_flow(*flow_, train, normalizer_, settings, &rows);
-    spdlog::info("fit: {} steps, mean NLL {:.4f}, last NLL {:.4f}, {:.0f} samples/s",
-                 summary_.steps, summary_.mean_nll, summary_.last_nll, summary_.samples_per_second);
+    spdlog::info("{}: {} steps, mean NLL {:.4f}, last NLL {:.4f}, {:.0f} samples/s",
+                 context.command, summary_.steps, summary_.mean_nll, summary_.last_nll, summary_.samples_per_second);
     if (summary_.skipped_batches > 0) {
-      spdlog::warn("fit: skipped {} batches with a non-finite loss", summary_.skipped_batches);
+      spdlog::warn("{}: skipped {} batches with a non-finite loss", context.command,
+                   summary_.skipped_batches);
     }
   }
 

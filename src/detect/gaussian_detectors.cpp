@@ -37,10 +37,7 @@ class GaussianDetector : public Detector {
     const torch::Tensor x = to_double_tensor(train.features, train.rows, train.dim);
     torch::Tensor centred;
     if (per_class_) {
-      OODFLOW_CHECK(!train.labels.empty(),
-                    "'" << train.source << "' has no labels, which the mahalanobis detector "
-                        << "needs for its class means: extract from a labelled source (class "
-                           "folders, 'path,label' lists, IDX with labels, --labels)");
+      require_inputs(needs(), Inputs::of(train), train.source, name());
       const torch::Tensor y = torch::tensor(train.labels, torch::kInt64);
       const torch::Tensor classes = std::get<0>(torch::_unique(y, /*sorted=*/true));
       means_ = torch::stack([&] {

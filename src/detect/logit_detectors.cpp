@@ -39,14 +39,14 @@ class LogitDetector : public Detector {
   }
 
   void fit(const FeatureSet& train, const FitContext&) override {
-    require_logits(train, name_);
+    require_inputs(needs(), Inputs::of(train), train.source, name_);
     classes_ = train.classes;
   }
 
   std::int64_t feature_dim() const override { return 0; }
 
   std::vector<double> score(const FeatureSet& data) const override {
-    require_logits(data, name_);
+    require_inputs(needs(), Inputs::of(data), data.source, name_);
     OODFLOW_CHECK(data.classes == classes_, "'" << data.source << "' has " << data.classes
                                                 << " logits per sample but the " << name_
                                                 << " detector was fitted with " << classes_);
@@ -89,14 +89,6 @@ class LogitDetector : public Detector {
 };
 
 }  // namespace
-
-void require_logits(const FeatureSet& data, const std::string& detector) {
-  OODFLOW_CHECK(!data.logits.empty(),
-                "'" << data.source << "' has no logits, which the " << detector
-                    << " detector needs: extract it with a backbone that returns them "
-                       "(scripts/export_backbone.py exports {features, logits}; see "
-                       "--logits-key of oodflow extract)");
-}
 
 void require_dim(const FeatureSet& data, std::int64_t dim, const std::string& detector) {
   OODFLOW_CHECK(data.dim == dim, "'" << data.source << "' has features of dimension " << data.dim

@@ -62,13 +62,9 @@ class OdinDetector : public Detector {
 
  private:
   // The set's ODIN scores; null only for an empty set.
-  static const AuxScore* require_odin(const FeatureSet& data) {
-    const AuxScore* odin = data.find_aux(kScore);
-    OODFLOW_CHECK(odin != nullptr || data.rows == 0,
-                  "'" << data.source
-                      << "' has no ODIN scores; extract it with `oodflow extract ... --odin` "
-                         "(ODIN needs the images and the backbone, not only features)");
-    return odin;
+  const AuxScore* require_odin(const FeatureSet& data) const {
+    if (data.rows > 0) require_inputs(needs(), Inputs::of(data), data.source, name());
+    return data.find_aux(kScore);
   }
 
   std::string settings_;  // io::aux_settings_key of the training set's record

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "oodflow/flow/flow_file.h"
 #include "oodflow/io/calibration_record.h"
 #include "oodflow/io/dtype.h"
+#include "oodflow/io/file_kind.h"
 #include "oodflow/io/safetensors.h"
 
 namespace oodflow::detect {
@@ -98,7 +100,7 @@ int checked_version(const std::string& path, const std::map<std::string, std::st
     OODFLOW_FAIL("'" << path << "' has format_version '" << it->second << "', not a number");
   }
   OODFLOW_CHECK(version >= 1 && version <= supported,
-                "'" << path << "' is a " << format << " file of format version " << version
+                "'" << path << "' is an " << format << " file of format version " << version
                     << (version > supported ? ", written by a newer oodflow" : "")
                     << "; this oodflow reads version" << (supported > 1 ? "s 1 to " : " ")
                     << supported);
@@ -137,8 +139,6 @@ LoadedModel load_baseline(const std::string& path,
   }
   try {
     loaded.detector->restore(state);
-  } catch (const Error&) {
-    throw;
   } catch (const std::exception& e) {
     OODFLOW_FAIL("'" << path << "' has malformed " << name->second << " settings: " << e.what());
   }
@@ -148,6 +148,43 @@ LoadedModel load_baseline(const std::string& path,
 }
 
 }  // namespace
+
+Inputs Inputs::of(const FeatureSet& set) {
+  Inputs in;
+  in.logits = set.classes > 0;
+  in.labels = !set.labels.empty();
+  for (const AuxScore& aux : set.aux) in.aux_scores.push_back(aux.name);
+  return in;
+}
+
+Inputs Inputs::of(const io::FeatureFile& file) {
+  Inputs in;
+  in.logits = file.has_logits();
+  in.labels = file.has_labels();
+  in.aux_scores = file.aux_score_names();
+  return in;
+}
+
+void require_inputs(const Needs& needs, const Inputs& inputs, const std::string& source,
+                    const std::string& detector) {
+  OODFLOW_CHECK(!needs.logits || inputs.logits,
+                "'" << source << "' has no logits, which the " << detector
+                    << " detector needs: extract it with a backbone that returns them "
+                       "(scripts/export_backbone.py exports {features, logits}; see "
+                       "--logits-key of oodflow extract)");
+  OODFLOW_CHECK(!needs.labels || inputs.labels,
+                "'" << source << "' has no labels, which the " << detector
+                    << " detector needs: extract from a labelled source (class folders, "
+                       "'path,label' lists, IDX with labels, --labels)");
+  for (const std::string& aux : needs.aux_scores) {
+    OODFLOW_CHECK(
+        std::find(inputs.aux_scores.begin(), inputs.aux_scores.end(), aux) !=
+            inputs.aux_scores.end(),
+        "'" << source << "' has no '" << aux << "' scores, which the " << detector
+            << " detector needs: extract it with `oodflow extract ... --" << aux
+            << "` (they need the images and the backbone, not only features)");
+  }
+}
 
 std::string Detector::describe() const {
   // The settings are in the model file's metadata: load_model's callers add them, without
@@ -173,11 +210,11 @@ void Detector::save(const std::string& path, const std::map<std::string, std::st
 }
 
 DetectorState Detector::state() const {
-  OODFLOW_FAIL("internal: the " << name() << " model is not stored as arrays");
+  OODFLOW_FAIL("a " << name() << " model is not stored in a detector file");
 }
 
 void Detector::restore(const DetectorState&) {
-  OODFLOW_FAIL("internal: the " << name() << " model is not stored as arrays");
+  OODFLOW_FAIL("a " << name() << " model is not stored in a detector file");
 }
 
 static std::vector<std::string>& registered_names() {
@@ -241,6 +278,18 @@ void save_detector_state(const std::string& path, const Detector& detector,
 }
 
 LoadedModel load_model(const std::string& path, const std::string& device) {
+  {
+    std::uint8_t start[64] = {};
+    std::ifstream in(path, std::ios::binary);
+    OODFLOW_CHECK(in, "cannot open '" << path << "'");
+    in.read(reinterpret_cast<char*>(start), sizeof start);
+    const auto size = static_cast<std::size_t>(in.gcount());
+    const io::FileKind kind = io::sniff_file_kind(start, size);
+    OODFLOW_CHECK(kind == io::FileKind::kSafetensors || kind == io::FileKind::kUnknown,
+                  "'" << path << "' is " << io::file_kind_name(kind)
+                      << ", not an oodflow model file (a .safetensors file from oodflow fit or "
+                         "train)");
+  }
   const auto file = std::make_shared<const io::SafetensorsFile>(path);
   const auto& meta = file->view().metadata;
   const auto format = meta.find("format");
@@ -258,8 +307,9 @@ LoadedModel load_model(const std::string& path, const std::string& device) {
     return loaded;
   }
   OODFLOW_FAIL("'" << path << "' is no oodflow model file (a flow or a detector from oodflow fit "
-                   << "or train): its metadata format is '" << (kind.empty() ? "missing" : kind)
-                   << "'");
+                   << "or train): "
+                   << (kind.empty() ? std::string("its metadata has no format")
+                                    : "its metadata format is '" + kind + "'"));
 }
 
 }  // namespace oodflow::detect

@@ -24,6 +24,16 @@ AuxBatchScores odin_scores(Backbone& backbone, const BatchInput& in, const std::
 std::vector<AuxScoreKind> make_kinds() {
   std::vector<AuxScoreKind> kinds;
   kinds.push_back({"odin", "--odin",
+                   "Also store each image's ODIN score (Liang et al., ICLR 2018) as the "
+                   "auxiliary score 'odin', for `fit --detector odin`: "
+                   "T=<temperature>,eps=<perturbation>; bare --odin = " +
+                       std::string(kOdinDefaults) +
+                       " (the paper's). The perturbation is taken on the normalised input, its "
+                       "gradient sign divided by --std. Costs a forward, a backward and a second "
+                       "forward per batch, and memory for the batch's activations (a smaller "
+                       "--batch-size for large backbones); needs the backbone's logits and their "
+                       "gradient",
+                   "[T=..,eps=..]", kOdinDefaults,
                    [](const std::string& text, const Preprocessing& p) {
                      return odin_json(parse_odin(text, p));
                    },

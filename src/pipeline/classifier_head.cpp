@@ -94,11 +94,11 @@ detect::ClassifierHead find_classifier_head(const std::vector<extract::LinearLay
                        << evidence.source << "' to its "
                        << (has_logits ? std::to_string(evidence.classes) + " logits" : "logits")
                        << "; tried " << tried.str()
-                       << ". Name the head with --head-param NAME, or export the backbone "
+                       << ". Name the head with --head-layer NAME, or export the backbone "
                           "with scripts/export_backbone.py");
     OODFLOW_CHECK(tried.tellp() > 0, what << " has no linear layer '" << wanted
                                           << "'; its linear layers are: " << names);
-    OODFLOW_FAIL(what << ": --head-param " << param << " cannot be the classifier head of '"
+    OODFLOW_FAIL(what << ": --head-layer " << param << " cannot be the classifier head of '"
                       << evidence.source << "': " << tried.str());
   }
   // Equal layers (a head shared under two names) are one head; different ones that both
@@ -110,7 +110,7 @@ detect::ClassifierHead find_classifier_head(const std::vector<extract::LinearLay
         what << ": "
              << (has_logits ? "several" : "without logits in '" + evidence.source + "', several")
              << " linear layers could be the classifier head (" << tried.str()
-             << "); name it with --head-param NAME");
+             << "); name it with --head-layer NAME");
   }
   return as_head(head, backbone_path);
 }

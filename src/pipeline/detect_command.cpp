@@ -111,7 +111,7 @@ DetectSummary judge_features(const DetectOptions& o, const Model& model, double 
   } else {
     check_backbone(o, recorded, actual, "the backbone that made '" + o.features + "'");
   }
-  check_dimension(model, file);
+  check_inputs(model, file);
   Judge judge(o, threshold);
   io::FeatureFile::SourceReader sources(file);
   score_in_chunks(

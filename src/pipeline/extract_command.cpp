@@ -70,7 +70,18 @@ struct ExtractedRows {
 // The auxiliary scores the options ask for, one option per score.
 std::vector<extract::AuxRequest> aux_requests(const ExtractOptions& o) {
   std::vector<extract::AuxRequest> out;
-  if (!o.odin.empty()) out.push_back(extract::parse_aux_score("odin", o.odin, o.preprocessing));
+  for (const auto& [name, text] : o.aux_scores) {
+    out.push_back(extract::parse_aux_score(name, text, o.preprocessing));
+  }
+  return out;
+}
+
+// ", with aux scores odin (T=1000,eps=0.0014)" for the log line; "" without any.
+std::string aux_names(const ExtractOptions& o) {
+  std::string out;
+  for (const auto& [name, text] : o.aux_scores) {
+    out += (out.empty() ? ", with aux scores " : ", ") + name + " (" + text + ")";
+  }
   return out;
 }
 
@@ -194,7 +205,7 @@ extract::ExtractionSummary run_extract(const ExtractOptions& o) {
   spdlog::info("extract: {} of {} images of '{}'{}, backbone '{}', batch {}, {} worker(s){}",
                range.second - range.first, source->size(), o.data,
                shard.count > 1 ? " (shard " + o.shard + ")" : "", o.model, o.batch_size, o.workers,
-               o.odin.empty() ? "" : ", ODIN " + o.odin);
+               aux_names(o));
 
   if (o.preprocessing.mean.empty() && o.preprocessing.std.empty()) {
     spdlog::warn(

@@ -91,32 +91,15 @@ std::string training_record(const FitOptions& o, const io::FeatureFile& file,
 
 }  // namespace
 
-void check_needs(const detect::Needs& needs, const io::FeatureFile& file,
-                 const std::string& detector) {
-  OODFLOW_CHECK(!needs.logits || file.has_logits(),
-                "'" << file.path() << "' has no logits, which the " << detector
-                    << " detector needs: extract it with a backbone that returns them "
-                       "(scripts/export_backbone.py exports {features, logits}; see "
-                       "--logits-key of oodflow extract)");
-  OODFLOW_CHECK(!needs.labels || file.has_labels(),
-                "'" << file.path() << "' has no labels, which the " << detector
-                    << " detector needs: extract from a labelled source (class folders, "
-                       "'path,label' lists, IDX with labels, --labels)");
-  for (const std::string& aux : needs.aux_scores) {
-    OODFLOW_CHECK(file.has_aux(aux), "'" << file.path() << "' has no '" << aux
-                                         << "' scores, which the " << detector
-                                         << " detector needs; extract it with `oodflow extract "
-                                            "... --"
-                                         << aux << "` (they need the images and the backbone)");
-  }
-}
-
 void validate(const FitOptions& o) {
   as_usage_error([&] {
     OODFLOW_CHECK(!o.features.empty(), "--features is required");
     OODFLOW_CHECK(!o.out.empty(), "--out is required");
     OODFLOW_CHECK(o.out != o.features, "--out must differ from --features");
     detect::make_detector(o.detector, o.options);  // the name, with the known ones listed
+    OODFLOW_CHECK(o.arch.empty() || o.arch == o.detector,
+                  "--arch " << o.arch << " (train's spelling, e.g. from its config file) differs "
+                            << "from --detector " << o.detector);
     const detect::DetectorOptions& d = o.options;
     OODFLOW_CHECK(d.k >= 1, "--k must be >= 1, got " << d.k);
     OODFLOW_CHECK(d.block_size >= 1, "--block-size must be >= 1, got " << d.block_size);
@@ -153,7 +136,7 @@ std::string run_fit(const FitOptions& o) {
   const HoldoutSplit split = split_holdout(file.rows(), o.val_fraction, o.seed);
   const std::unique_ptr<detect::Detector> detector = detect::make_detector(o.detector, o.options);
   const detect::Needs needs = detector->needs();
-  check_needs(needs, file, o.detector);
+  detect::require_inputs(needs, detect::Inputs::of(file), file.path(), o.detector);
   spdlog::info("{}: {} on {} samples of dimension {} from '{}' ({} held out for calibration)",
                o.command, detector->label(), split.train.size(), file.dim(), o.features,
                split.held_out.size());
@@ -163,6 +146,7 @@ std::string run_fit(const FitOptions& o) {
   const RemoveOnExit remove_scratch(scratch);
   detect::FitContext context;
   context.seed = o.seed;
+  context.command = o.command;
   context.scratch = scratch;
   detect::FeatureSet train;
   if (!needs.streamed_fit) {

@@ -35,10 +35,12 @@ Model load_model(const std::string& path, const std::string& device) {
   return m;
 }
 
-void check_dimension(const Model& model, const io::FeatureFile& file) {
+void check_inputs(const Model& model, const io::FeatureFile& file) {
   OODFLOW_CHECK(model.dim == 0 || file.dim() == model.dim,
                 "'" << file.path() << "' has features of dimension " << file.dim() << " but the "
                     << model.label << " '" << model.path << "' takes dimension " << model.dim);
+  detect::require_inputs(model.detector->needs(), detect::Inputs::of(file), file.path(),
+                         model.detector->name());
 }
 
 namespace {
@@ -121,7 +123,7 @@ void score_in_chunks(const detect::Detector& detector, const io::FeatureFile& fi
 
 void score_in_chunks(const Model& model, const io::FeatureFile& file, std::int64_t batch_size,
                      const ChunkSink& sink, NonFiniteRows nonfinite) {
-  check_dimension(model, file);
+  check_inputs(model, file);
   score_in_chunks(*model.detector, file, batch_size, sink, nonfinite);
 }
 

@@ -73,6 +73,8 @@ void validate(const ScoreOptions& o) {
                   "--html and --svg plot ID against OOD sets: give at least one --ood");
     OODFLOW_CHECK((o.junit.empty() && o.markdown.empty()) || !o.ood.empty(),
                   "--junit and --markdown report on OOD sets: give at least one --ood");
+    OODFLOW_CHECK((o.out.empty() && o.fail_under.empty()) || !o.ood.empty(),
+                  "--out and --fail-under evaluate ID against OOD sets: give at least one --ood");
     OODFLOW_CHECK(o.svg_dir != "-", "--svg takes a folder, not '-'");
   });
 }
@@ -102,7 +104,7 @@ int run_score(const ScoreOptions& o) {
   for (const auto& model : models) {
     const std::string model_backbone = model_backbone_sha256(model.metadata);
     for (const auto& [name, file] : inputs) {
-      check_dimension(model, file);
+      check_inputs(model, file);
       const std::string file_backbone = features_backbone_sha256(file.metadata());
       if (!model_backbone.empty() && !file_backbone.empty() && model_backbone != file_backbone) {
         spdlog::warn(

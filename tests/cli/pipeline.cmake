@@ -122,7 +122,7 @@ run(2 ${OODFLOW} score --id ${WORK}/id_test.safetensors --ood ${WORK}/ood_shift2
 run(2 ${OODFLOW} fit --detector ssd -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors)
 # ODIN needs the images: features without its scores say how to get them.
 run(1 ${OODFLOW} --quiet fit --detector odin -f ${WORK}/id_train.safetensors -o ${WORK}/x.safetensors)
-expect_one_line_naming("id_train.safetensors. has no 'odin' scores, which the odin detector needs; extract it with")
+expect_one_line_naming("id_train.safetensors. has no 'odin' scores, which the odin detector needs: extract it with")
 
 # detect: verdicts on stdout or in a file, the --fail-on-ood gate, usage and input errors.
 run(0 ${OODFLOW} --quiet detect -m ${WORK}/flow.safetensors -f ${WORK}/id_test.safetensors)

@@ -460,7 +460,7 @@ TEST(Detectors, OdinReadsItsAuxiliaryScoreByNameAndComparesItsSettings) {
                      {"hot.safetensors", "\"temperature\":10.0", "\"temperature\":1000.0"});
   FeatureSet other_only = train;
   other_only.aux.erase(other_only.aux.begin() + 1);
-  test::expect_error([&] { odin->score(other_only); }, {"train.safetensors", "no ODIN scores"});
+  test::expect_error([&] { odin->score(other_only); }, {"train.safetensors", "no 'odin' scores"});
 }
 
 TEST(Detectors, MissingInputsAndUnknownNamesAreClearErrors) {
@@ -477,7 +477,7 @@ TEST(Detectors, MissingInputsAndUnknownNamesAreClearErrors) {
   test::expect_error([] { make_detector("ssd"); }, {"unknown detector 'ssd'", "knn", "odin"});
   bare.aux.clear();
   test::expect_error([&] { fit_and_score("odin", bare, bare); },
-                     {"set12", "no ODIN scores", "--odin"});
+                     {"set12", "no 'odin' scores", "--odin"});
   const FeatureSet wide = random_set(20, 6, 2, 13);
   DetectorOptions o;
   o.k = 5;

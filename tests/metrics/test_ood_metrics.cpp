@@ -14,7 +14,7 @@ namespace oodflow::metrics {
 namespace {
 
 // ------------------------------------------------------------------------------------------
-// Oracle 1: scikit-learn values (tests/data/metric_cases.json, copied from shared/fixtures).
+// Oracle 1: values scikit-learn computes (tests/data/metric_cases.json).
 TEST(OodMetrics, ReproducesScikitLearnFixtures) {
   std::ifstream in(test::data_path("metric_cases.json"));
   ASSERT_TRUE(in.good());

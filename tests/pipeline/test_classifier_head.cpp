@@ -72,7 +72,7 @@ TEST_F(ClassifierHead, NamedByHeadParamAndCheckedAgainstTheLogits) {
   run_fit(f);
   f.head_param = "aux";  // right shape, wrong map
   test::expect_error([&] { run_fit(f); },
-                     {"head_classifier.pt", "--head-param aux cannot be the classifier head",
+                     {"head_classifier.pt", "--head-layer aux cannot be the classifier head",
                       "does not give the stored logits"});
   f.head_param = "fc";
   test::expect_error([&] { run_fit(f); },
@@ -83,7 +83,7 @@ TEST_F(ClassifierHead, LogitsFromAnMlpHaveNoLinearHeadAndTheErrorListsWhatWasTri
   const FitOptions f = extract_and_fit("head_mlp.pt");
   test::expect_error([&] { run_fit(f); }, {"head_mlp.pt", "no linear layer maps the 16-d features",
                                            "to its 5 logits", "'hidden' [16, 16] (not [5, 16])",
-                                           "'out' [5, 16] (does not give", "--head-param"});
+                                           "'out' [5, 16] (does not give", "--head-layer"});
 }
 
 TEST(ClassifierHeadChoice, WithoutLogitsTheOnlyLayerOfTheRightWidthOrAnError) {
@@ -100,7 +100,7 @@ TEST(ClassifierHeadChoice, WithoutLogitsTheOnlyLayerOfTheRightWidthOrAnError) {
       [&] {
         find_classifier_head({a, b}, no_logits, "", "m.pt");
       },
-      {"m.pt", "several linear layers", "--head-param"});
+      {"m.pt", "several linear layers", "--head-layer"});
   // With logits, the layer that gives them wins, within float16 rounding of the features.
   detect::FeatureSet with_logits = no_logits;
   with_logits.classes = 4;

@@ -40,7 +40,7 @@ ExtractOptions fixture_options(const test::TempDir& dir, const std::string& out,
   o.preprocessing.mean = {0.5, 0.4, 0.3};
   o.preprocessing.std = {0.25, 0.2, 0.3};
   o.batch_size = 3;  // several batches, one partial
-  o.odin = odin;
+  if (!odin.empty()) o.aux_scores["odin"] = odin;
   return o;
 }
 
@@ -219,7 +219,7 @@ TEST(OdinDetector, SetsWithoutScoresOrWithOtherSettingsAreRefused) {
   const Model model = load_model(fit.out, "cpu");
   test::expect_error(
       [&] { model.detector->score(detect::FeatureSet::load(io::FeatureFile::open(plain.out))); },
-      {"plain.safetensors", "has no ODIN scores"});
+      {"plain.safetensors", "has no 'odin' scores"});
   test::expect_error(
       [&] { model.detector->score(detect::FeatureSet::load(io::FeatureFile::open(other.out))); },
       {"other.safetensors", "\"temperature\":100.0", "\"temperature\":1000.0", "same --odin"});

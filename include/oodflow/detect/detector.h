@@ -93,10 +93,26 @@ struct Needs {
   bool varying_features = false;
 };
 
+/// What a set of samples holds besides its features, to check against a model's Needs.
+struct Inputs {
+  bool logits = false;
+  bool labels = false;
+  std::vector<std::string> aux_scores;
+  static Inputs of(const FeatureSet& set);
+  static Inputs of(const io::FeatureFile& file);
+};
+
+/// Throws Error naming `source` when `inputs` lacks something `needs` lists (logits, labels,
+/// an auxiliary score), saying how to produce it; `detector` names the model. fit, score and
+/// detect call it on every file before any work, the models on the sets they are given.
+void require_inputs(const Needs& needs, const Inputs& inputs, const std::string& source,
+                    const std::string& detector);
+
 /// The backbone's classifier head: see feature_set.h.
 struct FitContext {
   const ClassifierHead* head = nullptr;  ///< set when needs().classifier_head
   std::uint64_t seed = 0;                ///< initialisation and shuffling of trained models
+  std::string command = "fit";           ///< how log lines start ("fit", "train")
   /// A file the model may write large parameters to while fitting (knn's bank), removed when
   /// the command ends.
   std::string scratch;

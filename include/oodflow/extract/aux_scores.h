@@ -3,8 +3,8 @@
 // an auxiliary score under its name, with the settings record it was computed with (README:
 // Files), and the detectors that read it declare its name (Needs::aux_scores).
 //
-// Adding one: a settings parser, a record check and a compute function in one entry of the
-// table in aux_scores.cpp (and an extract option that asks for it); feature files, merge,
+// Adding one: one entry of the table in aux_scores.cpp (its extract option and help, a settings
+// parser, a record check and a compute function); the extract command, feature files, merge,
 // inspect and FeatureSet carry it without change.
 #pragma once
 
@@ -49,6 +49,9 @@ struct AuxBatchScores {
 struct AuxScoreKind {
   std::string name;  ///< the auxiliary score's name in feature files, e.g. "odin"
   std::string flag;  ///< the extract option that asks for it, e.g. "--odin"
+  std::string help;  ///< the option's --help text
+  std::string type_name;  ///< how --help shows the option's value, e.g. "[T=..,eps=..]"
+  std::string defaults;   ///< the value of the bare option, e.g. "T=1000,eps=0.0014"
   /// The settings record from the option's text and the preprocessing; throws Error naming
   /// the option.
   std::function<std::string(const std::string& text, const Preprocessing& preprocessing)> parse;

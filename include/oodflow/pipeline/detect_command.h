@@ -9,11 +9,12 @@
 
 #include "oodflow/core/defaults.h"
 #include "oodflow/core/threads.h"
+#include "oodflow/metrics/ood_metrics.h"
 
 namespace oodflow::pipeline {
 
 struct DetectOptions {
-  // Flow file (train) or detector file (fit).
+  // Model file (from fit or train).
   std::string model;
   // What to judge: a feature file, or images (a folder, list file, IDX or .npy array).
   std::string features;
@@ -31,7 +32,7 @@ struct DetectOptions {
   // csv or jsonl.
   std::string format = "csv";
   // Share of ID samples to accept: picks the threshold from the model's calibration.
-  double tpr = 0.95;
+  double tpr = metrics::kTprLevel;
   // An explicit threshold instead (has_threshold); it takes precedence over tpr.
   double threshold = 0;
   bool has_threshold = false;

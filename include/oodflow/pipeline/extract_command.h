@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -45,8 +46,9 @@ struct ExtractOptions {
   std::string shard;
   // Stop at the first unreadable image instead of skipping it.
   bool strict = false;
-  // ODIN scores as well: "T=1000,eps=0.0014" (either may be left out); empty = none.
-  std::string odin;
+  // Extraction-time scores to store as well (extract/aux_scores.h), by name, with their
+  // option's text: {"odin", "T=1000,eps=0.0014"}; empty = none.
+  std::map<std::string, std::string> aux_scores;
 };
 
 /// ODIN's defaults as --odin spells them (see extract/aux_scores.h).

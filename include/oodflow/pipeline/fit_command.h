@@ -16,6 +16,9 @@ namespace oodflow::pipeline {
 struct FitOptions {
   // Model name (detect::detector_names()).
   std::string detector;
+  // A flow's architecture as train's --arch spells it (train's config files); empty, or the
+  // same as `detector`.
+  std::string arch;
   // How log lines start: "fit", or "train" when `oodflow train` calls run_fit.
   std::string command = "fit";
   // ID training features (with logits or labels when the detector needs them).
@@ -46,10 +49,5 @@ void validate(const FitOptions& options);
 /// Fits and writes options.out; returns what fitting measured (Detector::fit_summary(), a
 /// JSON object, "" for models that record nothing).
 std::string run_fit(const FitOptions& options);
-
-/// Throws Error naming `file` when it lacks an input `needs` lists (logits, labels, an
-/// auxiliary score), saying how to produce it; `detector` names the model in the message.
-void check_needs(const detect::Needs& needs, const io::FeatureFile& file,
-                 const std::string& detector);
 
 }  // namespace oodflow::pipeline

@@ -34,8 +34,10 @@ struct Model {
 /// Error naming the file when it is no model file or a newer one.
 Model load_model(const std::string& path, const std::string& device);
 
-/// Throws Error naming both files when `file`'s feature dimension is not the model's.
-void check_dimension(const Model& model, const io::FeatureFile& file);
+/// Throws Error naming both files when `file`'s feature dimension is not the model's, or
+/// naming `file` when it lacks an input the model needs (detect::require_inputs): before any
+/// scoring, so that a bad last file fails in a second.
+void check_inputs(const Model& model, const io::FeatureFile& file);
 
 /// What score_in_chunks does with a row holding a non-finite feature or logit.
 enum class NonFiniteRows {
