@@ -9,6 +9,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/build.sh" >/dev/null
+cmake --build "${OODFLOW_BUILD_DIR:-$here/build}" --target oodflow_bench_train >/dev/null
 bench="${OODFLOW_BUILD_DIR:-$here/build}/apps/oodflow_bench_train"
 samples="${SAMPLES:-20000}"
 short="${SHORT_SAMPLES:-2500}"

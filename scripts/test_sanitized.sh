@@ -8,8 +8,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${OODFLOW_ASAN_BUILD_DIR:-$here/build-asan}"
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+# -O1 -g1 rather than RelWithDebInfo's -O2 -g: the reports need line tables (-g1 has them), not
+# -O2's optimisations nor the variables' debug information, and this compiles in half the time.
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$here" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DOODFLOW_SANITIZE=address,undefined -DOODFLOW_BUILD_BENCHMARKS=OFF >/dev/null
 fi
 cmake --build "$build" --parallel "${OODFLOW_JOBS:-2}" --target oodflow_tests

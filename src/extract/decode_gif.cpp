@@ -33,7 +33,7 @@ constexpr std::uint8_t kImage = ',';
 constexpr std::uint8_t kTrailer = ';';
 constexpr std::uint8_t kGraphicControl = 0xf9;
 
-int u16_at(const std::uint8_t* p) {
+int gif_u16(const std::uint8_t* p) {
   return p[0] | (p[1] << 8);
 }
 
@@ -114,10 +114,10 @@ Frame read_first_frame(const EncodedImage& file, std::size_t pos) {
     } else if (introducer == kImage) {
       if (file.size - pos < 9) truncated(file, "in its image descriptor");
       const std::uint8_t* d = file.data + pos;
-      frame.x = u16_at(d);
-      frame.y = u16_at(d + 2);
-      frame.width = u16_at(d + 4);
-      frame.height = u16_at(d + 6);
+      frame.x = gif_u16(d);
+      frame.y = gif_u16(d + 2);
+      frame.width = gif_u16(d + 4);
+      frame.height = gif_u16(d + 6);
       const std::uint8_t flags = d[8];
       frame.interlaced = (flags & 0x40) != 0;
       pos += 9;
@@ -297,8 +297,8 @@ cv::Mat decode_gif(const EncodedImage& file) {
                          std::string(reinterpret_cast<const char*>(file.data), 6) +
                          "', which PIL does not read either (GIF87a, GIF89a)");
   }
-  const int screen_width = u16_at(file.data + 6);
-  const int screen_height = u16_at(file.data + 8);
+  const int screen_width = gif_u16(file.data + 6);
+  const int screen_height = gif_u16(file.data + 8);
   const std::uint8_t screen_flags = file.data[10];
   std::size_t pos = 13;
   ColourTable global;

@@ -28,7 +28,7 @@ JpegErrors& errors_of(j_common_ptr cinfo) {
   return *reinterpret_cast<JpegErrors*>(cinfo->err);
 }
 
-void on_error(j_common_ptr cinfo) {
+void jpeg_error_exit(j_common_ptr cinfo) {
   JpegErrors& e = errors_of(cinfo);
   e.mgr.format_message(cinfo, e.message);
   std::longjmp(e.jump, 1);
@@ -95,7 +95,7 @@ cv::Mat decode_jpeg(const EncodedImage& file) {
   jpeg_decompress_struct cinfo{};
   JpegErrors errors{};
   cinfo.err = jpeg_std_error(&errors.mgr);
-  errors.mgr.error_exit = on_error;
+  errors.mgr.error_exit = jpeg_error_exit;
   errors.mgr.emit_message = on_message;
   cv::Mat pixels;
   const Outcome outcome = read_jpeg(file, &cinfo, &pixels);

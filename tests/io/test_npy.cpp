@@ -9,7 +9,7 @@
 namespace oodflow::io {
 namespace {
 
-NpyArray parse(const std::string& bytes) {
+NpyArray parse_bytes(const std::string& bytes) {
   return parse_npy(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), "x.npy");
 }
 
@@ -52,7 +52,7 @@ std::string npy_with_header(const std::string& dict, const std::string& body, in
 TEST(Npy, RoundTripsFloat32) {
   const std::vector<float> v = {1, 2, 3, 4, 5, 6};
   const std::string bytes = serialize_npy(DType::F32, {3, 2}, v.data());  // the view's buffer
-  const NpyArray parsed = parse(bytes);
+  const NpyArray parsed = parse_bytes(bytes);
   const TensorView& t = parsed.view;
   EXPECT_EQ(t.dtype, DType::F32);
   EXPECT_EQ(t.shape, (std::vector<std::int64_t>{3, 2}));
@@ -67,7 +67,7 @@ TEST(Npy, ReadsNumpyWrittenHeadersOfAllFloatTypesAndVersions) {
   const std::string f8 =
       npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }",
                       std::string(reinterpret_cast<const char*>(d), 16));
-  const TensorView t64 = parse(f8).view;
+  const TensorView t64 = parse_bytes(f8).view;
   float out[2];
   convert_to_float(t64.dtype, t64.data, 2, out);
   EXPECT_EQ(out[0], 0.25f);
@@ -75,14 +75,14 @@ TEST(Npy, ReadsNumpyWrittenHeadersOfAllFloatTypesAndVersions) {
   const std::string f2 =
       npy_with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }",
                       std::string(reinterpret_cast<const char*>(h), 4), 2);
-  const TensorView t16 = parse(f2).view;
+  const TensorView t16 = parse_bytes(f2).view;
   EXPECT_EQ(t16.shape, (std::vector<std::int64_t>{2}));
   convert_to_float(t16.dtype, t16.data, 2, out);
   EXPECT_EQ(out[1], -2.0f);
 }
 
 void expect_error(const std::string& bytes, const std::string& needle) {
-  test::expect_error([&] { parse(bytes); }, {"x.npy", needle});
+  test::expect_error([&] { parse_bytes(bytes); }, {"x.npy", needle});
 }
 
 TEST(Npy, RejectsBadFiles) {
@@ -95,7 +95,7 @@ TEST(Npy, RejectsBadFiles) {
                "not a Python literal");
   const std::string good = serialize_npy(DType::F32, {4}, four.data());
   for (std::size_t n = 0; n < good.size(); ++n) {
-    EXPECT_THROW(parse(good.substr(0, n)), Error) << "truncated to " << n;
+    EXPECT_THROW(parse_bytes(good.substr(0, n)), Error) << "truncated to " << n;
   }
 }
 

@@ -58,8 +58,8 @@ std::vector<std::string> score_column(const std::string& path, const std::string
   return out;
 }
 
-void write_mixture(const std::string& path, std::int64_t dim, double shift, std::int64_t n,
-                   std::uint64_t seed, const std::string& backbone_sha = "") {
+void write_detect_mixture(const std::string& path, std::int64_t dim, double shift, std::int64_t n,
+                          std::uint64_t seed, const std::string& backbone_sha = "") {
   data::MixtureSpec spec;
   spec.dim = dim;
   spec.shift = shift;
@@ -78,9 +78,9 @@ void write_mixture(const std::string& path, std::int64_t dim, double shift, std:
 class Detect : public ::testing::Test {
  protected:
   void SetUp() override {
-    write_mixture(dir_.path("train.safetensors"), 16, 0, 4000, 1, "aaaa");
-    write_mixture(dir_.path("test.safetensors"), 16, 0, 1000, 2, "aaaa");
-    write_mixture(dir_.path("ood.safetensors"), 16, 1.5, 1000, 3, "aaaa");
+    write_detect_mixture(dir_.path("train.safetensors"), 16, 0, 4000, 1, "aaaa");
+    write_detect_mixture(dir_.path("test.safetensors"), 16, 0, 1000, 2, "aaaa");
+    write_detect_mixture(dir_.path("ood.safetensors"), 16, 1.5, 1000, 3, "aaaa");
     TrainOptions t;
     t.features = dir_.path("train.safetensors");
     t.out = dir_.path("flow.safetensors");
@@ -175,7 +175,7 @@ TEST_F(Detect, TprAndExplicitThresholdsAndTheFailOnOodExitCode) {
 }
 
 TEST_F(Detect, RefusesAnotherDimensionAnotherBackboneAndNoCalibration) {
-  write_mixture(dir_.path("d8.safetensors"), 8, 0, 50, 4);
+  write_detect_mixture(dir_.path("d8.safetensors"), 8, 0, 50, 4);
   for (const std::string model : {"flow.safetensors", "knn.safetensors"}) {
     test::expect_error([&] { run_detect(options(model, "d8.safetensors")); },
                        {"d8.safetensors", "dimension 8", model, "dimension 16"});
@@ -183,7 +183,7 @@ TEST_F(Detect, RefusesAnotherDimensionAnotherBackboneAndNoCalibration) {
   EXPECT_FALSE(test::file_exists(dir_.path("verdicts.csv")));
 
   // Features made by another backbone than the model's training features.
-  write_mixture(dir_.path("other.safetensors"), 16, 0, 50, 5, "bbbb");
+  write_detect_mixture(dir_.path("other.safetensors"), 16, 0, 50, 5, "bbbb");
   DetectOptions o = options("knn.safetensors", "other.safetensors");
   test::expect_error([&] { run_detect(o); }, {"other.safetensors", "--allow-backbone-mismatch"});
   o.allow_backbone_mismatch = true;
