@@ -11,7 +11,8 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
       "Fit an OOD model to ID training features and write its model file, for `oodflow score "
       "--model` and `oodflow detect --model`: glow, realnvp (the normalizing flow, the method; "
       "the same as `oodflow train`), msp, maxlogit, energy (need logits), react, vim (need the "
-      "backbone's classifier head), gaussian, mahalanobis (the latter needs labels), knn, odin (reads the "
+      "backbone's classifier head), gaussian, mahalanobis (the latter needs labels), knn, odin "
+      "(reads the "
       "scores `extract --odin` stored; nothing to fit).");
   sub->fallthrough();  // --config belongs to the root app
   sub->footer(kConfigFooter);

@@ -96,11 +96,12 @@ class FlowDetector : public Detector {
     std::int64_t parameters = 0;
     for (const auto& p : flow_->parameters()) parameters += p.numel();
     spdlog::info("{}: {} flow, {} blocks, hidden {}, {} parameters, {} thread(s), device {}",
-                 context.command, config.arch, config.blocks, config.hidden, parameters, torch_threads(),
-                 options_.train.device);
+                 context.command, config.arch, config.blocks, config.hidden, parameters,
+                 torch_threads(), options_.train.device);
     summary_ = flow::train_flow(*flow_, train, normalizer_, settings, &rows);
     spdlog::info("{}: {} steps, mean NLL {:.4f}, last NLL {:.4f}, {:.0f} samples/s",
-                 context.command, summary_.steps, summary_.mean_nll, summary_.last_nll, summary_.samples_per_second);
+                 context.command, summary_.steps, summary_.mean_nll, summary_.last_nll,
+                 summary_.samples_per_second);
     if (summary_.skipped_batches > 0) {
       spdlog::warn("{}: skipped {} batches with a non-finite loss", context.command,
                    summary_.skipped_batches);

@@ -177,12 +177,11 @@ void require_inputs(const Needs& needs, const Inputs& inputs, const std::string&
                     << " detector needs: extract from a labelled source (class folders, "
                        "'path,label' lists, IDX with labels, --labels)");
   for (const std::string& aux : needs.aux_scores) {
-    OODFLOW_CHECK(
-        std::find(inputs.aux_scores.begin(), inputs.aux_scores.end(), aux) !=
-            inputs.aux_scores.end(),
-        "'" << source << "' has no '" << aux << "' scores, which the " << detector
-            << " detector needs: extract it with `oodflow extract ... --" << aux
-            << "` (they need the images and the backbone, not only features)");
+    OODFLOW_CHECK(std::find(inputs.aux_scores.begin(), inputs.aux_scores.end(), aux) !=
+                      inputs.aux_scores.end(),
+                  "'" << source << "' has no '" << aux << "' scores, which the " << detector
+                      << " detector needs: extract it with `oodflow extract ... --" << aux
+                      << "` (they need the images and the backbone, not only features)");
   }
 }
 

@@ -54,7 +54,7 @@ toff_t size_proc(thandle_t h) {
   return static_cast<Source*>(h)->file->size;
 }
 
-int on_error(TIFF*, void* user, const char* module, const char* fmt, va_list args) {
+int on_tiff_error(TIFF*, void* user, const char* module, const char* fmt, va_list args) {
   auto* s = static_cast<Source*>(user);
   if (s->message[0] == '\0') {  // the first error is the cause
     char text[200];
@@ -67,7 +67,7 @@ int on_error(TIFF*, void* user, const char* module, const char* fmt, va_list arg
 // libtiff ignores a tag whose values lie past the end of a cut file and carries on: without
 // its colormap a palette image becomes grey, without BitsPerSample it has 1 bit. PIL cannot
 // read such a file; other lost tags (resolution, software) matter to neither.
-int on_warning(TIFF*, void* user, const char*, const char* fmt, va_list args) {
+int on_tiff_warning(TIFF*, void* user, const char*, const char* fmt, va_list args) {
   char text[200];
   std::vsnprintf(text, sizeof text, fmt, args);
   if (std::strstr(text, "IO error") != nullptr &&
@@ -434,8 +434,8 @@ cv::Mat decode_tiff(const EncodedImage& file) {
   Source source{&file, 0, "", false};
   const std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> options(TIFFOpenOptionsAlloc(),
                                                                              TIFFOpenOptionsFree);
-  TIFFOpenOptionsSetErrorHandlerExtR(options.get(), on_error, &source);
-  TIFFOpenOptionsSetWarningHandlerExtR(options.get(), on_warning, &source);
+  TIFFOpenOptionsSetErrorHandlerExtR(options.get(), on_tiff_error, &source);
+  TIFFOpenOptionsSetWarningHandlerExtR(options.get(), on_tiff_warning, &source);
   const std::unique_ptr<TIFF, void (*)(TIFF*)> tif(
       TIFFClientOpenExt(file.path.c_str(), "rm", &source, read_proc, write_proc, seek_proc,
                         close_proc, size_proc, nullptr, nullptr, options.get()),

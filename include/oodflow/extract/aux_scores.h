@@ -47,9 +47,9 @@ struct AuxBatchScores {
 
 /// How one extraction-time score is configured and computed.
 struct AuxScoreKind {
-  std::string name;  ///< the auxiliary score's name in feature files, e.g. "odin"
-  std::string flag;  ///< the extract option that asks for it, e.g. "--odin"
-  std::string help;  ///< the option's --help text
+  std::string name;       ///< the auxiliary score's name in feature files, e.g. "odin"
+  std::string flag;       ///< the extract option that asks for it, e.g. "--odin"
+  std::string help;       ///< the option's --help text
   std::string type_name;  ///< how --help shows the option's value, e.g. "[T=..,eps=..]"
   std::string defaults;   ///< the value of the bare option, e.g. "T=1000,eps=0.0014"
   /// The settings record from the option's text and the preprocessing; throws Error naming
