@@ -61,7 +61,21 @@ void add_alias(CLI::App* sub, const std::string& old_name, const std::string& ne
                bool existing_file) {
   CLI::Option* option = sub->add_option_function<T>(
       old_name,
-      [&target, shown = old_name.substr(0, old_name.find(',')), new_name](const T& value) {
+      [&target, shown = old_name.substr(0, old_name.find(',')), new_name,
+       existing_file](const T& value) {
+        // Checked here: CLI11's check on a hidden option reports an empty option name.
+        if (existing_file) {
+          std::vector<std::string> paths;
+          if constexpr (std::is_same_v<T, std::string>) {
+            paths = {value};
+          } else {
+            paths = value;
+          }
+          for (const std::string& path : paths) {
+            const std::string problem = CLI::ExistingFile(path);
+            if (!problem.empty()) throw CLI::ValidationError(shown, problem);
+          }
+        }
         parse_warnings().push_back(
             shown + " is deprecated and will be removed in the next release: use " + new_name);
         if constexpr (std::is_same_v<T, std::string>) {
@@ -72,7 +86,6 @@ void add_alias(CLI::App* sub, const std::string& old_name, const std::string& ne
       },
       "Old spelling of " + new_name);
   option->group("");  // hidden from --help
-  if (existing_file) option->check(CLI::ExistingFile);
   if constexpr (!std::is_same_v<T, std::string>) option->take_all();
 }
 
