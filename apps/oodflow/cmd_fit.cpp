@@ -56,9 +56,7 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
                   "from the stored features");
   add_deprecated_alias(sub, "--head-param", "--head-layer", opts->head_param);
   detect::FlowOptions& flow = d.flow;
-  add_flow_options(sub,
-                   {flow.blocks, flow.hidden, flow.scale_clamp, flow.train.epochs, flow.train.lr,
-                    flow.train.batch_size, flow.normalize, flow.train.skip_nonfinite});
+  add_flow_options(sub, flow, &d.gaussian_normalize);
   sub->add_option("--arch", opts->arch,
                   "glow, realnvp: train's spelling of --detector, so that fit reads train's "
                   "config files (configs/glow.json); must agree with --detector")

@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "oodflow/detect/detector.h"
 #include "oodflow/flow/flow_config.h"
 #include "oodflow/pipeline/train_command.h"
 
@@ -24,12 +25,11 @@ void setup_train(CLI::App& app, CommandStatus& status) {
                   "realnvp = K x [affine coupling, ActNorm]")
       ->check(CLI::IsMember(flow::flow_arch_names()))
       ->capture_default_str();
-  add_flow_options(sub, {opts->blocks, opts->hidden, opts->scale_clamp, opts->epochs, opts->lr,
-                         opts->batch_size, opts->normalize, opts->skip_nonfinite});
+  add_flow_options(sub, opts->flow);
   sub->add_option("--val-fraction", opts->val_fraction, kValFractionHelp)->capture_default_str();
   sub->add_option("--seed", opts->seed, "Seed of initialisation, shuffling and the held-out split")
       ->capture_default_str();
-  add_compute_options(sub, opts->threads, opts->device);
+  add_compute_options(sub, opts->threads, opts->flow.train.device);
   sub->callback([opts, &status] {
     status.run = [opts] {
       pipeline::run_train(*opts);

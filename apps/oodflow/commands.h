@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+namespace oodflow::detect {
+struct FlowOptions;
+}
+
 namespace oodflow::cli {
 
 /// What the parsed subcommand will run once parsing (and logging set-up) is done; returns
@@ -38,19 +42,10 @@ void add_compute_options(CLI::App* sub, int& threads, std::string& device,
                          const std::string& automatic_threads = kAutomaticFlowThreads);
 
 /// The flow's settings, bound by add_flow_options for train and fit.
-struct FlowOptionRefs {
-  std::int64_t& blocks;
-  std::int64_t& hidden;
-  double& scale_clamp;
-  std::int64_t& epochs;
-  double& lr;
-  std::int64_t& batch_size;
-  std::string& normalize;
-  bool& skip_nonfinite;
-};
-/// --blocks, --hidden, --scale-clamp, --epochs, --lr, --batch-size, --normalize,
-/// --skip-nonfinite with one help text for train and fit.
-void add_flow_options(CLI::App* sub, const FlowOptionRefs& flow);
+/// The flow's options (architecture, preprocessing, recipe) with one help text for train and
+/// fit. `also_normalize`, when given, also receives --normalize (fit: gaussian/mahalanobis).
+void add_flow_options(CLI::App* sub, detect::FlowOptions& flow,
+                      std::string* also_normalize = nullptr);
 
 /// The report outputs of score and metrics.
 struct ReportOptionRefs {

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "oodflow/core/normalizer.h"
+#include "oodflow/detect/detector.h"
+#include "oodflow/flow/flow_config.h"
 
 #include <type_traits>
 
@@ -22,8 +24,10 @@ void add_compute_options(CLI::App* sub, int& threads, std::string& device,
 
 namespace oodflow::cli {
 
-void add_flow_options(CLI::App* sub, const FlowOptionRefs& f) {
+void add_flow_options(CLI::App* sub, detect::FlowOptions& f, std::string* also_normalize) {
   const std::string group = "Flow (glow, realnvp)";
+  const std::string recipe = "Flow recipe (beyond the paper; docs/method.md)";
+  flow::TrainSettings& t = f.train;
   sub->add_option("--blocks,-K", f.blocks, "Number of blocks K; 0 = glow 10, realnvp 4")
       ->capture_default_str()
       ->group(group);
@@ -35,23 +39,84 @@ void add_flow_options(CLI::App* sub, const FlowOptionRefs& f) {
                   "Soft clamp c of the coupling log-scale, s -> c*tanh(s/c); 0 = off (reference)")
       ->capture_default_str()
       ->group(group);
-  sub->add_option("--epochs", f.epochs,
-                  "Passes over the data; more than one overfits and hurts OOD separation")
+  sub->add_option("--epochs", t.epochs, "Passes over the data (the paper: 1); see --steps")
       ->capture_default_str()
       ->group(group);
-  sub->add_option("--lr", f.lr, "Adam learning rate")->capture_default_str()->group(group);
-  sub->add_option("--batch-size,-b", f.batch_size, "Mini-batch size")
+  sub->add_option("--lr", t.lr, "Adam learning rate")->capture_default_str()->group(group);
+  sub->add_option("--batch-size,-b", t.batch_size, "Mini-batch size")
       ->capture_default_str()
       ->group(group);
-  sub->add_option("--normalize", f.normalize,
-                  "Feature preprocessing: l2 (reference), standardize (per-dimension, fitted on "
-                  "these features) or none")
+  std::string normalize_help =
+      "Feature preprocessing: l2 (reference), standardize (per-dimension, fitted on these "
+      "features) or none";
+  if (also_normalize != nullptr) {
+    normalize_help += "; gaussian and mahalanobis use it too (their default: none)";
+  }
+  sub->add_option_function<std::string>(
+         "--normalize",
+         [&f, also_normalize](const std::string& value) {
+           f.normalize = value;
+           if (also_normalize != nullptr) *also_normalize = value;
+         },
+         normalize_help)
       ->check(CLI::IsMember(normalization_names()))
-      ->capture_default_str()
+      ->default_str(f.normalize)
       ->group(group);
-  sub->add_flag("--skip-nonfinite", f.skip_nonfinite,
+  sub->add_flag("--skip-nonfinite", t.skip_nonfinite,
                 "Skip (and count) batches whose loss is NaN/inf instead of stopping with an error")
       ->group(group);
+
+  sub->add_option("--init", t.init,
+                  "data: ActNorm's data-dependent initialisation (paper); gaussian: start as the "
+                  "closed-form Gaussian fit of the preprocessed features (glow only)")
+      ->check(CLI::IsMember(flow::init_names()))
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--base", f.base,
+                  "Latent base: normal = N(0, I) (paper); class = one N(m_c, I) per ID class, "
+                  "trained on labels (needs labels; with --init gaussian, step 0 is Mahalanobis)")
+      ->check(CLI::IsMember(flow::flow_base_names()))
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--class-score", f.class_score,
+                  "Score of a class base: marginal = log sum_c pi_c p(x|c); max = max_c log p(x|c)")
+      ->check(CLI::IsMember(flow::class_score_names()))
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--steps", t.steps,
+                  "Optimiser steps, whatever the data set's size; 0 = --epochs passes")
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--warmup", t.warmup, "Steps of linear learning-rate warm-up")
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--schedule", t.schedule,
+                  "Learning rate after the warm-up: constant (paper) or cosine (decays to 0)")
+      ->check(CLI::IsMember(flow::schedule_names()))
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--noise", t.noise,
+                  "Std of Gaussian noise added to the normalised training features; 0 = off")
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--eval-fraction", t.eval_fraction,
+                  "Share of the training rows held out to measure the NLL during training "
+                  "(recorded in the model file); 0 = none")
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--eval-every", t.eval_every, "Steps between held-out NLL measurements")
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--early-stopping", t.early_stopping,
+                  "Stop after this many measurements without a lower held-out NLL and keep the "
+                  "best flow; 0 = off (needs --eval-fraction)")
+      ->capture_default_str()
+      ->group(recipe);
+  sub->add_option("--snapshot-steps", t.snapshot_steps,
+                  "Also write the flow after these steps (0 = at initialisation) as "
+                  "OUT.step<N>.safetensors, for training-budget studies")
+      ->delimiter(',')
+      ->group(recipe);
 }
 
 namespace {

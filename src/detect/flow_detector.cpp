@@ -35,6 +35,14 @@ Normalizer fit_standardization(const io::FeatureFile& data, const std::vector<st
   return moments.finish();
 }
 
+// "out/flow.safetensors" -> "out/flow": snapshots are "out/flow.step100.safetensors".
+std::string snapshot_stem(const std::string& out) {
+  const std::string suffix = ".safetensors";
+  const bool has_suffix = out.size() > suffix.size() &&
+                          out.compare(out.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return has_suffix ? out.substr(0, out.size() - suffix.size()) : out;
+}
+
 class FlowDetector : public Detector {
  public:
   FlowDetector(std::string arch, FlowOptions options)
@@ -64,6 +72,12 @@ class FlowDetector : public Detector {
                              {"scale_clamp", c.scale_clamp},
                              {"normalize", normalization_name(normalizer_.kind())},
                              {"score", "log p(x) in nats"}};
+    if (c.base != "normal") {
+      record["base"] = c.base;
+      record["classes"] = c.classes;
+      record["class_score"] = c.class_score;
+      if (c.class_score == "max") record["score"] = "max over classes of log p(x | c) in nats";
+    }
     if (!parameters_sha256_.empty()) record["parameters_sha256"] = parameters_sha256_;
     return record.dump();
   }
@@ -72,6 +86,7 @@ class FlowDetector : public Detector {
     Needs n;
     n.streamed_fit = true;
     n.varying_features = true;
+    n.labels = options_.base == "class";
     return n;
   }
 
@@ -86,9 +101,25 @@ class FlowDetector : public Detector {
     config.blocks = options_.blocks > 0 ? options_.blocks : flow::default_blocks(arch_);
     config.hidden = options_.hidden > 0 ? options_.hidden : train.dim();
     config.scale_clamp = options_.scale_clamp;
+    config.base = options_.base;
+    config.class_score = options_.class_score;
+    flow::ClassIndex classes;
+    if (config.base == "class") {
+      classes = flow::index_classes(train, rows, "--base class");
+      config.classes = static_cast<std::int64_t>(classes.values.size());
+    }
 
     flow::TrainSettings settings = options_.train;
     settings.seed = context.seed;
+    flow::SnapshotFn snapshot;
+    if (!settings.snapshot_steps.empty()) {
+      snapshot = [this, stem = snapshot_stem(context.out)](std::int64_t step) {
+        const std::string path = stem + ".step" + std::to_string(step) + ".safetensors";
+        flow::save_flow(path, *flow_, normalizer_, {{"snapshot_step", std::to_string(step)}});
+        flow_->to(torch::Device(options_.train.device));
+        spdlog::debug("wrote snapshot '{}'", path);
+      };
+    }
 
     torch::manual_seed(context.seed);
     flow_ = std::make_shared<flow::Flow>(config);
@@ -98,7 +129,19 @@ class FlowDetector : public Detector {
     spdlog::info("{}: {} flow, {} blocks, hidden {}, {} parameters, {} thread(s), device {}",
                  context.command, config.arch, config.blocks, config.hidden, parameters,
                  torch_threads(), options_.train.device);
-    summary_ = flow::train_flow(*flow_, train, normalizer_, settings, &rows);
+    if (config.base == "class" || settings.init != "data") {
+      spdlog::info("{}: base {} ({} classes, score {}), init {}", context.command, config.base,
+                   config.classes, config.class_score, settings.init);
+    }
+    summary_ = flow::train_flow(*flow_, train, normalizer_, settings, &rows,
+                                config.base == "class" ? &classes.of_row : nullptr, snapshot);
+    if (!summary_.heldout_nll.empty()) {
+      spdlog::info(
+          "{}: held-out NLL {:.4f} after {} steps ({} rows held out){}", context.command,
+          summary_.heldout_nll.back().second, summary_.heldout_nll.back().first, summary_.eval_rows,
+          summary_.stopped_early ? fmt::format("; stopped early, kept step {}", summary_.best_step)
+                                 : std::string());
+    }
     spdlog::info("{}: {} steps, mean NLL {:.4f}, last NLL {:.4f}, {:.0f} samples/s",
                  context.command, summary_.steps, summary_.mean_nll, summary_.last_nll,
                  summary_.samples_per_second);
@@ -114,7 +157,15 @@ class FlowDetector : public Detector {
                           {"batch_size", options_.train.batch_size},
                           {"epochs", options_.train.epochs},
                           {"skip_nonfinite", options_.train.skip_nonfinite},
-                          {"optimizer", "adam"}}
+                          {"optimizer", "adam"},
+                          {"steps", options_.train.steps},
+                          {"warmup", options_.train.warmup},
+                          {"schedule", options_.train.schedule},
+                          {"init", options_.train.init},
+                          {"noise", options_.train.noise},
+                          {"eval_fraction", options_.train.eval_fraction},
+                          {"eval_every", options_.train.eval_every},
+                          {"early_stopping", options_.train.early_stopping}}
         .dump();
   }
 

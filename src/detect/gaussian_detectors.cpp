@@ -8,6 +8,10 @@
 // The covariance is shrunk towards its mean eigenvalue, (1 - a) S + a tr(S)/d I (a =
 // DetectorOptions::shrinkage): with fewer samples than dimensions S is singular and its
 // inverse would be NaN or inf.
+// Both fit the features as stored by default; --normalize l2 fits them on the unit sphere,
+// as the flow sees them: with per_class that is Mahalanobis++ (Mueller & Hein, "Mahalanobis++:
+// Improving OOD Detection via Feature Normalization", ICML 2025), the control the flow must
+// beat (docs/method.md: a fair comparison).
 #include <torch/torch.h>
 
 #include <cmath>
@@ -15,6 +19,7 @@
 
 #include "detectors.h"
 #include "oodflow/core/error.h"
+#include "oodflow/core/normalizer.h"
 #include "tensor_state.h"
 
 namespace oodflow::detect {
@@ -22,10 +27,15 @@ namespace {
 
 class GaussianDetector : public Detector {
  public:
-  GaussianDetector(bool per_class, double shrinkage)
-      : per_class_(per_class), shrinkage_(shrinkage) {}
+  GaussianDetector(bool per_class, double shrinkage, const std::string& normalize)
+      : per_class_(per_class), shrinkage_(shrinkage), normalizer_(parse_normalization(normalize)) {}
 
   std::string name() const override { return per_class_ ? "mahalanobis" : "gaussian"; }
+  std::string label() const override {
+    return normalizer_.kind() == Normalization::kNone
+               ? name()
+               : name() + " (" + normalization_name(normalizer_.kind()) + ")";
+  }
   Needs needs() const override {
     Needs n;
     n.labels = per_class_;
@@ -34,7 +44,12 @@ class GaussianDetector : public Detector {
 
   void fit(const FeatureSet& train, const FitContext&) override {
     torch::NoGradGuard no_grad;
-    const torch::Tensor x = to_double_tensor(train.features, train.rows, train.dim);
+    if (normalizer_.kind() == Normalization::kStandardize) {
+      MomentAccumulator moments(train.dim);
+      moments.add(train.features.data(), train.rows);
+      normalizer_ = moments.finish();
+    }
+    const torch::Tensor x = normalized(train);
     torch::Tensor centred;
     if (per_class_) {
       require_inputs(needs(), Inputs::of(train), train.source, name());
@@ -69,7 +84,7 @@ class GaussianDetector : public Detector {
   std::vector<double> score(const FeatureSet& data) const override {
     require_dim(data, means_.size(1), name());
     torch::NoGradGuard no_grad;
-    const torch::Tensor x = to_double_tensor(data.features, data.rows, data.dim);
+    const torch::Tensor x = normalized(data);
     // (x - mu)^T P (x - mu) = x^T P x - 2 x^T P mu + mu^T P mu for every class at once: two
     // matrix products instead of one d x d product per class (100x faster at 100 classes).
     const torch::Tensor xp = x.mm(precision_);
@@ -90,7 +105,22 @@ class GaussianDetector : public Detector {
     DetectorState s;
     s.arrays["means"] = to_array(means_);
     s.arrays["precision"] = to_array(precision_);
-    s.settings = nlohmann::json{{"shrinkage", shrinkage_}, {"log_det", log_det_}}.dump();
+    nlohmann::json settings = {{"shrinkage", shrinkage_}, {"log_det", log_det_}};
+    // Written only when not "none", so that files of the default stay as before.
+    if (normalizer_.kind() != Normalization::kNone) {
+      settings["normalize"] = normalization_name(normalizer_.kind());
+    }
+    if (normalizer_.kind() == Normalization::kStandardize) {
+      auto array = [](const std::vector<float>& v) {
+        DetectorState::Array a;
+        a.shape = {static_cast<std::int64_t>(v.size())};
+        a.values.assign(v.begin(), v.end());
+        return a;
+      };
+      s.arrays["normalize_mean"] = array(normalizer_.mean());
+      s.arrays["normalize_std"] = array(normalizer_.std());
+    }
+    s.settings = settings.dump();
     return s;
   }
 
@@ -100,11 +130,32 @@ class GaussianDetector : public Detector {
     const auto j = nlohmann::json::parse(s.settings);
     shrinkage_ = j.at("shrinkage").get<double>();
     log_det_ = j.at("log_det").get<double>();
+    const Normalization kind = parse_normalization(j.value("normalize", std::string("none")));
+    if (kind == Normalization::kStandardize) {
+      auto floats = [&](const char* name) {
+        const torch::Tensor t = from_array(s, name).to(torch::kFloat32).contiguous();
+        return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+      };
+      normalizer_ = Normalizer::standardize(floats("normalize_mean"), floats("normalize_std"));
+    } else {
+      normalizer_ = Normalizer(kind);
+    }
   }
 
  private:
+  // The rows of `data` after the preprocessing, in double (a copy).
+  torch::Tensor normalized(const FeatureSet& data) const {
+    if (normalizer_.kind() == Normalization::kNone) {
+      return to_double_tensor(data.features, data.rows, data.dim);
+    }
+    std::vector<float> rows(data.features);
+    normalizer_.apply(rows.data(), data.rows, data.dim, data.source, data.first);
+    return to_double_tensor(rows, data.rows, data.dim);
+  }
+
   bool per_class_;
   double shrinkage_;
+  Normalizer normalizer_;
   torch::Tensor means_;      // [classes or 1, d]
   torch::Tensor precision_;  // [d, d]
   double log_det_ = 0;
@@ -114,7 +165,8 @@ class GaussianDetector : public Detector {
 
 std::unique_ptr<Detector> make_gaussian_detector(const std::string& name,
                                                  const DetectorOptions& options) {
-  return std::make_unique<GaussianDetector>(name == "mahalanobis", options.shrinkage);
+  return std::make_unique<GaussianDetector>(name == "mahalanobis", options.shrinkage,
+                                            options.gaussian_normalize);
 }
 
 }  // namespace oodflow::detect

@@ -27,6 +27,12 @@ Flow::Flow(const FlowConfig& config, bool random_init) : config_(config) {
       add(std::make_shared<ActNorm>(d, /*input_layer=*/k == 0));
     }
   }
+  if (config_.base == "class") {
+    class_means = register_parameter("class_means", torch::zeros({config_.classes, d}));
+    class_log_prior = register_buffer(
+        "class_log_prior",
+        torch::full({config_.classes}, -std::log(static_cast<double>(config_.classes))));
+  }
 }
 
 std::pair<Tensor, Tensor> Flow::forward(const Tensor& x) {
@@ -47,8 +53,36 @@ Tensor Flow::inverse(const Tensor& z) {
 }
 
 Tensor Flow::log_prob(const Tensor& x) {
+  if (config_.base != "class" || config_.class_score == "marginal") return log_density(x);
+  return std::get<0>(class_log_likelihoods(x).max(1));
+}
+
+Tensor Flow::log_density(const Tensor& x) {
+  if (config_.base != "class") {
+    auto [z, logdet] = forward(x);
+    return standard_normal_log_prob(z) + logdet;
+  }
+  return torch::logsumexp(class_log_likelihoods(x) + class_log_prior, 1);
+}
+
+Tensor Flow::class_log_likelihoods(const Tensor& x) {
   auto [z, logdet] = forward(x);
-  return standard_normal_log_prob(z) + logdet;
+  // log N(z; m_c, I) = log N(z; 0, I) + z.m_c - |m_c|^2 / 2: one [B, d] x [d, C] product.
+  const Tensor cross = torch::addmm(-0.5 * class_means.pow(2).sum(1), z, class_means.t());
+  return cross + (standard_normal_log_prob(z) + logdet).unsqueeze(1);
+}
+
+Tensor Flow::training_log_likelihood(const Tensor& x, const Tensor& labels) {
+  if (config_.base != "class") return log_density(x);
+  auto [z, logdet] = forward(x);
+  return standard_normal_log_prob(z - class_means.index_select(0, labels)) + logdet;
+}
+
+void Flow::init_class_base(const Tensor& feature_means, const Tensor& priors) {
+  torch::NoGradGuard no_grad;
+  const auto options = class_means.options();
+  class_means.copy_(forward(feature_means.to(options)).first);
+  class_log_prior.copy_(torch::log(priors).to(options));
 }
 
 void Flow::data_init(const Tensor& x) {

@@ -12,6 +12,16 @@ const std::vector<std::string>& flow_arch_names() {
   return names;
 }
 
+const std::vector<std::string>& flow_base_names() {
+  static const std::vector<std::string> names = {"normal", "class"};
+  return names;
+}
+
+const std::vector<std::string>& class_score_names() {
+  static const std::vector<std::string> names = {"marginal", "max"};
+  return names;
+}
+
 std::int64_t default_blocks(const std::string& arch) {
   return arch == "realnvp" ? 4 : 10;
 }
@@ -24,6 +34,15 @@ void validate(const FlowConfig& c) {
   OODFLOW_CHECK(c.blocks >= 1, "--blocks must be >= 1, got " << c.blocks);
   OODFLOW_CHECK(c.hidden >= 1, "--hidden must be >= 1, got " << c.hidden);
   OODFLOW_CHECK(c.scale_clamp >= 0, "--scale-clamp must be >= 0 (0 = off), got " << c.scale_clamp);
+  auto known = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  OODFLOW_CHECK(known(flow_base_names(), c.base),
+                "unknown flow base '" << c.base << "' (known: normal, class)");
+  OODFLOW_CHECK(known(class_score_names(), c.class_score),
+                "unknown class score '" << c.class_score << "' (known: marginal, max)");
+  OODFLOW_CHECK(c.base != "class" || c.classes >= 1,
+                "a class-conditional base needs at least one class, got " << c.classes);
 }
 
 std::string to_json_text(const FlowConfig& c) {
@@ -32,6 +51,12 @@ std::string to_json_text(const FlowConfig& c) {
                       {"blocks", c.blocks},
                       {"hidden", c.hidden},
                       {"scale_clamp", c.scale_clamp}};
+  // Only non-default bases are written, so that files of the paper's flow stay as before.
+  if (c.base != "normal") {
+    j["base"] = c.base;
+    j["classes"] = c.classes;
+    j["class_score"] = c.class_score;
+  }
   return j.dump();
 }
 
@@ -46,6 +71,9 @@ FlowConfig flow_config_from_json_text(const std::string& text, const std::string
     c.blocks = j.at("blocks").get<std::int64_t>();
     c.hidden = j.at("hidden").get<std::int64_t>();
     c.scale_clamp = j.at("scale_clamp").get<double>();
+    c.base = j.value("base", std::string("normal"));
+    c.classes = j.value("classes", std::int64_t{0});
+    c.class_score = j.value("class_score", std::string("marginal"));
   } catch (const nlohmann::json::exception& e) {
     OODFLOW_FAIL("'" << source << "' has a corrupt flow architecture record: " << e.what());
   }

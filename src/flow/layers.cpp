@@ -73,15 +73,23 @@ void ActNorm::data_init(const Tensor& x) {
 // ---------------------------------------------------------------------------------------------
 InvertibleLinear::InvertibleLinear(std::int64_t dim, bool random_init) {
   torch::NoGradGuard no_grad;
-  const Tensor q = random_init
-                       ? std::get<0>(torch::linalg::qr(torch::randn({dim, dim}, torch::kFloat64)))
-                       : torch::eye(dim, torch::kFloat64);
-  auto [p, l, u] = at::linalg_lu(q);
+  row_perm = register_buffer("row_perm", torch::zeros({dim}, torch::kLong));
+  sign = register_buffer("sign", torch::zeros({dim}));
+  lu = register_parameter("lu", torch::zeros({dim, dim}));
+  log_s = register_parameter("log_s", torch::zeros({dim}));
+  set_weight(random_init ? std::get<0>(torch::linalg::qr(torch::randn({dim, dim}, torch::kFloat64)))
+                         : torch::eye(dim, torch::kFloat64));
+}
+
+void InvertibleLinear::set_weight(const Tensor& w) {
+  torch::NoGradGuard no_grad;
+  auto [p, l, u] = at::linalg_lu(w.to(torch::kCPU, torch::kFloat64));
   const Tensor diag = u.diagonal();
-  row_perm = register_buffer("row_perm", p.argmax(1).to(torch::kLong));
-  sign = register_buffer("sign", torch::sign(diag).to(torch::kFloat32));
-  lu = register_parameter("lu", (torch::tril(l, -1) + torch::triu(u, 1)).to(torch::kFloat32));
-  log_s = register_parameter("log_s", torch::log(torch::abs(diag)).to(torch::kFloat32));
+  const auto device = lu.device();
+  row_perm.copy_(p.argmax(1).to(device, torch::kLong));
+  sign.copy_(torch::sign(diag).to(device, sign.scalar_type()));
+  lu.copy_((torch::tril(l, -1) + torch::triu(u, 1)).to(device, lu.scalar_type()));
+  log_s.copy_(torch::log(torch::abs(diag)).to(device, log_s.scalar_type()));
 }
 
 Tensor InvertibleLinear::lower_factor() const {

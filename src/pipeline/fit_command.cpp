@@ -123,6 +123,36 @@ void validate(const FitOptions& o) {
                   "--lr must be > 0, got " << f.train.lr);
     OODFLOW_CHECK(f.train.batch_size >= 1, "--batch-size must be >= 1, got " << f.train.batch_size);
     parse_normalization(f.normalize);
+    parse_normalization(d.gaussian_normalize);
+    auto one_of = [](const std::vector<std::string>& names, const std::string& value,
+                     const char* option) {
+      std::string known;
+      for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
+      OODFLOW_CHECK(std::find(names.begin(), names.end(), value) != names.end(),
+                    option << " must be one of " << known << ", got '" << value << "'");
+    };
+    one_of(flow::flow_base_names(), f.base, "--base");
+    one_of(flow::class_score_names(), f.class_score, "--class-score");
+    one_of(flow::init_names(), f.train.init, "--init");
+    one_of(flow::schedule_names(), f.train.schedule, "--schedule");
+    OODFLOW_CHECK(f.train.init != "gaussian" || o.detector == "glow",
+                  "--init gaussian needs glow (its invertible linear layer whitens the "
+                  "features); "
+                      << o.detector << " has none");
+    OODFLOW_CHECK(f.train.steps >= 0, "--steps must be >= 0 (0 = --epochs), got " << f.train.steps);
+    OODFLOW_CHECK(f.train.warmup >= 0, "--warmup must be >= 0, got " << f.train.warmup);
+    OODFLOW_CHECK(f.train.noise >= 0 && std::isfinite(f.train.noise),
+                  "--noise must be >= 0 (0 = off), got " << f.train.noise);
+    OODFLOW_CHECK(f.train.eval_fraction >= 0 && f.train.eval_fraction < 1,
+                  "--eval-fraction must be in [0, 1), got " << f.train.eval_fraction);
+    OODFLOW_CHECK(f.train.eval_every >= 1, "--eval-every must be >= 1, got " << f.train.eval_every);
+    OODFLOW_CHECK(f.train.early_stopping >= 0,
+                  "--early-stopping must be >= 0 (0 = off), got " << f.train.early_stopping);
+    OODFLOW_CHECK(f.train.early_stopping == 0 || f.train.eval_fraction > 0,
+                  "--early-stopping needs held-out rows: pass --eval-fraction (e.g. 0.05)");
+    for (const std::int64_t s : f.train.snapshot_steps) {
+      OODFLOW_CHECK(s >= 0, "--snapshot-steps must be >= 0, got " << s);
+    }
     OODFLOW_CHECK(o.threads >= 0, "--threads must be >= 0 (0 = automatic), got " << o.threads);
     check_device(f.train.device);
   });
@@ -148,6 +178,7 @@ std::string run_fit(const FitOptions& o) {
   context.seed = o.seed;
   context.command = o.command;
   context.scratch = scratch;
+  context.out = o.out;
   detect::FeatureSet train;
   if (!needs.streamed_fit) {
     train = detect::FeatureSet::load(file, split.train);

@@ -39,8 +39,10 @@ void check_inputs(const Model& model, const io::FeatureFile& file) {
   OODFLOW_CHECK(model.dim == 0 || file.dim() == model.dim,
                 "'" << file.path() << "' has features of dimension " << file.dim() << " but the "
                     << model.label << " '" << model.path << "' takes dimension " << model.dim);
-  detect::require_inputs(model.detector->needs(), detect::Inputs::of(file), file.path(),
-                         model.detector->name());
+  // Labels are a fitting input (class means): the sets a model scores need none.
+  detect::Needs scoring = model.detector->needs();
+  scoring.labels = false;
+  detect::require_inputs(scoring, detect::Inputs::of(file), file.path(), model.detector->name());
 }
 
 namespace {

@@ -18,16 +18,7 @@ FitOptions fit_options(const TrainOptions& o) {
   f.val_fraction = o.val_fraction;
   f.seed = o.seed;
   f.threads = o.threads;
-  detect::FlowOptions& flow = f.options.flow;
-  flow.blocks = o.blocks;
-  flow.hidden = o.hidden;
-  flow.scale_clamp = o.scale_clamp;
-  flow.normalize = o.normalize;
-  flow.train.epochs = o.epochs;
-  flow.train.lr = o.lr;
-  flow.train.batch_size = o.batch_size;
-  flow.train.skip_nonfinite = o.skip_nonfinite;
-  flow.train.device = o.device;
+  f.options.flow = o.flow;
   return f;
 }
 

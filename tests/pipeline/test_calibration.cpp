@@ -84,8 +84,8 @@ TEST(Calibration, FlowThresholdsAreHeldOutOrderStatisticsAndHoldOnNewIdData) {
   TrainOptions o;
   o.features = dir.path("train.safetensors");
   o.out = dir.path("flow.safetensors");
-  o.blocks = 4;
-  o.lr = 1e-3;
+  o.flow.blocks = 4;
+  o.flow.train.lr = 1e-3;
   o.seed = 7;
   const flow::TrainSummary summary = run_train(o);
   EXPECT_EQ(summary.samples, 18000);
@@ -118,7 +118,7 @@ TEST(Calibration, ValFractionZeroStoresNoThresholds) {
   TrainOptions o;
   o.features = dir.path("train.safetensors");
   o.out = dir.path("flow.safetensors");
-  o.blocks = 1;
+  o.flow.blocks = 1;
   o.val_fraction = 0;
   EXPECT_EQ(run_train(o).samples, 500);
   const flow::LoadedFlow loaded = flow::load_flow(o.out);

@@ -84,8 +84,8 @@ class Detect : public ::testing::Test {
     TrainOptions t;
     t.features = dir_.path("train.safetensors");
     t.out = dir_.path("flow.safetensors");
-    t.blocks = 2;
-    t.lr = 1e-3;
+    t.flow.blocks = 2;
+    t.flow.train.lr = 1e-3;
     run_train(t);
     FitOptions f;
     f.detector = "knn";
@@ -192,7 +192,7 @@ TEST_F(Detect, RefusesAnotherDimensionAnotherBackboneAndNoCalibration) {
   TrainOptions t;
   t.features = dir_.path("train.safetensors");
   t.out = dir_.path("uncalibrated.safetensors");
-  t.blocks = 1;
+  t.flow.blocks = 1;
   t.val_fraction = 0;
   run_train(t);
   o = options("uncalibrated.safetensors", "test.safetensors");

@@ -37,9 +37,9 @@ TEST(FitFlow, FitDetectorGlowAndTrainWriteFlowsWithIdenticalScores) {
     t.arch = arch;
     t.features = dir.path("train.safetensors");
     t.out = dir.path(arch + "_train.safetensors");
-    t.blocks = 2;
-    t.batch_size = 50;
-    t.lr = 1e-3;
+    t.flow.blocks = 2;
+    t.flow.train.batch_size = 50;
+    t.flow.train.lr = 1e-3;
     t.seed = 11;
     const flow::TrainSummary summary = pipeline::run_train(t);
     EXPECT_EQ(summary.samples, 540);  // 10% held out

@@ -33,15 +33,15 @@ class HostileValues : public ::testing::Test {
     TrainOptions o;
     o.features = dir_.path("x.safetensors");
     o.out = dir_.path("flow.safetensors");
-    o.blocks = 2;
-    o.normalize = normalize;
+    o.flow.blocks = 2;
+    o.flow.normalize = normalize;
     return o;
   }
   TrainOptions train_options(const std::string& features) {
     TrainOptions o;
     o.features = features;
     o.out = dir_.path("flow.safetensors");
-    o.blocks = 2;
+    o.flow.blocks = 2;
     return o;
   }
   test::TempDir dir_;

@@ -87,7 +87,7 @@ TEST_F(TrainScore, DefaultRecipeSeparatesShiftedMixtureAndReportsEveryKey) {
 
 TEST_F(TrainScore, SameSeedGivesSameParametersAndSameReport) {
   auto train = train_options();
-  train.blocks = 2;
+  train.flow.blocks = 2;
   run_train(train);
   run_score(score_options());
   const std::string report1 = test::read_bytes(dir_.path("report.json"));
@@ -107,8 +107,8 @@ TEST_F(TrainScore, SameSeedGivesSameParametersAndSameReport) {
 TEST_F(TrainScore, StandardizeAndRealNvpAlsoWork) {
   auto train = train_options();
   train.arch = "realnvp";
-  train.normalize = "standardize";
-  train.lr = 1e-3;
+  train.flow.normalize = "standardize";
+  train.flow.train.lr = 1e-3;
   run_train(train);
   EXPECT_EQ(run_score(score_options()), 0);
   const auto report = nlohmann::json::parse(test::read_bytes(dir_.path("report.json")));
@@ -120,7 +120,7 @@ TEST_F(TrainScore, StandardizeAndRealNvpAlsoWork) {
 
 TEST_F(TrainScore, GateFailureExitsThree) {
   auto train = train_options();
-  train.blocks = 1;
+  train.flow.blocks = 1;
   run_train(train);
   auto score = score_options();
   score.fail_under = "auroc=0.999999";
@@ -173,7 +173,7 @@ TEST_F(BadInput, CorruptOrTruncatedFiles) {
 
 TEST_F(BadInput, FeatureDimensionDoesNotMatchTheFlow) {
   auto train = train_options();
-  train.blocks = 1;
+  train.flow.blocks = 1;
   run_train(train);
   write_matrix("dim8.safetensors", std::vector<float>(80, 0.5f), 8);
   auto o = score_options();
@@ -200,7 +200,7 @@ TEST_F(BadInput, NanOrInfInFeatures) {
     train.features = dir_.path("bad.safetensors");
     expect_clean_failure([&] { run_train(train); }, "bad.safetensors", "sample 3: feature 5");
     auto std_train = train;
-    std_train.normalize = "standardize";
+    std_train.flow.normalize = "standardize";
     expect_clean_failure([&] { run_train(std_train); }, "bad.safetensors", "sample 3: feature 5");
     ::unlink(dir_.path("bad.safetensors").c_str());
   }
@@ -223,10 +223,10 @@ TEST_F(BadInput, UnwritableOutputFailsBeforeAnyWork) {
 
 TEST_F(BadInput, OptionsOutOfRange) {
   auto o = train_options();
-  o.lr = -1;
+  o.flow.train.lr = -1;
   expect_clean_failure([&] { run_train(o); }, "--lr", "> 0");
   o = train_options();
-  o.normalize = "l1";
+  o.flow.normalize = "l1";
   expect_clean_failure([&] { run_train(o); }, "l1", "unknown normalization");
   auto s = score_options();
   s.fail_under = "auroc=2";

@@ -18,5 +18,9 @@ inline constexpr std::int64_t kImageBatch = 64;
 inline constexpr int kImageWorkers = 2;
 /// Share of the ID training samples held out to calibrate thresholds (train, fit).
 inline constexpr double kValFraction = 0.1;
+/// Shrinkage a of a covariance towards its mean eigenvalue, (1 - a) S + a tr(S)/d I, so that
+/// it is invertible with fewer samples than dimensions: the gaussian and mahalanobis
+/// detectors and the flow's Gaussian initialisation, which must agree at step 0.
+inline constexpr double kCovarianceShrinkage = 1e-6;
 
 }  // namespace oodflow

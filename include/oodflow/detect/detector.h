@@ -50,6 +50,8 @@ struct FlowOptions {
   std::int64_t hidden = 0;       ///< coupling MLP width; 0 = the feature dimension
   double scale_clamp = 0;        ///< soft clamp c of the coupling log-scale; 0 = off
   std::string normalize = "l2";  ///< feature preprocessing: l2, standardize or none
+  std::string base = "normal";   ///< latent base: normal (paper) or class (needs labels)
+  std::string class_score = "marginal";  ///< class base score: marginal or max
   /// Epochs, lr, batch size, skipping, device (its seed is FitContext::seed).
   flow::TrainSettings train;
 };
@@ -65,7 +67,12 @@ struct DetectorOptions {
   // Gaussian and Mahalanobis: shrinkage of the covariance towards its mean eigenvalue,
   // S = (1 - a) S + a tr(S)/d I, so that it is invertible when samples are fewer than
   // dimensions (a = 0 keeps the sample covariance and fails on a singular one).
-  double shrinkage = 1e-6;
+  double shrinkage = kCovarianceShrinkage;
+  // Gaussian and Mahalanobis: feature preprocessing before the fit (and before scoring):
+  // none (features as stored, the default and Lee et al.'s), l2 (Mahalanobis++, Mueller &
+  // Hein, ICML 2025: the control of the flow, which sees L2-normalised features) or
+  // standardize.
+  std::string gaussian_normalize = "none";
   // ReAct: activations are clipped at this percentile of the ID training activations.
   double react_percentile = 90;
   // ViM: dimension of the principal subspace; 0 = the paper's rule (1000 for D >= 2048,
@@ -80,7 +87,7 @@ struct DetectorOptions {
 struct Needs {
   bool features = true;          ///< false: reads only logits / auxiliary scores (feature_dim() 0)
   bool logits = false;           ///< the backbone's logits [N, C]
-  bool labels = false;           ///< class labels [N]
+  bool labels = false;           ///< class labels [N] of the training rows (fit only)
   bool classifier_head = false;  ///< the backbone's last linear layer (FitContext::head)
   /// Named per-sample scores computed at extraction (FeatureSet::aux), e.g. "odin".
   std::vector<std::string> aux_scores;
@@ -116,6 +123,8 @@ struct FitContext {
   /// A file the model may write large parameters to while fitting (knn's bank), removed when
   /// the command ends.
   std::string scratch;
+  /// The model file the command writes (flows write their training snapshots next to it).
+  std::string out;
 };
 
 /// A fitted model's parameters: named arrays of doubles, and its settings as JSON.

@@ -20,7 +20,20 @@ struct FlowConfig {
   std::int64_t hidden = 0;
   /// Soft clamp c of the coupling log-scale, s -> c * tanh(s / c); 0 disables it (reference).
   double scale_clamp = 0;
+  /// Base distribution of the latent z: "normal" = N(0, I) (the paper); "class" = one
+  /// N(m_c, I) per ID class c with learned means m_c and fixed priors pi_c (the training
+  /// frequencies), which with the flow's Jacobian is a class-conditional density with a
+  /// shared covariance in feature space (Mahalanobis's model when the flow is linear).
+  std::string base = "normal";
+  /// Number of classes of the "class" base (0 with "normal").
+  std::int64_t classes = 0;
+  /// Score of the "class" base: "marginal" = log sum_c pi_c p(x | c), "max" = max_c log p(x | c).
+  std::string class_score = "marginal";
 };
+
+/// Known base names ("normal", "class") and class-score names ("marginal", "max").
+const std::vector<std::string>& flow_base_names();
+const std::vector<std::string>& class_score_names();
 
 /// Known architecture names, in display order.
 const std::vector<std::string>& flow_arch_names();

@@ -65,6 +65,9 @@ class InvertibleLinear : public FlowLayer {
   Tensor upper_factor() const;
   /// The dense matrix W (for tests and diagnostics; the forward never forms it).
   Tensor weight() const;
+  /// Sets the parameters so that the layer computes y = W x for an invertible W [d, d]
+  /// (LU with partial pivoting in double precision, as the random initialisation).
+  void set_weight(const Tensor& w);
 
   Tensor row_perm;  ///< buffer: (P v)_i = v[row_perm[i]]
   Tensor sign;      ///< buffer: signs of U's diagonal

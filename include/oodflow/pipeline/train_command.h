@@ -20,20 +20,9 @@ struct TrainOptions {
   std::string out;
   // Flow architecture: glow or realnvp.
   std::string arch = "glow";
-  // Number of blocks K; 0 = the architecture's default (glow 10, realnvp 4).
-  std::int64_t blocks = detect::FlowOptions{}.blocks;
-  // Hidden width of the coupling MLPs; 0 = the feature dimension (reference).
-  std::int64_t hidden = detect::FlowOptions{}.hidden;
-  // Soft clamp c of the coupling log-scale (s -> c tanh(s/c)); 0 = off (reference).
-  double scale_clamp = detect::FlowOptions{}.scale_clamp;
-  // Passes over the data; one epoch is the method, not a shortcut.
-  std::int64_t epochs = flow::TrainSettings{}.epochs;
-  // Adam learning rate.
-  double lr = flow::TrainSettings{}.lr;
-  // Mini-batch size.
-  std::int64_t batch_size = flow::TrainSettings{}.batch_size;
-  // Feature preprocessing: l2, standardize or none.
-  std::string normalize = detect::FlowOptions{}.normalize;
+  // The flow's architecture, preprocessing, recipe and device (the same options as
+  // `fit --detector glow|realnvp`); the defaults are the paper's recipe.
+  detect::FlowOptions flow;
   // Share of the ID training samples held out (chosen by --seed) to calibrate the detection
   // thresholds; 0 = train on all, no thresholds.
   double val_fraction = kValFraction;
@@ -41,10 +30,6 @@ struct TrainOptions {
   std::uint64_t seed = 0;
   // Compute threads (LibTorch and OpenBLAS); 0 = automatic (see core/threads.h).
   int threads = kDefaultThreads;
-  // cpu or cuda (or cuda:N).
-  std::string device = flow::TrainSettings{}.device;
-  // Skip batches with a non-finite loss (counted in the summary) instead of stopping.
-  bool skip_nonfinite = false;
 };
 
 /// Throws Error naming the option when a value is out of range.
