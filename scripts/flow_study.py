@@ -42,7 +42,8 @@ deterministic baseline, fitted once; AUROC and FPR@95TPR in %):
       (paper), and the mean over the far and over the near backbones.
   T4  training budget: each recipe of "budget.recipes", one run per seed of "budget.seeds"
       with --steps max_steps --snapshot-steps snapshot_steps --eval-fraction eval_fraction
-      --eval-every eval_every; every snapshot is scored: AUROC per OOD set and mean, the
+      --eval-every eval_every (step 0 = the initialisation: with --init gaussian the closed-form
+      Gaussian fit); every snapshot is scored: AUROC per OOD set and mean, the
       held-out ID NLL the training recorded at that step (summary "heldout_nll") and the NLL
       of the ID test set (-mean log p from `oodflow score --scores`), against steps.
   T5  cost: mean training seconds (the flow's summary: the training loop alone), steps and
@@ -82,9 +83,9 @@ Config keys (paths relative to the repository; data paths relative to "data"):
                      seeds, options: train arguments added to every T6 run unless its recipe
                      sets them (default: an --eval-fraction so that the summary has a held-out
                      NLL)} of T6
-  quick              what --quick changes: seeds, backbones (names), train_options (set in
-                     every T1/T3/T6 training, replacing the recipe's own value: a few
-                     --steps), budget and selection (keys merged into those)
+  quick              what --quick changes: seeds, backbones and baselines (names kept),
+                     train_options (set in every T1/T3/T6 training, replacing the recipe's own
+                     value: a few --steps), budget and selection (keys merged into those)
 """
 
 import argparse
@@ -524,7 +525,7 @@ class Study:
             best = max(baselines, key=lambda m: mean_of(self.per_seed(bname, m)))
             best_value = mean_of(self.per_seed(bname, best))
             diff = 100 * (mean_of(mine) - best_value)
-            need = -margins[b["kind"]]
+            need = -margins[b["kind"]] + 0.0  # + 0.0: no "-0.00"
             holds = diff >= need - 1e-9
             verdicts.append({"backbone": bname, "kind": b["kind"], "recipe": rec,
                              "recipe_auroc": mean_of(mine), "best_baseline": best,
@@ -589,7 +590,7 @@ class Study:
         backbones = [self.by_name[n] for n in names if n in self.by_name]
         seeds = [int(s) for s in cfg.get("seeds", [self.seeds[0]])]
         max_steps = int(cfg["max_steps"])
-        steps = sorted({int(s) for s in cfg["snapshot_steps"] if 0 < int(s) <= max_steps})
+        steps = sorted({int(s) for s in cfg["snapshot_steps"] if 0 <= int(s) <= max_steps})
         extra = ["--steps", str(max_steps), "--snapshot-steps", ",".join(map(str, steps)),
                  "--eval-fraction", str(cfg.get("eval_fraction", 0.05)),
                  "--eval-every", str(cfg.get("eval_every", 10))]
@@ -607,7 +608,7 @@ class Study:
             self.log(f"T4 [{i}/{len(jobs)}] {what}: "
                      + (f"made in {record['seconds']:.0f} s" if made else "reused")
                      + f"; scoring {len(steps)} snapshots")
-            self.cost((bname, f"budget:{r}", s), model, record)
+            self.cost((bname, f"T4 {r}", s), model, record)
             summary = train_summary(model)
             for step in steps:
                 snapshot = f"{stem}.step{step}.safetensors"
@@ -654,11 +655,11 @@ class Study:
     def t5(self, recipes, baselines):
         methods = list(dict.fromkeys(m for (_, m, _) in self.costs))
         ordered = [m for m in recipes if m in methods] + [m for m in methods if m.startswith(
-            "budget:")] + [m for m in baselines if m in methods]
+            "T4 ")] + [m for m in baselines if m in methods]
         header = ["recipe"] + [b["name"] for b in self.backbones]
         rows = []
         for m in ordered:
-            row = [f"`{m}`"]
+            row = [f"`{m[3:]}` (T4)" if m.startswith("T4 ") else f"`{m}`"]
             for b in self.backbones:
                 keys = [k for k in self.costs if k[0] == b["name"] and k[1] == m]
                 if not keys:
@@ -666,7 +667,7 @@ class Study:
                     continue
                 if m in baselines:
                     v = [self.costs[k]["wall"] for k in keys]
-                    row.append(fmt(v, 1.0, 1) + " (fit wall)")
+                    row.append(fmt(v, 1.0, 1) + " s (fit wall)")
                     self.record("T5", b["name"], m, "fit_wall_seconds", mean_of(v))
                     continue
                 secs = [self.costs[k]["seconds"] for k in keys]
@@ -680,7 +681,7 @@ class Study:
             rows.append(row)
         return (f"## {TITLES['T5']}\n\n"
                 "Flows: training seconds from the model file's summary (the training loop, "
-                "mean ± sd over the seeds), steps and samples/s; `budget:` rows are T4's runs "
+                "mean ± sd over the seeds), steps and samples/s; the (T4) rows are T4's runs "
                 "(with their held-out evaluations and snapshots). Baselines: the wall seconds "
                 "of `oodflow fit` (loading included), as measured when the model was made; "
                 "a reused model keeps the seconds of the run that made it. Measured on a "
@@ -938,6 +939,8 @@ def apply_quick(config):
     if "backbones" in quick:
         out["backbones"] = [b for b in config["backbones"] if b["name"] in quick["backbones"]]
     out["train_options"] = quick.get("train_options", [])
+    if "baselines" in quick:
+        out["baselines"] = {n: a for n, a in config["baselines"].items() if n in quick["baselines"]}
     for key in ("budget", "selection"):
         if key in quick:
             out[key] = merge(config.get(key, {}), quick[key])
@@ -1056,6 +1059,10 @@ def main(argv=None):
     except BenchmarkError as e:
         print(f"flow_study: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\nflow_study: interrupted; every finished model is kept: run the same command "
+              "again to continue", file=sys.stderr)
+        return 130
     print()
     with open(paths[0]) as f:
         print(f.read())
