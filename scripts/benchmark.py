@@ -132,7 +132,6 @@ class Benchmark:
                                  "(bash scripts/build.sh)")
         self.cache = os.path.join(self.data, "features")
         os.makedirs(self.cache, exist_ok=True)
-        os.makedirs(os.path.join(self.out, "flows"), exist_ok=True)
         self.extracted = 0
         self.reused = 0
         self.fitted = set()
@@ -194,6 +193,7 @@ class Benchmark:
         return ood_metrics(report)
 
     def run(self):
+        os.makedirs(os.path.join(self.out, "flows"), exist_ok=True)
         rows = []
         for backbone in self.config["backbones"]:
             bname = backbone["name"]
