@@ -109,6 +109,7 @@ class GaussianDetector : public Detector {
     // Written only when not "none", so that files of the default stay as before.
     if (normalizer_.kind() != Normalization::kNone) {
       settings["normalize"] = normalization_name(normalizer_.kind());
+      s.format_version = 2;
     }
     if (normalizer_.kind() == Normalization::kStandardize) {
       auto array = [](const std::vector<float>& v) {

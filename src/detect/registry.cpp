@@ -266,7 +266,7 @@ void save_detector_state(const std::string& path, const Detector& detector,
   }
   std::map<std::string, std::string> records = metadata;
   records["format"] = kDetectorFormat;
-  records["format_version"] = std::to_string(kDetectorFormatVersion);
+  records["format_version"] = std::to_string(state.format_version);
   records["detector"] = detector.name();
   records["settings"] = state.settings;
   if (calibration != nullptr) {

@@ -60,7 +60,7 @@ void save_flow(const std::string& path, Flow& flow, const Normalizer& normalizer
     meta[io::kCalibrationKey] = io::calibration_json(*calibration);
   }
   meta["format"] = kFlowFormat;
-  meta["format_version"] = std::to_string(kFlowFormatVersion);
+  meta["format_version"] = flow.config().base == "normal" ? "1" : "2";
   meta["flow"] = to_json_text(flow.config());
   meta["preprocessing"] =
       nlohmann::json{{"normalize", normalization_name(normalizer.kind())}}.dump();
@@ -75,10 +75,10 @@ LoadedFlow load_flow(const std::string& path) {
                 "'" << path << "' is not an oodflow flow file (metadata format is '"
                     << (format == meta.end() ? std::string("missing") : format->second) << "')");
   const auto version = meta.find("format_version");
-  OODFLOW_CHECK(version != meta.end() && version->second == std::to_string(kFlowFormatVersion),
+  OODFLOW_CHECK(version != meta.end() && (version->second == "1" || version->second == "2"),
                 "'" << path << "' has flow format version "
                     << (version == meta.end() ? std::string("missing") : version->second)
-                    << "; this oodflow reads version " << kFlowFormatVersion);
+                    << "; this oodflow reads versions 1 to " << kFlowFormatVersion);
   OODFLOW_CHECK(meta.count("flow") && meta.count("preprocessing"),
                 "'" << path << "' lacks the flow or preprocessing record (corrupt)");
   const FlowConfig config = flow_config_from_json_text(meta.at("flow"), path);

@@ -81,6 +81,14 @@ std::shared_ptr<Flow> make_flow(const std::string& base, std::uint64_t seed,
   return std::make_shared<Flow>(c);
 }
 
+TrainSettings quick_settings(std::int64_t steps, std::int64_t batch_size, double lr = 1e-3) {
+  TrainSettings s;
+  s.lr = lr;
+  s.steps = steps;
+  s.batch_size = batch_size;
+  return s;
+}
+
 std::vector<std::int64_t> all_rows(std::int64_t n) {
   std::vector<std::int64_t> rows(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
@@ -183,10 +191,7 @@ TEST(Recipes, ClassBaseTrainsOnLabelsAndNeedsThem) {
   const io::FeatureFile file = write_rows(dir, rows);
   const std::vector<std::int64_t> listed = all_rows(rows.rows);
   const ClassIndex classes = index_classes(file, listed, "the test");
-  TrainSettings s;
-  s.lr = 3e-3;
-  s.steps = 60;
-  s.batch_size = 100;
+  const TrainSettings s = quick_settings(60, 100, 3e-3);
   auto flow = make_flow("class", 5);
   const TrainSummary summary =
       train_flow(*flow, file, Normalizer(Normalization::kNone), s, &listed, &classes.of_row);
@@ -227,10 +232,7 @@ TEST(Recipes, StepsSetTheBudgetWhateverTheDataSize) {
   test::TempDir dir;
   const LabelledRows rows = labelled_rows(700, 5);
   const io::FeatureFile file = write_rows(dir, rows);
-  TrainSettings s;
-  s.lr = 1e-3;
-  s.batch_size = 100;
-  s.steps = 23;  // 3 epochs of 7 batches and 2 batches more
+  const TrainSettings s = quick_settings(23, 100);  // 3 epochs of 7 batches and 2 more
   auto flow = make_flow("normal", 2);
   const TrainSummary summary = train_flow(*flow, file, Normalizer(), s);
   EXPECT_EQ(summary.steps, 23);
@@ -242,10 +244,7 @@ TEST(Recipes, NoiseChangesTheFlowButTheSeedStillFixesIt) {
   test::TempDir dir;
   const LabelledRows rows = labelled_rows(600, 6);
   const io::FeatureFile file = write_rows(dir, rows);
-  TrainSettings s;
-  s.lr = 1e-3;
-  s.steps = 12;
-  s.batch_size = 100;
+  TrainSettings s = quick_settings(12, 100);
   auto plain = make_flow("normal", 9);
   train_flow(*plain, file, Normalizer(), s);
   s.noise = 0.05;
@@ -267,10 +266,8 @@ TEST(Recipes, EarlyStoppingKeepsTheFlowWithTheLowestHeldOutNll) {
   test::TempDir dir;
   const LabelledRows rows = labelled_rows(1000, 7);
   const io::FeatureFile file = write_rows(dir, rows);
-  TrainSettings s;
-  s.lr = 0.05;  // large enough that the held-out NLL stops improving and oscillates
-  s.steps = 200;
-  s.batch_size = 50;
+  // lr large enough that the held-out NLL stops improving and oscillates
+  TrainSettings s = quick_settings(200, 50, 0.05);
   s.eval_fraction = 0.2;
   s.eval_every = 5;
   s.early_stopping = 3;

@@ -9,6 +9,7 @@
 #include "oodflow/core/error.h"
 #include "oodflow/detect/detector.h"
 #include "oodflow/io/feature_file.h"
+#include "oodflow/io/safetensors.h"
 #include "oodflow/pipeline/fit_command.h"
 #include "oodflow/pipeline/model.h"
 #include "test_util.h"
@@ -61,6 +62,12 @@ Rows l2_normalised(Rows r) {
   return r;
 }
 
+// Files that older oodflows would misread are written as version 2 (they refuse it).
+std::string format_version(const std::string& path) {
+  const io::SafetensorsFile file(path);
+  return file.view().metadata.at("format_version");
+}
+
 pipeline::FitOptions fit_options(const std::string& detector, const std::string& features,
                                  const std::string& out) {
   pipeline::FitOptions f;
@@ -88,6 +95,8 @@ TEST(RecipeCommands, GaussianControlsOnL2FeaturesEqualFitsOnNormalisedFeatures) 
                                   dir.path(name + "_oracle.safetensors")));
     const pipeline::Model model = pipeline::load_model(control.out, "cpu");
     EXPECT_EQ(model.label, name + " (l2)");
+    EXPECT_EQ(format_version(control.out), "2");
+    EXPECT_EQ(format_version(dir.path(name + "_oracle.safetensors")), "1");
     const std::vector<double> got =
         test::model_scores(control.out, io::FeatureFile::open(dir.path("test.safetensors")));
     const std::vector<double> expected =
@@ -159,6 +168,7 @@ TEST(RecipeCommands, ClassBasedFlowStartsAsMahalanobisPlusPlus) {
   flow.train.snapshot_steps = {0};
   pipeline::run_fit(f);
   ASSERT_TRUE(test::file_exists(dir.path("flow.step0.safetensors")));
+  EXPECT_EQ(format_version(f.out), "2");
   EXPECT_NE(pipeline::load_model(f.out, "cpu").record.find("\"base\":\"class\""),
             std::string::npos);
 

@@ -42,7 +42,10 @@ namespace oodflow::detect {
 
 /// Metadata `format` of baseline detector files (flows have flow::kFlowFormat).
 inline constexpr const char* kDetectorFormat = "oodflow.detector";
-inline constexpr int kDetectorFormatVersion = 1;
+/// The newest detector file version this oodflow reads. Files are written with the lowest
+/// version that holds them (DetectorState::format_version), so older oodflows still read what
+/// they can and refuse, naming the version, what they would misread.
+inline constexpr int kDetectorFormatVersion = 2;
 
 /// Settings of the flow models (glow, realnvp); the defaults are the paper's recipe.
 struct FlowOptions {
@@ -141,6 +144,9 @@ struct DetectorState {
   };
   std::map<std::string, Array> arrays;
   std::string settings = "{}";
+  /// Format version the file needs: 1, or 2 for settings that version-1 readers would ignore
+  /// (gaussian/mahalanobis with a --normalize other than none).
+  int format_version = 1;
 };
 
 class Detector {

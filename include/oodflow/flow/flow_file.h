@@ -14,7 +14,10 @@
 namespace oodflow::flow {
 
 inline constexpr const char* kFlowFormat = "oodflow.flow";
-inline constexpr int kFlowFormatVersion = 1;
+/// The newest flow file version this oodflow reads: 2 adds the class base (FlowConfig::base),
+/// which a version-1 reader would silently score as a normal base. Flows with the normal base
+/// are still written as version 1.
+inline constexpr int kFlowFormatVersion = 2;
 
 struct LoadedFlow {
   std::shared_ptr<Flow> flow;
