@@ -8,8 +8,10 @@
 #      classes (sandal, sneaker, bag, ankle boot);
 #   3. hard near-OOD: the same ResNet trained on T-shirt/top, trouser, dress, sandal, sneaker
 #      and bag; OOD = pullover, coat, shirt and ankle boot, each with a close ID sibling.
-# Each: extract -> train (glow, one epoch, 10% of the ID training samples held out to
-# calibrate the thresholds) -> score; prints the metrics table and writes report.json,
+# Each: extract -> train the paper's glow (one epoch) and the recommended recipe
+# (configs/recommended.json), fit the Mahalanobis++ control (mahalanobis on L2-normalised
+# features; 10% of the ID training samples held out to calibrate the thresholds) -> score
+# all three; prints the metrics table and writes report.json,
 # report.html (plots) and scores.csv to out/demo/{far,near,near_hard}/ (or
 # $OODFLOW_DEMO_DIR). Then detect judges the MNIST images one by one at the calibrated 95%
 # threshold (out/demo/far/verdicts_mnist.csv).
@@ -26,6 +28,18 @@ backbones="$here/configs/backbones"
 # every core (the fastest setting measured: docs/threads.md).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 start=$SECONDS
+
+models() {  # part, ID training features: the paper's flow, the recommended flow, the control
+  local part="$1" train="$2"
+  "$oodflow" train --config "$here/configs/glow.json" --features "$train" \
+    --out "$out/$part/flow.safetensors"
+  "$oodflow" train --config "$here/configs/recommended.json" --features "$train" \
+    --out "$out/$part/recommended.safetensors"
+  "$oodflow" fit --detector mahalanobis --normalize l2 --features "$train" \
+    --out "$out/$part/mahalanobis_l2.safetensors"
+  scored=(--model "$out/$part/flow.safetensors" --model "$out/$part/recommended.safetensors"
+    --model "$out/$part/mahalanobis_l2.safetensors")
+}
 
 extract() {  # backbone, data, output name, extra options
   local model="$1" source="$2" name="$3"
@@ -44,9 +58,8 @@ extract fmnist_resnet.pt "$data/mnist/t10k-images-idx3-ubyte" mnist
 for set in gaussian_noise uniform_noise fmnist_vflip fmnist_inverted; do
   extract fmnist_resnet.pt "$data/generated/$set.npy" "$set"
 done
-"$oodflow" train --config "$here/configs/glow.json" --features "$features/fmnist_train.safetensors" \
-  --out "$out/far/flow.safetensors"
-"$oodflow" score --model "$out/far/flow.safetensors" --id "$features/fmnist_test.safetensors" \
+models far "$features/fmnist_train.safetensors"
+"$oodflow" score "${scored[@]}" --id "$features/fmnist_test.safetensors" \
   --ood mnist="$features/mnist.safetensors" \
   --ood gaussian_noise="$features/gaussian_noise.safetensors" \
   --ood uniform_noise="$features/uniform_noise.safetensors" \
@@ -63,9 +76,8 @@ gen="$data/generated"
 extract fmnist6_resnet.pt "$gen/fmnist_train_id6.npy" train_id6 --labels "$gen/fmnist_train_id6_labels.npy"
 extract fmnist6_resnet.pt "$gen/fmnist_test_id6.npy" test_id6 --labels "$gen/fmnist_test_id6_labels.npy"
 extract fmnist6_resnet.pt "$gen/fmnist_test_ood4.npy" held_out4
-"$oodflow" train --config "$here/configs/glow.json" --features "$features/train_id6.safetensors" \
-  --out "$out/near/flow.safetensors"
-"$oodflow" score --model "$out/near/flow.safetensors" --id "$features/test_id6.safetensors" \
+models near "$features/train_id6.safetensors"
+"$oodflow" score "${scored[@]}" --id "$features/test_id6.safetensors" \
   --ood held_out_classes="$features/held_out4.safetensors" \
   --out "$out/near/report.json" --scores "$out/near/scores.csv" --html "$out/near/report.html"
 
@@ -75,9 +87,8 @@ mkdir -p "$features"
 extract fmnist_hard6_resnet.pt "$gen/fmnist_train_hard6.npy" train_hard6 --labels "$gen/fmnist_train_hard6_labels.npy"
 extract fmnist_hard6_resnet.pt "$gen/fmnist_test_hard6.npy" test_hard6 --labels "$gen/fmnist_test_hard6_labels.npy"
 extract fmnist_hard6_resnet.pt "$gen/fmnist_test_hard_ood4.npy" hard_ood4
-"$oodflow" train --config "$here/configs/glow.json" --features "$features/train_hard6.safetensors" \
-  --out "$out/near_hard/flow.safetensors"
-"$oodflow" score --model "$out/near_hard/flow.safetensors" --id "$features/test_hard6.safetensors" \
+models near_hard "$features/train_hard6.safetensors"
+"$oodflow" score "${scored[@]}" --id "$features/test_hard6.safetensors" \
   --ood near_siblings="$features/hard_ood4.safetensors" \
   --out "$out/near_hard/report.json" --scores "$out/near_hard/scores.csv" --html "$out/near_hard/report.html"
 

@@ -826,10 +826,23 @@ class Study:
             summary[r] = {"proxy_auroc": mean, "seed_sd": 0.0 if sd is None else sd,
                           "seconds": mean_of(per_seed(r, "seconds")),
                           "heldout_nll": mean_of(per_seed(r, "heldout_nll"))}
-        best = max(recipes, key=lambda r: summary[r]["proxy_auroc"])
-        tied = [r for r in recipes if summary[best]["proxy_auroc"] - summary[r]["proxy_auroc"]
-                <= max(summary[best]["seed_sd"], summary[r]["seed_sd"]) + 1e-12]
-        pick = min(tied, key=lambda r: (summary[r]["seconds"], recipes.index(r)))
+        for r in recipes:
+            _, nll_sd = stats(per_seed(r, "heldout_nll"))
+            summary[r]["nll_seed_sd"] = 0.0 if nll_sd is None else nll_sd
+        # The criterion: "heldout_nll" (lowest wins) or "proxy_auroc" (highest wins); the
+        # other one is shown and its own pick named, so that a reader sees where they part.
+        criterion = cfg.get("criterion", "proxy_auroc")
+
+        def pick_by(key, sd_key, higher):
+            sign = 1 if higher else -1
+            best = max(recipes, key=lambda r: sign * summary[r][key])
+            tied = [r for r in recipes if sign * (summary[best][key] - summary[r][key])
+                    <= max(summary[best][sd_key], summary[r][sd_key]) + 1e-12]
+            return min(tied, key=lambda r: (summary[r]["seconds"], recipes.index(r))), tied
+
+        by_proxy, tied_proxy = pick_by("proxy_auroc", "seed_sd", True)
+        by_nll, tied_nll = pick_by("heldout_nll", "nll_seed_sd", False)
+        pick, tied = (by_nll, tied_nll) if criterion == "heldout_nll" else (by_proxy, tied_proxy)
         rows = []
         for r in recipes:
             ood = "—"
@@ -843,11 +856,14 @@ class Study:
         goal = self.config.get("goal", {}).get("recipe", "recommended")
         same = pick == goal or (goal in self.config["recipes"] and
                                 self.config["recipes"][pick] == self.config["recipes"][goal])
-        rule = ("**Selection rule**: the recipe with the highest mean proxy AUROC (over the "
-                "selection backbones, their left-out classes and the seeds) is the candidate; "
-                "every recipe whose mean is within the seed spread of it (the larger sample sd "
-                "over the seeds of the two; with one seed only an exact tie) ties with it, and "
-                "of the tied recipes the one with the lowest mean training seconds is picked.")
+        measure = ("the lowest mean held-out ID NLL" if criterion == "heldout_nll" else
+                   "the highest mean proxy AUROC")
+        rule = (f"**Selection rule** (config `selection.criterion` = `{criterion}`): the recipe "
+                f"with {measure} (over the selection backbones, their left-out classes and the "
+                "seeds) is the candidate; every recipe whose mean is within the seed spread of "
+                "it (the larger sample sd over the seeds of the two; with one seed only an "
+                "exact tie) ties with it, and of the tied recipes the one with the lowest mean "
+                "training seconds is picked.")
         out.append(f"**Summary** over {', '.join(b['name'] for b in backbones)}: proxy AUROC % "
                    "(mean ± seed sd), held-out NLL, training seconds; `OOD AUROC`: the mean over "
                    "the same backbones of T1/T3's mean AUROC on the real OOD sets, where this "
@@ -855,10 +871,13 @@ class Study:
         out.append(table(["recipe", "proxy AUROC", "held-out NLL", "seconds", "OOD AUROC",
                           "selection"], rows))
         out.append(rule + "\n")
+        out.append(f"By held-out NLL the pick would be `{by_nll}`; by the proxy AUROC, "
+                   f"`{by_proxy}`.\n")
         out.append(f"The rule picks **`{pick}`** (tied: {', '.join(f'`{r}`' for r in tied)}); "
                    f"the config's `{goal}` recipe is "
                    + ("the same recipe.\n" if same else "a different one.\n"))
-        return "\n".join(out), {"pick": pick, "tied": tied, "summary": summary, "rule": rule}
+        return "\n".join(out), {"pick": pick, "tied": tied, "summary": summary, "rule": rule,
+                                "by_nll": by_nll, "by_proxy": by_proxy}
 
     # -- the whole study
 
