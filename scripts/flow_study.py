@@ -76,6 +76,8 @@ Config keys (paths relative to the repository; data paths relative to "data"):
                      recorded in the cached features, which may be another checkout's)
   main               recipe names of T1 (and T5)
   ablation           recipe names of T3 (and T5)
+  ablation_backbones the backbones T3 trains its recipes on (default: all; the recipes of
+                     "main" are trained on every backbone)
   goal               {recipe, reference, far_margin, near_margin} of T2 and T3
   budget             {recipes, backbones (null = all), seeds, max_steps, snapshot_steps,
                      eval_fraction, eval_every} of T4
@@ -448,9 +450,11 @@ class Study:
 
     def run_grid(self, recipes, baselines):
         jobs = []
+        main = set(self.config.get("main", []))
         for b in self.backbones:
             jobs += [(b, "baseline", name, None) for name in baselines]
-            jobs += [(b, "recipe", name, s) for name in recipes for s in self.seeds]
+            jobs += [(b, "recipe", name, s) for name in recipes for s in self.seeds
+                     if name in main or b in self.ablation_backbones()]
         jobs = [j for j in jobs if (j[0]["name"], j[2], j[3]) not in self.grid]
         for i, (b, kind, name, seed) in enumerate(jobs, 1):
             bname = b["name"]
@@ -473,6 +477,11 @@ class Study:
             self.cost((bname, name, seed), model, record)
             self.log(f"grid [{i}/{len(jobs)}] {what}: "
                      + (f"made in {record['seconds']:.0f} s" if made else "reused"))
+
+    def ablation_backbones(self):
+        """The backbones of T3: "ablation_backbones" of the config, or every backbone."""
+        names = self.config.get("ablation_backbones")
+        return [b for b in self.backbones if names is None or b["name"] in names]
 
     def seeds_of(self, bname, method):
         return [None] if (bname, method, None) in self.grid else self.seeds
@@ -551,14 +560,15 @@ class Study:
     def t3(self, recipes):
         goal = self.config.get("goal", {})
         reference = goal.get("reference", "paper")
-        kinds = [k for k in ("far", "near") if any(b["kind"] == k for b in self.backbones)]
-        header = ["recipe"] + [b["name"] for b in self.backbones] + [f"mean {k}" for k in kinds]
+        backbones = self.ablation_backbones()
+        kinds = [k for k in ("far", "near") if any(b["kind"] == k for b in backbones)]
+        header = ["recipe"] + [b["name"] for b in backbones] + [f"mean {k}" for k in kinds]
         rows = []
         ref = {b["name"]: mean_of(self.per_seed(b["name"], reference))
-               for b in self.backbones} if reference in recipes else {}
+               for b in backbones} if reference in recipes else {}
         for r in recipes:
             row = [f"`{r}`"]
-            for b in self.backbones:
+            for b in backbones:
                 v = self.per_seed(b["name"], r)
                 cell = fmt(v)
                 if ref and r != reference:
@@ -566,7 +576,7 @@ class Study:
                 row.append(cell)
                 self.record("T3", b["name"], r, "auroc", mean_of(v), "mean")
             for k in kinds:
-                mine = [b for b in self.backbones if b["kind"] == k]
+                mine = [b for b in backbones if b["kind"] == k]
                 per_seed = [mean_of([self.per_seed(b["name"], r)[i] for b in mine])
                             for i in range(len(self.seeds))]
                 cell = fmt(per_seed)
