@@ -167,6 +167,23 @@ def resolve_recipe_paths(args):
 _hashes = {}
 
 
+def recipe_signature(args):
+    """A recipe's arguments with each --config file replaced by its settings (without
+    "_comment"), so that two spellings of one recipe compare equal."""
+    out, args = [], [str(a) for a in args]
+    i = 0
+    while i < len(args):
+        if args[i] == "--config" and i + 1 < len(args):
+            with open(resolve(ROOT, args[i + 1])) as f:
+                settings = {k: v for k, v in json.load(f).items() if k != "_comment"}
+            out.append(json.dumps(settings, sort_keys=True))
+            i += 2
+        else:
+            out.append(args[i])
+            i += 1
+    return out
+
+
 def file_hash(path):
     """SHA-256 of a file, remembered while its size and modification time stay the same."""
     st = os.stat(path)
@@ -865,7 +882,8 @@ class Study:
             self.record("T6", "all", r, "proxy_auroc", summary[r]["proxy_auroc"], "mean")
         goal = self.config.get("goal", {}).get("recipe", "recommended")
         same = pick == goal or (goal in self.config["recipes"] and
-                                self.config["recipes"][pick] == self.config["recipes"][goal])
+                                recipe_signature(self.config["recipes"][pick]) ==
+                                recipe_signature(self.config["recipes"][goal]))
         measure = ("the lowest mean held-out ID NLL" if criterion == "heldout_nll" else
                    "the highest mean proxy AUROC")
         rule = (f"**Selection rule** (config `selection.criterion` = `{criterion}`): the recipe "
