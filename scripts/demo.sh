@@ -69,27 +69,23 @@ models far "$features/fmnist_train.safetensors"
 "$oodflow" detect --model "$out/far/flow.safetensors" --images "$data/mnist/t10k-images-idx3-ubyte" \
   --out "$out/far/verdicts_mnist.csv"
 
-# 2. Near-OOD: held-out classes.
-features="$out/near/features"
-mkdir -p "$features"
+# 2 and 3. Near-OOD: a backbone trained on 6 classes, OOD = the test images of the other 4.
+near_split() {  # part, backbone, ID name (generated/fmnist_{train,test}_NAME), OOD file, OOD set
+  local part="$1" model="$2" id="$3" ood="$4" set="$5"
+  features="$out/$part/features"
+  mkdir -p "$features"
+  extract "$model" "$gen/fmnist_train_$id.npy" "train_$id" --labels "$gen/fmnist_train_${id}_labels.npy"
+  extract "$model" "$gen/fmnist_test_$id.npy" "test_$id" --labels "$gen/fmnist_test_${id}_labels.npy"
+  extract "$model" "$gen/$ood.npy" "$ood"
+  models "$part" "$features/train_$id.safetensors"
+  "$oodflow" score "${scored[@]}" --id "$features/test_$id.safetensors" \
+    --ood "$set=$features/$ood.safetensors" \
+    --out "$out/$part/report.json" --scores "$out/$part/scores.csv" --html "$out/$part/report.html"
+}
 gen="$data/generated"
-extract fmnist6_resnet.pt "$gen/fmnist_train_id6.npy" train_id6 --labels "$gen/fmnist_train_id6_labels.npy"
-extract fmnist6_resnet.pt "$gen/fmnist_test_id6.npy" test_id6 --labels "$gen/fmnist_test_id6_labels.npy"
-extract fmnist6_resnet.pt "$gen/fmnist_test_ood4.npy" held_out4
-models near "$features/train_id6.safetensors"
-"$oodflow" score "${scored[@]}" --id "$features/test_id6.safetensors" \
-  --ood held_out_classes="$features/held_out4.safetensors" \
-  --out "$out/near/report.json" --scores "$out/near/scores.csv" --html "$out/near/report.html"
-
-# 3. Hard near-OOD: every held-out class has a close ID sibling.
-features="$out/near_hard/features"
-mkdir -p "$features"
-extract fmnist_hard6_resnet.pt "$gen/fmnist_train_hard6.npy" train_hard6 --labels "$gen/fmnist_train_hard6_labels.npy"
-extract fmnist_hard6_resnet.pt "$gen/fmnist_test_hard6.npy" test_hard6 --labels "$gen/fmnist_test_hard6_labels.npy"
-extract fmnist_hard6_resnet.pt "$gen/fmnist_test_hard_ood4.npy" hard_ood4
-models near_hard "$features/train_hard6.safetensors"
-"$oodflow" score "${scored[@]}" --id "$features/test_hard6.safetensors" \
-  --ood near_siblings="$features/hard_ood4.safetensors" \
-  --out "$out/near_hard/report.json" --scores "$out/near_hard/scores.csv" --html "$out/near_hard/report.html"
+# The garments: OOD = sandal, sneaker, bag, ankle boot.
+near_split near fmnist6_resnet.pt id6 fmnist_test_ood4 held_out_classes
+# Hard: every held-out class has a close ID sibling.
+near_split near_hard fmnist_hard6_resnet.pt hard6 fmnist_test_hard_ood4 near_siblings
 
 echo "demo: reports in $out/{far,near,near_hard}/report.{json,html}, verdicts in $out/far/verdicts_mnist.csv ($((SECONDS - start)) s after set-up)"
