@@ -240,6 +240,16 @@ class Benchmark:
         self.reports.append(path)
 
 
+def load_config(path, prog):
+    """The JSON config at `path`, or None after a one-line error on stderr."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        print(f"{prog}: error: cannot read config '{path}': {e}", file=sys.stderr)
+        return None
+
+
 def summarise(backbone, ood, detector, epochs, reports):
     row = {"backbone": backbone, "ood": ood, "detector": detector, "epochs": epochs,
            "seeds": len(reports)}
@@ -340,11 +350,8 @@ def main(argv=None):
     parser.add_argument("--out", default=None,
                         help="output folder (default out/benchmark/<config name>)")
     args = parser.parse_args(argv)
-    try:
-        with open(args.config) as f:
-            config = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        print(f"benchmark: error: cannot read config '{args.config}': {e}", file=sys.stderr)
+    config = load_config(args.config, "benchmark")
+    if config is None:
         return 2
     for key in ("backbones", "detectors", "seeds"):
         if not config.get(key):

@@ -105,7 +105,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchmark  # noqa: E402  (scripts/benchmark.py: extraction cache, runner, reports)
-from benchmark import BenchmarkError, ood_metrics, resolve, run  # noqa: E402
+from benchmark import BenchmarkError, load_config, ood_metrics, resolve, run  # noqa: E402
 from write_features_example import load_safetensors, save_safetensors  # noqa: E402
 
 ROOT = benchmark.ROOT
@@ -1057,11 +1057,8 @@ def main(argv=None):
         if unknown or not only:
             parser.error(f"--only: unknown table(s) {', '.join(sorted(unknown))}; "
                          f"choose from {','.join(TABLES)}")
-    try:
-        with open(args.config) as f:
-            config = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        print(f"flow_study: error: cannot read config '{args.config}': {e}", file=sys.stderr)
+    config = load_config(args.config, "flow_study")
+    if config is None:
         return 2
     if args.quick:
         config = apply_quick(config)
