@@ -116,7 +116,6 @@ class FlowDetector : public Detector {
       snapshot = [this, stem = snapshot_stem(context.out)](std::int64_t step) {
         const std::string path = stem + ".step" + std::to_string(step) + ".safetensors";
         flow::save_flow(path, *flow_, normalizer_, {{"snapshot_step", std::to_string(step)}});
-        flow_->to(torch::Device(options_.train.device));
         spdlog::debug("wrote snapshot '{}'", path);
       };
     }
