@@ -58,6 +58,12 @@ deterministic baseline, fitted once; AUROC and FPR@95TPR in %):
       by the rule printed with the table: the best mean proxy AUROC; recipes within the seed
       spread of it (the larger sample sd of the two) tie, and the tie goes to the lower mean
       training seconds.
+  T7  seed ensembles: for each recipe of "ensemble.recipes", the flows of the seeds (T1's
+      models) scored together (`oodflow score --model ... --scores`); the ensemble of the first
+      k seeds scores a sample by the mean of their log-densities, and `oodflow metrics` gives
+      its AUROC, per OOD set and the mean, for k = 1 (each seed alone: mean ± sd) up to every
+      seed; beside it the best baseline (as T2) and the training cost (k x one flow's seconds).
+      Nothing is trained: the score files of the seeds are averaged.
 
 Config keys (paths relative to the repository; data paths relative to "data"):
   data, extract      as scripts/benchmark.py: the data cache (default $OODFLOW_DATA or
@@ -85,6 +91,7 @@ Config keys (paths relative to the repository; data paths relative to "data"):
                      seeds, options: train arguments added to every T6 run unless its recipe
                      sets them (default: an --eval-fraction so that the summary has a held-out
                      NLL)} of T6
+  ensemble           {recipes} of T7 (trained on every backbone and seed, as "main")
   quick              what --quick changes: seeds, backbones and baselines (names kept),
                      train_options (set in every T1/T3/T6 training, replacing the recipe's own
                      value: a few --steps), budget and selection (keys merged into those)
@@ -109,7 +116,7 @@ from benchmark import BenchmarkError, load_config, ood_metrics, resolve, run  # 
 from write_features_example import load_safetensors, save_safetensors  # noqa: E402
 
 ROOT = benchmark.ROOT
-TABLES = ("T1", "T2", "T3", "T4", "T5", "T6")
+TABLES = ("T1", "T2", "T3", "T4", "T5", "T6", "T7")
 CSV_FIELDS = ("table", "backbone", "method", "set", "seed", "step", "class", "metric", "value")
 TITLES = {
     "T1": "T1. Main results",
@@ -118,6 +125,7 @@ TITLES = {
     "T4": "T4. Training budget",
     "T5": "T5. Cost",
     "T6": "T6. ID-only selection proxy (leave one class out)",
+    "T7": "T7. Seed ensembles",
 }
 
 
@@ -468,10 +476,11 @@ class Study:
     def run_grid(self, recipes, baselines):
         jobs = []
         main = set(self.config.get("main", []))
+        ensemble = set(self.config.get("ensemble", {}).get("recipes", []))
         for b in self.backbones:
             jobs += [(b, "baseline", name, None) for name in baselines]
             jobs += [(b, "recipe", name, s) for name in recipes for s in self.seeds
-                     if name in main or b in self.ablation_backbones()]
+                     if name in main or name in ensemble or b in self.ablation_backbones()]
         jobs = [j for j in jobs if (j[0]["name"], j[2], j[3]) not in self.grid]
         for i, (b, kind, name, seed) in enumerate(jobs, 1):
             bname = b["name"]
@@ -715,6 +724,104 @@ class Study:
                 "machine that may be shared: compare within a column.\n\n"
                 + table(header, rows))
 
+    # -- T7: seed ensembles
+
+    def ensemble_metrics(self, b, recipe):
+        """{k: {ood: metrics}} of the ensembles of the first k seeds' flows of RECIPE on
+        backbone B (k = 2 .. number of seeds): mean log-density, then `oodflow metrics`.
+        The first seed alone goes the same way and must give its own report's AUROC."""
+        bname, sets = b["name"], self.sets(b)
+        models = [os.path.join(self.models, bname, f"{recipe}.seed{s}.safetensors")
+                  for s in self.seeds]
+        stem = os.path.join(self.models, bname, f"ensemble.{recipe}")
+        command = ["score", *[x for m in models for x in ("--model", m)],
+                   "--id", sets["id_test"],
+                   *[x for name, path in sets["ood"].items() for x in ("--ood", f"{name}={path}")]]
+        key = fingerprint(command)
+        record = read_json(stem + ".json", {})
+        if record.get("score") == key:
+            return {int(k): v for k, v in record["results"].items()}
+        what = f"{bname}/{recipe} ensemble of {len(models)} seeds"
+        self.log(f"  score {what}")
+        scores = stem + ".scores.csv"
+        run([self.oodflow, "--quiet", *command, "--scores", scores], f"score {what}")
+        with open(scores, newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader)
+            if len(header) != 3 + len(models):
+                raise BenchmarkError(f"'{scores}': expected {3 + len(models)} columns "
+                                     f"(set, index, source, one per flow), found {len(header)}")
+            rows = list(reader)
+        names = [r[0] for r in rows]
+        log_density = np.array([[float(x) for x in r[3:]] for r in rows], dtype=np.float64)
+        os.remove(scores)
+        results = {}
+        for k in range(1, len(models) + 1):  # k = 1: a check of the averaging path
+            mean = log_density[:, :k].mean(axis=1)
+            path = f"{stem}.k{k}.csv"
+            with open(path, "w", newline="") as f:
+                writer = csv.writer(f, lineterminator="\n")
+                writer.writerow(["set", "score"])
+                writer.writerows((n, repr(float(v))) for n, v in zip(names, mean))
+            report = f"{stem}.k{k}.report.json"
+            run([self.oodflow, "--quiet", "metrics", "--id", path,
+                 *[x for name in sets["ood"] for x in ("--ood", f"{name}={path}")],
+                 "--out", report],
+                f"metrics {what}, k = {k}")
+            os.remove(path)
+            results[k] = ood_metrics(report)
+        alone = self.grid[(bname, recipe, self.seeds[0])]
+        for name in sets["ood"]:
+            if abs(results[1][name]["auroc"] - alone[name]["auroc"]) > 1e-6:
+                raise BenchmarkError(
+                    f"{what}: seed {self.seeds[0]} alone through the ensemble path gives AUROC "
+                    f"{results[1][name]['auroc']:.6f} on {name}, its own report "
+                    f"{alone[name]['auroc']:.6f}: the score columns are misread")
+        del results[1]
+        write_json(stem + ".json", {"score": key,
+                                    "results": {str(k): v for k, v in results.items()}})
+        return results
+
+    def t7(self, baselines):
+        recipes = self.config.get("ensemble", {}).get("recipes", [])
+        sizes = list(range(2, len(self.seeds) + 1))
+        header = (["backbone", "recipe", f"one flow (mean ± sd of {len(self.seeds)})"]
+                  + [f"ensemble of {k}" for k in sizes]
+                  + [f"gain of {sizes[-1] if sizes else 1} (points)", "best baseline",
+                     "training seconds (one flow)"])
+        rows = []
+        for b in self.backbones:
+            bname, oods = b["name"], list(b["ood"])
+            best = max(baselines, key=lambda m: mean_of(self.per_seed(bname, m))) \
+                if baselines else None
+            for r in recipes:
+                single = self.per_seed(bname, r)
+                results = self.ensemble_metrics(b, r) if sizes else {}
+                cells = [bname, f"`{r}`", fmt(single)]
+                for k in sizes:
+                    for ood in oods:
+                        self.record("T7", bname, r, "auroc", results[k][ood]["auroc"], ood,
+                                    step=f"k={k}")
+                    value = mean_of([results[k][o]["auroc"] for o in oods])
+                    self.record("T7", bname, r, "auroc", value, "mean", step=f"k={k}")
+                    cells.append(fmt([value]))
+                gain = (100 * (mean_of([results[sizes[-1]][o]["auroc"] for o in oods])
+                               - mean_of(single)) if sizes else 0.0)
+                cells.append(f"{gain:+.2f}")
+                cells.append(f"{best} {fmt(self.per_seed(bname, best))}" if best else "—")
+                seconds = [self.costs[(bname, r, s)]["seconds"] for s in self.seeds
+                           if (bname, r, s) in self.costs]
+                cells.append(fmt(seconds, 1.0, 1))
+                rows.append(cells)
+        return (f"## {TITLES['T7']}\n\n"
+                "Mean AUROC % over each backbone's OOD sets. An ensemble of k flows (the "
+                "same recipe, seeds "
+                f"{', '.join(map(str, self.seeds))}, the first k of them) scores a sample by "
+                "the mean of the k log-densities; it costs k times one flow's training and "
+                "scoring. `gain`: the largest ensemble minus the mean single flow. Nothing "
+                "here is trained: T1's flows are scored together and their per-sample scores "
+                "averaged.\n\n" + table(header, rows))
+
     # -- T6: ID-only selection proxy
 
     def subset_files(self, backbone, c):
@@ -920,7 +1027,7 @@ class Study:
                 if self.quick and name not in budget:
                     args = with_options(args, self.config.get("train_options", []))
                 rows.append([f"`{name}`", "`train " + " ".join(args) + "`"])
-        if {"T1", "T2", "T5"} & only:
+        if {"T1", "T2", "T5", "T7"} & only:
             rows += [[f"`{n}` (baseline)", "`fit " + " ".join(map(str, a)) + "`"]
                      for n, a in self.config["baselines"].items()]
         return table(["recipe", "arguments"], rows)
@@ -934,6 +1041,8 @@ def grid_recipes(config, only):
         recipes += config.get("main", [])
     if "T2" in only:
         recipes.append(goal.get("recipe", "recommended"))
+    if "T7" in only:
+        recipes += config.get("ensemble", {}).get("recipes", [])
     if {"T3", "T5"} & only:
         recipes += config.get("ablation", []) + [goal.get("reference", "paper")]
     return list(dict.fromkeys(recipes))
@@ -1037,8 +1146,8 @@ def write_outputs(study, config, args, only, sections, extras, stem):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="The flow study of issue 17: every table (T1 main, T2 goal check, T3 "
-                    "ablation, T4 training budget, T5 cost, T6 ID-only selection proxy) into "
-                    "one Markdown file.",
+                    "ablation, T4 training budget, T5 cost, T6 ID-only selection proxy, T7 "
+                    "seed ensembles) into one Markdown file.",
         epilog="See the module docstring (head of this file) for the tables and config keys.")
     parser.add_argument("--config", required=True, help="study JSON (configs/flow_study.json)")
     parser.add_argument("--out", default=None, help="output folder (default out/flow_study, "
@@ -1074,7 +1183,7 @@ def main(argv=None):
         study = Study(config, out_dir, oodflow, args.quick)
         baselines = list(config["baselines"])
         recipes = grid_recipes(config, only)
-        grid_baselines = baselines if {"T1", "T2", "T5"} & only else []
+        grid_baselines = baselines if {"T1", "T2", "T5", "T7"} & only else []
         sections, extras, times = {}, {}, {}
         if recipes or grid_baselines:
             t0 = time.monotonic()
@@ -1096,6 +1205,8 @@ def main(argv=None):
             t0 = time.monotonic()
             sections["T6"], extras["selection"] = study.t6(recipes)
             times["T6"] = time.monotonic() - t0
+        if "T7" in only:
+            sections["T7"] = study.t7(grid_baselines)
         if "T5" in only:
             sections["T5"] = study.t5(list(dict.fromkeys(
                 config.get("main", []) + config.get("ablation", []))), baselines)
