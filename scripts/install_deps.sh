@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev            # LibTorch 1.13 (CPU): tensors, autograd, optimisers, TorchScript
   libopenblas0-pthread    # fast BLAS for LibTorch (the reference BLAS is ~25x slower)
+  libfaiss-dev            # nearest-neighbour search (knn: exact and IVF), a static library
   libcli11-dev            # command line parsing and --config files
   libspdlog-dev           # logging
   nlohmann-json3-dev      # JSON configs, metadata and reports

@@ -32,7 +32,23 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
   sub->add_option("--k", d.k, "knn: the neighbour whose distance is the score")
       ->capture_default_str();
   sub->add_option("--block-size", d.block_size,
-                  "knn: training rows per block of the exact search (bounds its memory)")
+                  "knn: training rows per block of the exact search (bounds the part of the "
+                  "bank in memory at once)")
+      ->capture_default_str();
+  sub->add_option("--index", d.knn_index,
+                  "knn: flat = exact search (faiss's flat inner-product routine), or ivf = "
+                  "faiss's inverted-file index for large banks: a query scans --nprobe of "
+                  "--nlist lists; approximate, its recall against the exact search is measured "
+                  "on held-out ID rows at fit and recorded in the model file")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"flat", "ivf"}));
+  sub->add_option("--nlist", d.nlist,
+                  "knn --index ivf: number of lists (k-means centroids); 0 = 4 sqrt(N), at "
+                  "least 39 training rows per list")
+      ->capture_default_str();
+  sub->add_option("--nprobe", d.nprobe,
+                  "knn --index ivf: lists scanned per query (more = higher recall, slower); "
+                  "0 = 32 (at most --nlist)")
       ->capture_default_str();
   sub->add_option("--temperature", d.temperature, "energy: temperature T")->capture_default_str();
   sub->add_option("--shrinkage", d.shrinkage,

@@ -1,16 +1,22 @@
 // KNN: -||z - z_(k)|| for the L2-normalised feature z and its k-th nearest L2-normalised
 // training feature, k = 50 (Sun et al., "Out-of-Distribution Detection with Deep Nearest
 // Neighbors", ICML 2022). The training features are the detector's parameters; the search
-// is exact and blocked (detect/knn.h).
+// is faiss's, exact by default or through an IVF index (detect/knn.h).
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iomanip>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
 
 #include "detectors.h"
 #include "oodflow/core/defaults.h"
 #include "oodflow/core/error.h"
+#include "oodflow/core/sampling.h"
 #include "oodflow/detect/knn.h"
 #include "oodflow/io/safetensors.h"
 
@@ -39,20 +45,32 @@ std::vector<float> l2_normalised(const FeatureSet& data) {
   return out;
 }
 
-std::string knn_settings(std::int64_t k, std::int64_t block_size) {
-  return nlohmann::json{{"k", k}, {"block_size", block_size}}.dump();
-}
-
 void check_k(std::int64_t k, std::int64_t rows, const std::string& source) {
   OODFLOW_CHECK(k >= 1 && k <= rows, "knn: k = " << k << " needs at least that many training "
                                                  << "samples; '" << source << "' has " << rows);
 }
 
+// The automatic number of IVF lists: 4 sqrt(N), faiss's rule of thumb for a flat-coded
+// IVF, with at least 39 training rows per list (fewer makes k-means centroids unreliable).
+std::int64_t automatic_nlist(std::int64_t rows) {
+  const auto by_size = static_cast<std::int64_t>(std::llround(4 * std::sqrt(double(rows))));
+  return std::max<std::int64_t>(1, std::min(by_size, rows / 39));
+}
+
+// Unit rows of the training set by row number, from memory or from the feature file's map.
+using GatherFn = std::function<void(const std::int64_t* rows, std::int64_t n, float* out)>;
+
 class KnnDetector : public Detector {
  public:
-  explicit KnnDetector(const DetectorOptions& o) : k_(o.k), block_size_(o.block_size) {}
+  explicit KnnDetector(const DetectorOptions& o)
+      : k_(o.k), block_size_(o.block_size), index_(o.knn_index), nlist_(o.nlist),
+        nprobe_(o.nprobe) {}
 
   std::string name() const override { return "knn"; }
+  std::string label() const override {
+    if (index_ != "ivf") return name();
+    return fmt_label();
+  }
   // The parameters are the training set itself: streamed from the feature file's map into
   // a scratch file in chunks and mapped back, so memory stays flat whatever the set's size.
   Needs needs() const override {
@@ -64,39 +82,75 @@ class KnnDetector : public Detector {
   void fit(const io::FeatureFile& train, const std::vector<std::int64_t>& rows,
            const FitContext& context) override {
     OODFLOW_CHECK(!context.scratch.empty(), "internal: knn's streamed fit needs a scratch file");
-    write_bank(train, rows, context.scratch);
+    const auto count = static_cast<std::int64_t>(rows.size());
+    check_k(k_, count, train.path());
+    dim_ = train.dim();
+    const GatherFn gather = [&](const std::int64_t* r, std::int64_t n, float* out) {
+      train.gather_rows(r, n, out);
+      normalise_rows(out, n, dim_, train.path(), 0, r);
+    };
+    std::vector<std::int64_t> order = rows;
+    if (index_ == "ivf") order = build_ivf(gather, rows, context.seed, train.path());
+    io::TensorSpec bank{"bank", io::DType::F32, {count, dim_}, nullptr, {}};
+    bank.stream = [&](const std::function<void(const void*, std::size_t)>& sink) {
+      std::vector<float> chunk(static_cast<std::size_t>(kStreamChunkRows * dim_));
+      for (std::int64_t begin = 0; begin < count; begin += kStreamChunkRows) {
+        const std::int64_t n = std::min(kStreamChunkRows, count - begin);
+        gather(order.data() + begin, n, chunk.data());
+        sink(chunk.data(), static_cast<std::size_t>(n * dim_) * sizeof(float));
+      }
+    };
+    io::write_safetensors(context.scratch, {bank}, {});
     const auto file = std::make_shared<const io::SafetensorsFile>(context.scratch);
-    const io::TensorView& bank = file->view().tensors.at("bank");
-    bank_ = reinterpret_cast<const float*>(bank.data);
-    owner_ = file;
-    storage_.reset();
-    rows_ = bank.shape[0];
-    dim_ = bank.shape[1];
+    const io::TensorView& view = file->view().tensors.at("bank");
+    use_bank(reinterpret_cast<const float*>(view.data), view.shape[0], file);
+    if (index_ == "ivf") {
+      measure_recall(gather, context.held_out != nullptr && !context.held_out->empty()
+                                 ? *context.held_out
+                                 : rows,
+                     context.seed);
+    }
   }
 
-  void fit(const FeatureSet& train, const FitContext&) override {
+  void fit(const FeatureSet& train, const FitContext& context) override {
     check_k(k_, train.rows, train.source);
-    storage_ = std::make_shared<std::vector<float>>(l2_normalised(train));
-    bank_ = storage_->data();
-    owner_ = storage_;
-    rows_ = train.rows;
     dim_ = train.dim;
+    const std::vector<float> unit = l2_normalised(train);
+    const GatherFn gather = [&](const std::int64_t* r, std::int64_t n, float* out) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::copy_n(unit.data() + r[i] * dim_, dim_, out + i * dim_);
+      }
+    };
+    std::vector<std::int64_t> order(static_cast<std::size_t>(train.rows));
+    std::iota(order.begin(), order.end(), 0);
+    const std::vector<std::int64_t> all = order;
+    if (index_ == "ivf") order = build_ivf(gather, all, context.seed, train.source);
+    auto storage = std::make_shared<std::vector<float>>(unit.size());
+    gather(order.data(), train.rows, storage->data());
+    use_bank(storage->data(), train.rows, storage);
+    if (index_ == "ivf") measure_recall(gather, all, context.seed);
   }
 
   std::vector<double> score(const FeatureSet& data) const override {
     require_dim(data, dim_, name());
     const std::vector<float> queries = l2_normalised(data);
-    const KnnResult r = knn_search(bank_, rows_, queries.data(), data.rows, dim_, k_, block_size_);
+    KnnResult r = searcher_ ? searcher_->search(queries.data(), data.rows, k_, nprobe_)
+                            : knn_search(bank_, rows_, queries.data(), data.rows, dim_, k_,
+                                         block_size_);
+    if (searcher_) exact_where_short(queries, &r);
     std::vector<double> out(static_cast<std::size_t>(data.rows));
     for (std::int64_t i = 0; i < data.rows; ++i) {
-      // Unit vectors: ||a - b||^2 = 2 - 2 a.b; rounding may push it a hair below zero.
-      const double kth = r.similarity[static_cast<std::size_t>(i * k_ + k_ - 1)];
-      out[i] = -std::sqrt(std::max(0.0, 2 - 2 * kth));
+      out[i] = knn_distance_score(r.similarity[static_cast<std::size_t>(i * k_ + k_ - 1)]);
     }
     return out;
   }
 
   std::int64_t feature_dim() const override { return dim_; }
+
+  std::string fit_summary() const override {
+    if (index_ != "ivf") return "";
+    return nlohmann::json{{"ivf_recall", recall_json()}}.dump();
+  }
 
   DetectorState state() const override {
     DetectorState s;
@@ -106,7 +160,25 @@ class KnnDetector : public Detector {
     bank.floats = bank_;
     bank.owner = owner_;
     s.arrays["bank"] = std::move(bank);
-    s.settings = knn_settings(k_, block_size_);
+    nlohmann::json settings = {{"k", k_}, {"block_size", block_size_}};
+    if (index_ == "ivf") {
+      DetectorState::Array centroids;
+      centroids.shape = {nlist_, dim_};
+      centroids.single_precision = true;
+      centroids.values.assign(centroids_.begin(), centroids_.end());
+      s.arrays["ivf_centroids"] = std::move(centroids);
+      DetectorState::Array offsets;  // row counts are exact in doubles up to 2^53
+      offsets.shape = {nlist_ + 1};
+      offsets.values.assign(offsets_.begin(), offsets_.end());
+      s.arrays["ivf_list_offsets"] = std::move(offsets);
+      settings["index"] = "ivf";
+      settings["nlist"] = nlist_;
+      settings["nprobe"] = nprobe_;
+      settings["recall"] = recall_json();
+      // An older oodflow would ignore the index and search the bank exactly: the same
+      // scores, so version 1 still holds the file.
+    }
+    s.settings = settings.dump();
     return s;
   }
 
@@ -114,49 +186,164 @@ class KnnDetector : public Detector {
     const auto it = s.arrays.find("bank");
     OODFLOW_CHECK(it != s.arrays.end() && it->second.shape.size() == 2,
                   "detector file lacks the knn training bank");
-    rows_ = it->second.shape[0];
     dim_ = it->second.shape[1];
     if (it->second.floats != nullptr) {  // the detector file's memory map, not a copy
-      bank_ = it->second.floats;
-      owner_ = it->second.owner;
+      use_bank(it->second.floats, it->second.shape[0], it->second.owner);
     } else {
-      storage_ =
+      auto storage =
           std::make_shared<std::vector<float>>(it->second.values.begin(), it->second.values.end());
-      bank_ = storage_->data();
-      owner_ = storage_;
+      use_bank(storage->data(), it->second.shape[0], storage);
     }
     const auto j = nlohmann::json::parse(s.settings);
     k_ = j.at("k").get<std::int64_t>();
     block_size_ = j.at("block_size").get<std::int64_t>();
+    index_ = j.value("index", std::string("flat"));
+    if (index_ != "ivf") return;
+    nlist_ = j.at("nlist").get<std::int64_t>();
+    nprobe_ = j.at("nprobe").get<std::int64_t>();
+    const nlohmann::json& rec = j.at("recall");
+    recall_.queries = rec.at("queries").get<std::int64_t>();
+    recall_.recall_at_k = rec.at("recall_at_k").get<double>();
+    recall_.kth_exact = rec.at("kth_neighbour_exact").get<double>();
+    recall_.max_score_error = rec.at("max_score_error").get<double>();
+    recall_.mean_score_error = rec.at("mean_score_error").get<double>();
+    const auto c = s.arrays.find("ivf_centroids");
+    const auto o = s.arrays.find("ivf_list_offsets");
+    OODFLOW_CHECK(c != s.arrays.end() && o != s.arrays.end() &&
+                      c->second.shape == std::vector<std::int64_t>({nlist_, dim_}) &&
+                      o->second.shape == std::vector<std::int64_t>({nlist_ + 1}),
+                  "detector file of an IVF knn lacks its centroids [" << nlist_ << ", " << dim_
+                                                                      << "] or list offsets");
+    centroids_ = c->second.floats != nullptr
+                     ? std::vector<float>(c->second.floats, c->second.floats + nlist_ * dim_)
+                     : std::vector<float>(c->second.values.begin(), c->second.values.end());
+    offsets_.assign(o->second.values.begin(), o->second.values.end());
+    OODFLOW_CHECK(offsets_.back() == rows_, "detector file of an IVF knn: its lists hold "
+                                                << offsets_.back() << " rows, its bank "
+                                                << rows_);
+    make_searcher();
   }
 
  private:
-  // Writes the L2-normalised listed rows as the safetensors tensor "bank", in chunks.
-  void write_bank(const io::FeatureFile& train, const std::vector<std::int64_t>& rows,
-                  const std::string& out) const {
+  std::string fmt_label() const {
+    std::ostringstream s;
+    s << "knn (IVF " << nlist_ << "/" << nprobe_ << ", recall@" << k_ << " " << std::fixed
+      << std::setprecision(3) << recall_.recall_at_k << ")";
+    return s.str();
+  }
+
+  nlohmann::json recall_json() const {
+    return {{"queries", recall_.queries},
+            {"recall_at_k", recall_.recall_at_k},
+            {"kth_neighbour_exact", recall_.kth_exact},
+            {"max_score_error", recall_.max_score_error},
+            {"mean_score_error", recall_.mean_score_error},
+            {"nprobe", nprobe_}};
+  }
+
+  void use_bank(const float* bank, std::int64_t rows, std::shared_ptr<const void> owner) {
+    bank_ = bank;
+    rows_ = rows;
+    owner_ = std::move(owner);
+    if (index_ == "ivf" && !offsets_.empty()) make_searcher();
+  }
+
+  void make_searcher() {
+    searcher_ =
+        std::make_shared<IvfSearcher>(centroids_.data(), nlist_, bank_, offsets_, dim_);
+  }
+
+  // Trains the coarse quantizer on a seeded sample of the rows, assigns every row to its
+  // list and returns the rows in list order (the order the bank is stored in).
+  std::vector<std::int64_t> build_ivf(const GatherFn& gather,
+                                      const std::vector<std::int64_t>& rows, std::uint64_t seed,
+                                      const std::string& source) {
     const auto count = static_cast<std::int64_t>(rows.size());
-    check_k(k_, count, train.path());
-    io::TensorSpec bank{"bank", io::DType::F32, {count, train.dim()}, nullptr, {}};
-    bank.stream = [&](const std::function<void(const void*, std::size_t)>& sink) {
-      std::vector<float> chunk(static_cast<std::size_t>(kStreamChunkRows * train.dim()));
-      for (std::int64_t begin = 0; begin < count; begin += kStreamChunkRows) {
-        const std::int64_t n = std::min(kStreamChunkRows, count - begin);
-        train.gather_rows(rows.data() + begin, n, chunk.data());
-        normalise_rows(chunk.data(), n, train.dim(), train.path(), begin, rows.data() + begin);
-        sink(chunk.data(), static_cast<std::size_t>(n * train.dim()) * sizeof(float));
-      }
-    };
-    io::write_safetensors(out, {bank}, {});
+    if (nlist_ == 0) nlist_ = automatic_nlist(count);
+    OODFLOW_CHECK(nlist_ <= count, "knn: --nlist " << nlist_ << " is more lists than the "
+                                                   << count << " training samples of '"
+                                                   << source << "'");
+    if (nprobe_ == 0) nprobe_ = std::min<std::int64_t>(nlist_, kKnnDefaultNprobe);
+    nprobe_ = std::min(nprobe_, nlist_);
+    // k-means needs a sample, not every row: kKnnIvfTrainPerList rows per list at most.
+    const std::int64_t sample_rows = std::min(count, nlist_ * kKnnIvfTrainPerList);
+    std::vector<std::int64_t> sample = shuffled_order(count, seed, /*epoch=*/0);
+    sample.resize(static_cast<std::size_t>(sample_rows));
+    std::sort(sample.begin(), sample.end());
+    for (auto& r : sample) r = rows[static_cast<std::size_t>(r)];
+    std::vector<float> data(static_cast<std::size_t>(sample_rows * dim_));
+    gather(sample.data(), sample_rows, data.data());
+    spdlog::info("knn: IVF with {} lists, k-means on {} of {} rows", nlist_, sample_rows, count);
+    centroids_ = train_ivf_centroids(data.data(), sample_rows, dim_, nlist_, seed);
+    data = std::vector<float>();
+
+    std::vector<std::int64_t> list_of(static_cast<std::size_t>(count));
+    std::vector<float> chunk(static_cast<std::size_t>(kStreamChunkRows * dim_));
+    for (std::int64_t begin = 0; begin < count; begin += kStreamChunkRows) {
+      const std::int64_t n = std::min(kStreamChunkRows, count - begin);
+      gather(rows.data() + begin, n, chunk.data());
+      const auto lists = assign_ivf_lists(centroids_.data(), nlist_, chunk.data(), n, dim_);
+      std::copy(lists.begin(), lists.end(), list_of.begin() + begin);
+    }
+    offsets_.assign(static_cast<std::size_t>(nlist_ + 1), 0);
+    for (const std::int64_t l : list_of) ++offsets_[static_cast<std::size_t>(l + 1)];
+    std::partial_sum(offsets_.begin(), offsets_.end(), offsets_.begin());
+    std::vector<std::int64_t> order(static_cast<std::size_t>(count));
+    std::vector<std::int64_t> next(offsets_.begin(), offsets_.end() - 1);
+    for (std::int64_t i = 0; i < count; ++i) {
+      order[static_cast<std::size_t>(next[static_cast<std::size_t>(list_of[i])]++)] = rows[i];
+    }
+    return order;
+  }
+
+  // The recall of the IVF search against the exact one on up to kKnnRecallQueries rows
+  // (held-out ID rows when the fit has them), recorded in the model file.
+  void measure_recall(const GatherFn& gather, const std::vector<std::int64_t>& candidates,
+                      std::uint64_t seed) {
+    const auto count = static_cast<std::int64_t>(candidates.size());
+    const std::int64_t n = std::min(count, kKnnRecallQueries);
+    std::vector<std::int64_t> pick = shuffled_order(count, seed, /*epoch=*/1);
+    pick.resize(static_cast<std::size_t>(n));
+    std::sort(pick.begin(), pick.end());
+    for (auto& r : pick) r = candidates[static_cast<std::size_t>(r)];
+    std::vector<float> queries(static_cast<std::size_t>(n * dim_));
+    gather(pick.data(), n, queries.data());
+    const KnnResult exact = knn_search(bank_, rows_, queries.data(), n, dim_, k_, block_size_);
+    const KnnResult approx = searcher_->search(queries.data(), n, k_, nprobe_);
+    recall_ = compare_knn(approx, exact, k_);
+    spdlog::info("knn: IVF recall@{} {:.4f} on {} held-out rows (nprobe {} of {} lists); the "
+                 "k-th neighbour exact for {:.1f}% of them, largest score error {:.3g}",
+                 k_, recall_.recall_at_k, recall_.queries, nprobe_, nlist_,
+                 100 * recall_.kth_exact, recall_.max_score_error);
+  }
+
+  // Queries whose probed lists held fewer than k rows are searched exactly: never a score
+  // from a partial neighbour list.
+  void exact_where_short(const std::vector<float>& queries, KnnResult* r) const {
+    const std::int64_t q = static_cast<std::int64_t>(r->similarity.size()) / k_;
+    for (std::int64_t i = 0; i < q; ++i) {
+      if (r->index[static_cast<std::size_t>(i * k_ + k_ - 1)] >= 0) continue;
+      const KnnResult one =
+          knn_search(bank_, rows_, queries.data() + i * dim_, 1, dim_, k_, block_size_);
+      std::copy(one.similarity.begin(), one.similarity.end(), r->similarity.begin() + i * k_);
+      std::copy(one.index.begin(), one.index.end(), r->index.begin() + i * k_);
+    }
   }
 
   std::int64_t k_;
   std::int64_t block_size_;
-  // [rows_, dim_] unit rows: fitted here (storage_) or mapped from the detector file.
+  std::string index_;  // flat (exact) or ivf
+  std::int64_t nlist_;
+  std::int64_t nprobe_;
+  // [rows_, dim_] unit rows (in IVF list order for ivf): fitted here or mapped from the file.
   const float* bank_ = nullptr;
   std::shared_ptr<const void> owner_;
-  std::shared_ptr<std::vector<float>> storage_;
   std::int64_t rows_ = 0;
   std::int64_t dim_ = 0;
+  std::vector<float> centroids_;       // ivf: [nlist_, dim_]
+  std::vector<std::int64_t> offsets_;  // ivf: [nlist_ + 1], list l = bank rows [o_l, o_l+1)
+  std::shared_ptr<IvfSearcher> searcher_;
+  KnnRecall recall_;
 };
 
 }  // namespace

@@ -103,6 +103,10 @@ void validate(const FitOptions& o) {
     const detect::DetectorOptions& d = o.options;
     OODFLOW_CHECK(d.k >= 1, "--k must be >= 1, got " << d.k);
     OODFLOW_CHECK(d.block_size >= 1, "--block-size must be >= 1, got " << d.block_size);
+    OODFLOW_CHECK(d.knn_index == "flat" || d.knn_index == "ivf",
+                  "--index must be flat or ivf, got '" << d.knn_index << "'");
+    OODFLOW_CHECK(d.nlist >= 0, "--nlist must be >= 1 (0 = automatic), got " << d.nlist);
+    OODFLOW_CHECK(d.nprobe >= 0, "--nprobe must be >= 1 (0 = automatic), got " << d.nprobe);
     OODFLOW_CHECK(d.temperature > 0 && std::isfinite(d.temperature),
                   "--temperature must be > 0, got " << d.temperature);
     OODFLOW_CHECK(d.shrinkage >= 0 && d.shrinkage <= 1,
@@ -179,6 +183,7 @@ std::string run_fit(const FitOptions& o) {
   context.command = o.command;
   context.scratch = scratch;
   context.out = o.out;
+  context.held_out = &split.held_out;
   detect::FeatureSet train;
   if (!needs.streamed_fit) {
     train = detect::FeatureSet::load(file, split.train);

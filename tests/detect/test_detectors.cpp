@@ -10,6 +10,8 @@
 #include <random>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "oodflow/detect/detector.h"
 #include "oodflow/detect/knn.h"
 #include "test_util.h"
@@ -386,9 +388,77 @@ TEST(Detectors, KnnStreamedFitWritesTheSameFile) {
   streamed->save(dir.path("streamed.safetensors"), {{"training", "x"}}, nullptr);
   EXPECT_EQ(test::read_bytes(dir.path("streamed.safetensors")),
             test::read_bytes(dir.path("memory.safetensors")));
+  // The same with an IVF index: the bank stored list by list, centroids, offsets, recall.
+  DetectorOptions ivf = o;
+  ivf.knn_index = "ivf";
+  auto ivf_memory = make_detector("knn", ivf);
+  ivf_memory->fit(FeatureSet::load(file), {});
+  ivf_memory->save(dir.path("ivf_memory.safetensors"), {{"training", "x"}}, nullptr);
+  auto ivf_streamed = make_detector("knn", ivf);
+  ivf_streamed->fit(file, rows, context);
+  ivf_streamed->save(dir.path("ivf_streamed.safetensors"), {{"training", "x"}}, nullptr);
+  EXPECT_EQ(test::read_bytes(dir.path("ivf_streamed.safetensors")),
+            test::read_bytes(dir.path("ivf_memory.safetensors")));
   o.k = 9001;
   test::expect_error([&] { make_detector("knn", o)->fit(file, rows, context); },
                      {"k = 9001", "has 9000"});
+}
+
+// IVF: probing every list is the exact search; probing one is approximate, and the recall
+// the fit records is what the scores show against the exact (flat) search.
+TEST(Detectors, KnnIvfRecallIsMeasuredAndFullProbeIsExact) {
+  test::TempDir dir;
+  const FeatureSet train = random_set(800, 16, 4, 40);  // <= 1000 rows: all are recall queries
+  const FeatureSet test = random_set(200, 16, 4, 41);
+  DetectorOptions flat;
+  flat.k = 10;
+  auto exact = make_detector("knn", flat);
+  exact->fit(train, {});
+  const auto exact_test = exact->score(test);
+  const auto exact_train = exact->score(train);
+  DetectorOptions ivf = flat;
+  ivf.knn_index = "ivf";
+  ivf.nlist = 16;
+  ivf.nprobe = 16;
+  auto full = make_detector("knn", ivf);
+  full->fit(train, {});
+  const auto full_scores = full->score(test);
+  for (std::size_t i = 0; i < full_scores.size(); ++i) {
+    EXPECT_NEAR(full_scores[i], exact_test[i], 1e-5) << i;
+  }
+  EXPECT_EQ(nlohmann::json::parse(full->fit_summary())["ivf_recall"]["recall_at_k"], 1.0);
+
+  ivf.nprobe = 1;
+  auto one = make_detector("knn", ivf);
+  one->fit(train, {});
+  const auto recall = nlohmann::json::parse(one->fit_summary())["ivf_recall"];
+  EXPECT_EQ(recall["queries"], 800);
+  const auto approx_train = one->score(train);
+  double kth_exact = 0, max_error = 0;
+  for (std::size_t i = 0; i < approx_train.size(); ++i) {
+    // An approximate neighbour is never closer than the exact one.
+    EXPECT_LE(approx_train[i], exact_train[i] + 1e-6) << i;
+    const double error = std::abs(approx_train[i] - exact_train[i]);
+    kth_exact += error <= 1e-6 ? 1 : 0;
+    max_error = std::max(max_error, error);
+  }
+  kth_exact /= static_cast<double>(approx_train.size());
+  EXPECT_LT(kth_exact, 1.0) << "one probed list of 16 should miss neighbours here";
+  EXPECT_NEAR(recall["kth_neighbour_exact"].get<double>(), kth_exact, 2.0 / 800);
+  EXPECT_NEAR(recall["max_score_error"].get<double>(), max_error, 1e-5);
+  EXPECT_GT(recall["recall_at_k"].get<double>(), 0.0);
+  EXPECT_LT(recall["recall_at_k"].get<double>(), 1.0);
+
+  // The model file keeps the layout, the settings and the recall: the same scores after a
+  // load, and the label says the search is approximate.
+  one->save(dir.path("ivf.safetensors"), {{"training", "x"}}, nullptr);
+  const LoadedModel loaded = load_model(dir.path("ivf.safetensors"));
+  EXPECT_EQ(loaded.detector->score(test), one->score(test));
+  EXPECT_NE(loaded.detector->label().find("IVF 16/1"), std::string::npos)
+      << loaded.detector->label();
+  ivf.nlist = 801;
+  test::expect_error([&] { make_detector("knn", ivf)->fit(train, {}); },
+                     {"--nlist 801", "800 training samples"});
 }
 
 class EveryDetector : public ::testing::TestWithParam<std::string> {};

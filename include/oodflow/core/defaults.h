@@ -22,5 +22,12 @@ inline constexpr double kValFraction = 0.1;
 /// it is invertible with fewer samples than dimensions: the gaussian and mahalanobis
 /// detectors and the flow's Gaussian initialisation, which must agree at step 0.
 inline constexpr double kCovarianceShrinkage = 1e-6;
+/// KNN with --index ivf: lists probed per query unless --nprobe says otherwise (at most
+/// nlist), training rows per list for the k-means of the coarse quantizer (a sample of at
+/// most this many per list; faiss advises 39 to 256), and held-out queries on which fit
+/// measures the recall against the exact search.
+inline constexpr std::int64_t kKnnDefaultNprobe = 32;
+inline constexpr std::int64_t kKnnIvfTrainPerList = 64;
+inline constexpr std::int64_t kKnnRecallQueries = 1000;
 
 }  // namespace oodflow

@@ -63,8 +63,15 @@ struct FlowOptions {
 struct DetectorOptions {
   // KNN: the neighbour whose distance is the score.
   std::int64_t k = 50;
-  // KNN: training rows per block of the exact search (bounds its memory).
+  // KNN: training rows per block of the exact search (one pass over the bank; bounds the
+  // part of it in memory at once).
   std::int64_t block_size = 8192;
+  // KNN: the search, "flat" (exact, the default) or "ivf" (faiss inverted file: approximate,
+  // its recall measured at fit), and the IVF's lists and lists probed per query (0 =
+  // automatic: 4 sqrt(N) lists, kKnnDefaultNprobe probes).
+  std::string knn_index = "flat";
+  std::int64_t nlist = 0;
+  std::int64_t nprobe = 0;
   // Energy: temperature T.
   double temperature = 1.0;
   // Gaussian and Mahalanobis: shrinkage of the covariance towards its mean eigenvalue,
@@ -128,6 +135,9 @@ struct FitContext {
   std::string scratch;
   /// The model file the command writes (flows write their training snapshots next to it).
   std::string out;
+  /// Rows of the streamed fit's file held out of the fit (for calibration), which a model
+  /// may score to measure itself (knn's IVF recall); null when there are none.
+  const std::vector<std::int64_t>* held_out = nullptr;
 };
 
 /// A fitted model's parameters: named arrays of doubles, and its settings as JSON.
