@@ -5,10 +5,12 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/sha256.h"
 #include "oodflow/io/file_kind.h"
 #include "oodflow/io/npy.h"
+#include "text.h"
 
 namespace oodflow::io {
 namespace {
@@ -102,6 +104,24 @@ std::vector<NamedAux> legacy_aux_scores(const SafetensorsView& view, const std::
     settings.erase(kLegacyDescriptionKey);
   }
   return {{kLegacyOdin, settings.dump(), *t}};
+}
+
+// The bytes of `lines` joined by '\n', handed over kStreamChunkRows lines at a time: never
+// all of them in one string. `lines` must outlive the stream.
+ByteStream joined_lines(const StringStream& lines) {
+  return [&lines](const auto& sink) {
+    std::string piece;
+    std::int64_t count = 0;
+    lines([&](const std::string& line) {
+      if (count > 0) piece.push_back('\n');
+      piece += line;
+      if (++count % kStreamChunkRows == 0) {
+        sink(piece.data(), piece.size());
+        piece.clear();
+      }
+    });
+    sink(piece.data(), piece.size());
+  };
 }
 
 }  // namespace
@@ -204,6 +224,7 @@ void FeatureFile::read_logits(std::int64_t begin, std::int64_t count, float* out
   const std::size_t row_bytes = static_cast<std::size_t>(classes) * dtype_size(logits_->dtype);
   convert_to_float(logits_->dtype, logits_->data + static_cast<std::size_t>(begin) * row_bytes,
                    static_cast<std::size_t>(count * classes), out);
+  file_->note_read(static_cast<std::size_t>(count) * row_bytes);
 }
 
 bool FeatureFile::has_aux(const std::string& name) const {
@@ -234,6 +255,7 @@ void FeatureFile::read_aux(const std::string& name, std::int64_t begin, std::int
   const std::size_t size = dtype_size(t.dtype);
   convert_to_double(t.dtype, t.data + static_cast<std::size_t>(begin) * size,
                     static_cast<std::size_t>(count), out);
+  file_->note_read(static_cast<std::size_t>(count) * size);
 }
 
 std::int64_t FeatureFile::label(std::int64_t i) const {
@@ -247,10 +269,18 @@ std::int64_t FeatureFile::label(std::int64_t i) const {
   return v;
 }
 
+void FeatureFile::read_labels(std::int64_t begin, std::int64_t count, std::int64_t* out) const {
+  OODFLOW_CHECK(
+      labels_ && begin >= 0 && count >= 0 && begin + count <= rows_,
+      "internal: labels of rows [" << begin << ", " << begin + count << ") of '" << path() << "'");
+  for (std::int64_t i = 0; i < count; ++i) out[i] = label(begin + i);
+  file_->note_read(static_cast<std::size_t>(count) * dtype_size(labels_->dtype));
+}
+
 std::vector<std::int64_t> FeatureFile::labels() const {
   if (!labels_) return {};
   std::vector<std::int64_t> out(static_cast<std::size_t>(rows_));
-  for (std::int64_t i = 0; i < rows_; ++i) out[i] = label(i);
+  read_labels(0, rows_, out.data());
   return out;
 }
 
@@ -288,6 +318,7 @@ std::string FeatureFile::SourceReader::next() {
       static_cast<const char*>(std::memchr(next_, '\n', static_cast<std::size_t>(end_ - next_)));
   if (nl == nullptr) nl = end_;
   std::string out(next_, nl);
+  file_.file_->note_read(out.size() + 1);
   next_ = nl + 1;
   ++read_;
   return out;
@@ -312,11 +343,11 @@ std::string aux_settings_key(const std::string& settings) {
 void write_feature_file(const std::string& path, const FeatureFileContents& c) {
   OODFLOW_CHECK(c.rows > 0 && c.dim > 0,
                 "refusing to write an empty feature file '" << path << "'");
-  OODFLOW_CHECK(c.sources.empty() || static_cast<std::int64_t>(c.sources.size()) == c.rows,
-                "internal: " << c.sources.size() << " sources for " << c.rows << " rows");
   std::vector<TensorSpec> tensors;
   tensors.push_back({kFeaturesTensor, DType::F32, {c.rows, c.dim}, c.features, c.features_stream});
-  if (c.labels != nullptr) tensors.push_back({kLabelsTensor, DType::I64, {c.rows}, c.labels});
+  if (c.labels != nullptr || c.labels_stream) {
+    tensors.push_back({kLabelsTensor, DType::I64, {c.rows}, c.labels, c.labels_stream});
+  }
   if (c.logits != nullptr || c.logits_stream) {
     tensors.push_back({kLogitsTensor, DType::F32, {c.rows, c.classes}, c.logits, c.logits_stream});
   }
@@ -333,16 +364,25 @@ void write_feature_file(const std::string& path, const FeatureFileContents& c) {
     records[a.name] = std::move(settings);
     tensors.push_back({kAuxTensorPrefix + a.name, DType::F64, {c.rows}, a.values, a.stream});
   }
-  std::string joined;
-  if (!c.sources.empty()) {
-    for (std::size_t i = 0; i < c.sources.size(); ++i) {
-      OODFLOW_CHECK(c.sources[i].find('\n') == std::string::npos,
-                    "source path with a newline cannot be stored: '" << c.sources[i] << "'");
-      if (i > 0) joined.push_back('\n');
-      joined += c.sources[i];
-    }
-    tensors.push_back(
-        {kSourcesTensor, DType::U8, {static_cast<std::int64_t>(joined.size())}, joined.data()});
+  // Paths held or streamed go the same way (joined_lines).
+  StringStream sources = c.sources_stream;
+  if (!sources && !c.sources.empty()) {
+    sources = [&c](const std::function<void(const std::string&)>& each) {
+      for (const std::string& s : c.sources) each(s);
+    };
+  }
+  if (sources) {
+    // The header, written first, records the tensor's size: a first pass counts it.
+    std::int64_t count = 0;
+    std::int64_t bytes = 0;
+    sources([&](const std::string& s) {
+      OODFLOW_CHECK(s.find('\n') == std::string::npos,
+                    "source path with a newline cannot be stored: " << detail::quoted_text(s));
+      bytes += static_cast<std::int64_t>(s.size()) + (count > 0 ? 1 : 0);
+      ++count;
+    });
+    OODFLOW_CHECK(count == c.rows, "internal: " << count << " sources for " << c.rows << " rows");
+    tensors.push_back({kSourcesTensor, DType::U8, {bytes}, nullptr, joined_lines(sources)});
   }
   auto metadata = c.metadata;
   metadata.erase(kAuxScoresKey);

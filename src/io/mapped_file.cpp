@@ -42,8 +42,12 @@ MappedFile::~MappedFile() {
 
 void MappedFile::note_read(std::size_t bytes) const {
   read_since_drop_ += bytes;
-  if (read_since_drop_ < kResidentBudget || size_ == 0) return;
+  if (read_since_drop_ >= kResidentBudget) drop_pages();
+}
+
+void MappedFile::drop_pages() const {
   read_since_drop_ = 0;
+  if (size_ == 0) return;
   // Advice only: a failure changes nothing but memory use.
   ::madvise(const_cast<std::uint8_t*>(data_), size_, MADV_DONTNEED);
 }

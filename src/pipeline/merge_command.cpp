@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "oodflow/core/atomic_file.h"
@@ -153,6 +154,38 @@ std::map<std::string, std::string> merged_metadata(const std::vector<io::Feature
   return out;
 }
 
+// The bytes of a tensor of `width` values of T per row, rows of every input in order: `read(file,
+// begin, count, out)` fills one buffer of `chunk_rows` rows at a time, whatever the inputs'
+// sizes. `files` must outlive the stream.
+template <typename T, typename Read>
+io::ByteStream rows_of(const std::vector<io::FeatureFile>& files, std::int64_t width,
+                       std::int64_t chunk_rows, Read read) {
+  return [&files, width, chunk_rows, read](const auto& sink) {
+    std::vector<T> buffer(static_cast<std::size_t>(chunk_rows * width));
+    for (const io::FeatureFile& f : files) {
+      for (std::int64_t begin = 0; begin < f.rows(); begin += chunk_rows) {
+        const std::int64_t count = std::min(chunk_rows, f.rows() - begin);
+        read(f, begin, count, buffer.data());
+        sink(buffer.data(), static_cast<std::size_t>(count * width) * sizeof(T));
+      }
+      // Each input's map keeps up to its read budget resident: with many inputs that would
+      // add up.
+      f.drop_pages();
+    }
+  };
+}
+
+// The source path of every row of every input, in order. `files` must outlive the stream.
+io::StringStream sources_of(const std::vector<io::FeatureFile>& files) {
+  return [&files](const std::function<void(const std::string&)>& each) {
+    for (const io::FeatureFile& f : files) {
+      io::FeatureFile::SourceReader paths(f);
+      for (std::int64_t i = 0; i < f.rows(); ++i) each(paths.next());
+      f.drop_pages();
+    }
+  };
+}
+
 }  // namespace
 
 void validate(const MergeOptions& o) {
@@ -164,8 +197,9 @@ void validate(const MergeOptions& o) {
   });
 }
 
-std::int64_t run_merge(const MergeOptions& o) {
+std::int64_t run_merge(const MergeOptions& o, std::int64_t chunk_rows) {
   validate(o);
+  OODFLOW_CHECK(chunk_rows > 0, "internal: merge in chunks of " << chunk_rows << " rows");
   check_writable(o.out);
   std::vector<io::FeatureFile> files;
   for (const auto& path : o.inputs) files.push_back(io::FeatureFile::open(path));
@@ -191,42 +225,39 @@ std::int64_t run_merge(const MergeOptions& o) {
     require_same_aux(f, head);
     rows += f.rows();
   }
-  std::vector<float> features(static_cast<std::size_t>(rows * head.dim()));
-  std::vector<float> logits(static_cast<std::size_t>(rows * classes));
-  std::vector<std::int64_t> labels;
-  const std::vector<std::string>& aux_names = head.aux_score_names();
-  std::vector<std::vector<double>> aux(aux_names.size(),
-                                       std::vector<double>(static_cast<std::size_t>(rows)));
-  std::vector<std::string> sources;
-  bool all_sources = true;
-  std::int64_t at = 0;
-  for (const auto& f : files) {
-    f.read_rows(0, f.rows(), features.data() + at * head.dim());
-    if (classes > 0) f.read_logits(0, f.rows(), logits.data() + at * classes);
-    for (std::size_t k = 0; k < aux.size(); ++k) {
-      f.read_aux(aux_names[k], 0, f.rows(), aux[k].data() + at);
-    }
-    const auto l = f.labels();
-    labels.insert(labels.end(), l.begin(), l.end());
-    auto s = f.sources();
-    all_sources = all_sources && !s.empty();
-    sources.insert(sources.end(), s.begin(), s.end());
-    at += f.rows();
-  }
+  // Every tensor is streamed from the inputs into the output: no copy of all the rows.
   io::FeatureFileContents c;
   c.rows = rows;
   c.dim = head.dim();
-  c.features = features.data();
-  if (head.has_labels()) c.labels = labels.data();
+  c.features_stream =
+      rows_of<float>(files, head.dim(), chunk_rows,
+                     [](const io::FeatureFile& f, std::int64_t begin, std::int64_t count,
+                        float* out) { f.read_rows(begin, count, out); });
+  if (head.has_labels()) {
+    c.labels_stream =
+        rows_of<std::int64_t>(files, 1, chunk_rows,
+                              [](const io::FeatureFile& f, std::int64_t begin, std::int64_t count,
+                                 std::int64_t* out) { f.read_labels(begin, count, out); });
+  }
   if (classes > 0) {
-    c.logits = logits.data();
+    c.logits_stream =
+        rows_of<float>(files, classes, chunk_rows,
+                       [](const io::FeatureFile& f, std::int64_t begin, std::int64_t count,
+                          float* out) { f.read_logits(begin, count, out); });
     c.classes = classes;
   }
-  if (all_sources) c.sources = std::move(sources);
-  c.metadata = merged_metadata(files, shards);
-  for (std::size_t k = 0; k < aux.size(); ++k) {
-    c.aux.push_back({aux_names[k], head.aux_settings(aux_names[k]), aux[k].data(), {}});
+  for (const std::string& name : head.aux_score_names()) {
+    c.aux.push_back(
+        {name, head.aux_settings(name), nullptr,
+         rows_of<double>(files, 1, chunk_rows,
+                         [name](const io::FeatureFile& f, std::int64_t begin, std::int64_t count,
+                                double* out) { f.read_aux(name, begin, count, out); })});
   }
+  // Paths only when every input has them: the tensor lists one per row or none.
+  const bool all_sources = std::all_of(files.begin(), files.end(),
+                                       [](const io::FeatureFile& f) { return f.has_sources(); });
+  if (all_sources) c.sources_stream = sources_of(files);
+  c.metadata = merged_metadata(files, shards);
   io::write_feature_file(o.out, c);
   spdlog::info("merge: wrote {} rows of dimension {} from {} {} to '{}'", rows, head.dim(),
                files.size(), shards ? "shards" : "files", o.out);

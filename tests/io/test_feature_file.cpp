@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "oodflow/core/defaults.h"
 #include "oodflow/core/error.h"
 #include "oodflow/io/feature_file.h"
 #include "oodflow/io/npy.h"
@@ -254,6 +255,65 @@ TEST(FeatureFile, InconsistentAuxiliaryScoresAndNewerVersionsAreRefused) {
                     "format version 3; this oodflow reads versions 1 to 2");
   expect_open_error(write("bad_version.safetensors", {}, {{"format_version", "2x"}}),
                     "malformed format_version '2x'");
+}
+
+// Labels and source paths handed over in pieces give the file that holding them gives; the
+// paths are joined in pieces of kStreamChunkRows, so more rows than that cross a piece.
+TEST(FeatureFile, StreamedLabelsAndSourcesAreStoredAsFromMemory) {
+  test::TempDir dir;
+  const std::int64_t rows = 2 * kStreamChunkRows + 3;
+  const std::vector<float> x(static_cast<std::size_t>(rows), 0.5f);
+  std::vector<std::int64_t> labels;
+  std::vector<std::string> sources;
+  std::string joined;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    labels.push_back(i * 7 - 5);
+    // An empty path and commas too: only '\n' separates.
+    sources.push_back(i == 1 ? std::string()
+                             : "dir " + std::to_string(i % 3) + "/img," + std::to_string(i));
+    joined += (i > 0 ? "\n" : "") + sources.back();
+  }
+  FeatureFileContents held;
+  held.rows = rows;
+  held.dim = 1;
+  held.features = x.data();
+  held.labels = labels.data();
+  held.sources = sources;
+  write_feature_file(dir.path("held.safetensors"), held);
+
+  FeatureFileContents streamed = held;
+  streamed.labels = nullptr;
+  streamed.sources.clear();
+  streamed.labels_stream = [&](const std::function<void(const void*, std::size_t)>& sink) {
+    sink(labels.data(), 8 * 5);
+    sink(labels.data() + 5, 8 * (labels.size() - 5));
+  };
+  int passes = 0;
+  streamed.sources_stream = [&](const std::function<void(const std::string&)>& each) {
+    ++passes;
+    for (const std::string& s : sources) each(s);
+  };
+  write_feature_file(dir.path("streamed.safetensors"), streamed);
+  EXPECT_EQ(passes, 2);  // one to size the tensor, one to write it
+  EXPECT_EQ(test::read_bytes(dir.path("streamed.safetensors")),
+            test::read_bytes(dir.path("held.safetensors")));
+
+  const SafetensorsFile raw(dir.path("streamed.safetensors"));
+  const TensorView& t = raw.require(kSourcesTensor);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(t.data), t.nbytes), joined);
+  const FeatureFile f = FeatureFile::open(dir.path("streamed.safetensors"));
+  EXPECT_EQ(f.labels(), labels);
+  EXPECT_EQ(f.sources(), sources);
+  std::vector<std::int64_t> some(3);
+  f.read_labels(kStreamChunkRows - 1, 3, some.data());
+  EXPECT_EQ(some, std::vector<std::int64_t>(labels.begin() + kStreamChunkRows - 1,
+                                            labels.begin() + kStreamChunkRows + 2));
+
+  // A path with a newline would read back as two: refused before anything is written.
+  sources[kStreamChunkRows] = "a\nb.png";
+  test::expect_error([&] { write_feature_file(dir.path("newline.safetensors"), streamed); },
+                     {"with a newline", "'a\\nb.png'"});
+  EXPECT_FALSE(test::file_exists(dir.path("newline.safetensors")));
 }
 
 }  // namespace

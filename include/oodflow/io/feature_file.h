@@ -65,6 +65,8 @@ class FeatureFile {
   std::vector<std::int64_t> labels() const;
   /// Label of row i (0 <= i < rows()); only with has_labels().
   std::int64_t label(std::int64_t i) const;
+  /// Copies the labels of rows [begin, begin + count) into out[count]; only with has_labels().
+  void read_labels(std::int64_t begin, std::int64_t count, std::int64_t* out) const;
   bool has_logits() const { return logits_.has_value(); }
   /// Logits per sample (C); 0 without logits.
   std::int64_t logits_dim() const { return logits_ ? logits_->shape[1] : 0; }
@@ -77,6 +79,7 @@ class FeatureFile {
   std::string aux_settings(const std::string& name) const;
   /// Copies auxiliary score `name` of rows [begin, begin + count) into out[count].
   void read_aux(const std::string& name, std::int64_t begin, std::int64_t count, double* out) const;
+  bool has_sources() const { return sources_.has_value(); }
   /// Source path of each sample, or empty when the file does not record them.
   std::vector<std::string> sources() const;
   /// The source paths one after the other without holding them all (for streaming over
@@ -94,6 +97,9 @@ class FeatureFile {
   };
   /// SHA-256 of the whole file (computed on first call).
   const std::string& sha256() const;
+  /// Drops the pages read so far from this process's memory now (MappedFile::drop_pages), for
+  /// a pass over many files: each map keeps up to its read budget resident otherwise.
+  void drop_pages() const { file_->drop_pages(); }
 
  private:
   FeatureFile() = default;
@@ -120,6 +126,8 @@ class FeatureFile {
 
 /// A tensor's bytes handed over in pieces, for tensors larger than memory (see TensorSpec).
 using ByteStream = std::function<void(const std::function<void(const void*, std::size_t)>&)>;
+/// Strings handed over one by one, in order, for lists too long to hold.
+using StringStream = std::function<void(const std::function<void(const std::string&)>&)>;
 
 /// One auxiliary score to store: `values` or, instead, `stream` (F64 bytes).
 struct AuxColumn {
@@ -134,14 +142,19 @@ struct FeatureFileContents {
   std::int64_t rows = 0;
   std::int64_t dim = 0;
   const float* features = nullptr;  ///< [rows, dim]
-  /// Instead of `features` / `logits`: their bytes handed over in pieces (see TensorSpec).
+  /// Instead of `features` / `logits` / `labels`: their bytes handed over in pieces (see
+  /// TensorSpec); labels as I64.
   ByteStream features_stream;
   ByteStream logits_stream;
+  ByteStream labels_stream;
   const std::int64_t* labels = nullptr;  ///< [rows] or null
   const float* logits = nullptr;         ///< [rows, classes] or null
   std::int64_t classes = 0;
   std::vector<AuxColumn> aux;        ///< names unique; their records become metadata aux_scores
   std::vector<std::string> sources;  ///< empty or one per row
+  /// Instead of `sources`: one path per row. Called twice, giving the same paths each time:
+  /// the tensor's size, which its header records, is counted before its bytes are written.
+  StringStream sources_stream;
   std::map<std::string, std::string> metadata;  ///< format keys are added
 };
 

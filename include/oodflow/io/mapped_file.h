@@ -25,6 +25,9 @@ class MappedFile {
   /// cache or disk if touched again). Keeps a pass over a file larger than memory at flat
   /// resident memory instead of growing to the file's size.
   void note_read(std::size_t bytes) const;
+  /// Drops every page of the map from this process's memory now, as note_read does at its
+  /// budget (for a pass over many files, whose budgets would add up).
+  void drop_pages() const;
   static constexpr std::size_t kResidentBudget = std::size_t{256} << 20;
 
  private:
