@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "oodflow/core/error.h"
 #include "oodflow/core/progress.h"
+#include "oodflow/core/threads.h"
 
 namespace {
 
@@ -49,6 +50,7 @@ std::string config_message(std::string what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  oodflow::reexec_with_passive_openmp(argv);
   CLI::App app{
       "oodflow: post-hoc out-of-distribution detection. A normalizing flow fitted for one epoch "
       "to a classifier's penultimate-layer features scores new samples by log-density.\n"

@@ -2,7 +2,9 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <spdlog/spdlog.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -21,6 +23,8 @@ Fn blas_symbol(const char* name) {
   return reinterpret_cast<Fn>(::dlsym(RTLD_DEFAULT, name));
 }
 
+constexpr const char* kReexecMarker = "OODFLOW_SET_OMP_WAIT_POLICY";
+
 bool openmp_waits_passively() {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   return policy != nullptr && ::strcasecmp(policy, "passive") == 0;
@@ -34,10 +38,25 @@ void set_compute_threads(int threads, Workload workload) {
   if (threads > 0) {
     at::set_num_threads(threads);
     set_blas_threads(threads);
+  } else {
+    at::set_num_threads(openmp_waits_passively() ? cores : 1);
+    set_blas_threads(cores);
+  }
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  spdlog::debug("threads: LibTorch {}, OpenBLAS {}, OMP_WAIT_POLICY={}{}", torch_threads(),
+                blas_threads(), policy != nullptr ? policy : "(unset)",
+                std::getenv(kReexecMarker) != nullptr ? " (set by oodflow)" : "");
+}
+
+void reexec_with_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("OODFLOW_NO_REEXEC") != nullptr) {
     return;
   }
-  at::set_num_threads(openmp_waits_passively() ? cores : 1);
-  set_blas_threads(cores);
+  if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  ::setenv(kReexecMarker, "1", 1);  // for the log line: the policy was oodflow's choice
+  ::execv("/proc/self/exe", argv);
+  ::unsetenv("OMP_WAIT_POLICY");  // exec failed: go on as started, the policy unchanged
+  ::unsetenv(kReexecMarker);
 }
 
 void set_blas_threads(int threads) {

@@ -19,7 +19,6 @@ namespace {
 
 using faiss_idx = faiss::Index::idx_t;
 
-
 // Keeps the k best of two descending top-k lists of one query in `best` (a sorted merge).
 void merge_top_k(float* best_sim, std::int64_t* best_idx, const float* new_sim,
                  const faiss_idx* new_idx, std::int64_t k, std::vector<float>& sim_tmp,
@@ -61,9 +60,7 @@ class MappedInvertedLists : public faiss::InvertedLists {
   const std::uint8_t* get_codes(std::size_t list) const override {
     return bank_ + static_cast<std::size_t>(offsets_[list]) * code_size;
   }
-  const faiss_idx* get_ids(std::size_t list) const override {
-    return ids_.data() + offsets_[list];
-  }
+  const faiss_idx* get_ids(std::size_t list) const override { return ids_.data() + offsets_[list]; }
   std::size_t add_entries(std::size_t, std::size_t, const faiss_idx*,
                           const std::uint8_t*) override {
     throw Error("internal: the IVF lists of a knn model are read-only");
@@ -113,11 +110,11 @@ KnnResult knn_search(const float* bank, std::int64_t bank_rows, const float* que
         std::vector<faiss_idx> i(block_idx, block_idx + kk);
         s.resize(static_cast<std::size_t>(k), -std::numeric_limits<float>::infinity());
         i.resize(static_cast<std::size_t>(k), -1);
-        merge_top_k(out.similarity.data() + q * k, out.index.data() + q * k, s.data(), i.data(),
-                    k, sim_tmp, idx_tmp);
+        merge_top_k(out.similarity.data() + q * k, out.index.data() + q * k, s.data(), i.data(), k,
+                    sim_tmp, idx_tmp);
       } else {
-        merge_top_k(out.similarity.data() + q * k, out.index.data() + q * k,
-                    sim.data() + q * k, block_idx, k, sim_tmp, idx_tmp);
+        merge_top_k(out.similarity.data() + q * k, out.index.data() + q * k, sim.data() + q * k,
+                    block_idx, k, sim_tmp, idx_tmp);
       }
     }
   }

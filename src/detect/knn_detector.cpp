@@ -63,7 +63,10 @@ using GatherFn = std::function<void(const std::int64_t* rows, std::int64_t n, fl
 class KnnDetector : public Detector {
  public:
   explicit KnnDetector(const DetectorOptions& o)
-      : k_(o.k), block_size_(o.block_size), index_(o.knn_index), nlist_(o.nlist),
+      : k_(o.k),
+        block_size_(o.block_size),
+        index_(o.knn_index),
+        nlist_(o.nlist),
         nprobe_(o.nprobe) {}
 
   std::string name() const override { return "knn"; }
@@ -105,10 +108,10 @@ class KnnDetector : public Detector {
     const io::TensorView& view = file->view().tensors.at("bank");
     use_bank(reinterpret_cast<const float*>(view.data), view.shape[0], file);
     if (index_ == "ivf") {
-      measure_recall(gather, context.held_out != nullptr && !context.held_out->empty()
-                                 ? *context.held_out
-                                 : rows,
-                     context.seed);
+      measure_recall(
+          gather,
+          context.held_out != nullptr && !context.held_out->empty() ? *context.held_out : rows,
+          context.seed);
     }
   }
 
@@ -134,9 +137,9 @@ class KnnDetector : public Detector {
   std::vector<double> score(const FeatureSet& data) const override {
     require_dim(data, dim_, name());
     const std::vector<float> queries = l2_normalised(data);
-    KnnResult r = searcher_ ? searcher_->search(queries.data(), data.rows, k_, nprobe_)
-                            : knn_search(bank_, rows_, queries.data(), data.rows, dim_, k_,
-                                         block_size_);
+    KnnResult r = searcher_
+                      ? searcher_->search(queries.data(), data.rows, k_, nprobe_)
+                      : knn_search(bank_, rows_, queries.data(), data.rows, dim_, k_, block_size_);
     if (searcher_) exact_where_short(queries, &r);
     std::vector<double> out(static_cast<std::size_t>(data.rows));
     for (std::int64_t i = 0; i < data.rows; ++i) {
@@ -219,8 +222,7 @@ class KnnDetector : public Detector {
                      : std::vector<float>(c->second.values.begin(), c->second.values.end());
     offsets_.assign(o->second.values.begin(), o->second.values.end());
     OODFLOW_CHECK(offsets_.back() == rows_, "detector file of an IVF knn: its lists hold "
-                                                << offsets_.back() << " rows, its bank "
-                                                << rows_);
+                                                << offsets_.back() << " rows, its bank " << rows_);
     make_searcher();
   }
 
@@ -249,20 +251,17 @@ class KnnDetector : public Detector {
   }
 
   void make_searcher() {
-    searcher_ =
-        std::make_shared<IvfSearcher>(centroids_.data(), nlist_, bank_, offsets_, dim_);
+    searcher_ = std::make_shared<IvfSearcher>(centroids_.data(), nlist_, bank_, offsets_, dim_);
   }
 
   // Trains the coarse quantizer on a seeded sample of the rows, assigns every row to its
   // list and returns the rows in list order (the order the bank is stored in).
-  std::vector<std::int64_t> build_ivf(const GatherFn& gather,
-                                      const std::vector<std::int64_t>& rows, std::uint64_t seed,
-                                      const std::string& source) {
+  std::vector<std::int64_t> build_ivf(const GatherFn& gather, const std::vector<std::int64_t>& rows,
+                                      std::uint64_t seed, const std::string& source) {
     const auto count = static_cast<std::int64_t>(rows.size());
     if (nlist_ == 0) nlist_ = automatic_nlist(count);
-    OODFLOW_CHECK(nlist_ <= count, "knn: --nlist " << nlist_ << " is more lists than the "
-                                                   << count << " training samples of '"
-                                                   << source << "'");
+    OODFLOW_CHECK(nlist_ <= count, "knn: --nlist " << nlist_ << " is more lists than the " << count
+                                                   << " training samples of '" << source << "'");
     if (nprobe_ == 0) nprobe_ = std::min<std::int64_t>(nlist_, kKnnDefaultNprobe);
     nprobe_ = std::min(nprobe_, nlist_);
     // k-means needs a sample, not every row: kKnnIvfTrainPerList rows per list at most.
@@ -309,12 +308,14 @@ class KnnDetector : public Detector {
     std::vector<float> queries(static_cast<std::size_t>(n * dim_));
     gather(pick.data(), n, queries.data());
     const KnnResult exact = knn_search(bank_, rows_, queries.data(), n, dim_, k_, block_size_);
-    const KnnResult approx = searcher_->search(queries.data(), n, k_, nprobe_);
+    KnnResult approx = searcher_->search(queries.data(), n, k_, nprobe_);
+    exact_where_short(queries, &approx);  // as score() does: the recall of the scores
     recall_ = compare_knn(approx, exact, k_);
-    spdlog::info("knn: IVF recall@{} {:.4f} on {} held-out rows (nprobe {} of {} lists); the "
-                 "k-th neighbour exact for {:.1f}% of them, largest score error {:.3g}",
-                 k_, recall_.recall_at_k, recall_.queries, nprobe_, nlist_,
-                 100 * recall_.kth_exact, recall_.max_score_error);
+    spdlog::info(
+        "knn: IVF recall@{} {:.4f} on {} held-out rows (nprobe {} of {} lists); the "
+        "k-th neighbour exact for {:.1f}% of them, largest score error {:.3g}",
+        k_, recall_.recall_at_k, recall_.queries, nprobe_, nlist_, 100 * recall_.kth_exact,
+        recall_.max_score_error);
   }
 
   // Queries whose probed lists held fewer than k rows are searched exactly: never a score

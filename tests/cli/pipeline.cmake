@@ -20,6 +20,40 @@ if(auroc LESS 0.9)
   message(FATAL_ERROR "AUROC ${auroc} on a well separated synthetic set")
 endif()
 
+# Idle OpenMP threads must sleep, not spin on the cores OpenBLAS needs (docs/threads.md): the
+# process re-executes itself with OMP_WAIT_POLICY=PASSIVE, unless the user chose a policy.
+run(0 ${CMAKE_COMMAND} -E env --unset=OMP_WAIT_POLICY --unset=OODFLOW_NO_REEXEC
+    --unset=OODFLOW_SET_OMP_WAIT_POLICY
+    ${OODFLOW} -v fit --detector knn -f ${WORK}/id_train.safetensors -o ${WORK}/knn.safetensors
+    --threads 2)
+if(NOT last_err MATCHES "LibTorch 2, OpenBLAS 2, OMP_WAIT_POLICY=PASSIVE \\(set by oodflow\\)")
+  message(FATAL_ERROR "fit did not run with OMP_WAIT_POLICY=PASSIVE set by oodflow:\n${last_err}")
+endif()
+run(0 ${CMAKE_COMMAND} -E env OMP_WAIT_POLICY=active --unset=OODFLOW_SET_OMP_WAIT_POLICY
+    ${OODFLOW} -v fit --detector knn -f ${WORK}/id_train.safetensors -o ${WORK}/knn.safetensors)
+if(NOT last_err MATCHES "OMP_WAIT_POLICY=active\n")
+  message(FATAL_ERROR "the user's OMP_WAIT_POLICY was not kept:\n${last_err}")
+endif()
+
+# KNN with an IVF index: the recall against the exact search is measured at fit, recorded in
+# the model file and shown in the detector's label; a full probe gives the exact scores.
+run(0 ${OODFLOW} fit --detector knn --index ivf --nlist 8 --nprobe 8
+    -f ${WORK}/id_train.safetensors -o ${WORK}/ivf.safetensors)
+if(NOT last_err MATCHES "IVF recall@50 1.0000 on 400 held-out rows")
+  message(FATAL_ERROR "fit --index ivf did not report its recall on the held-out rows:\n${last_err}")
+endif()
+run(0 ${OODFLOW} --quiet score --model ${WORK}/knn.safetensors --model ${WORK}/ivf.safetensors
+    --id ${WORK}/id_test.safetensors --ood shifted=${WORK}/ood_shift2.safetensors
+    --out ${WORK}/knn_report.json)
+file(READ ${WORK}/knn_report.json knn_report)
+string(JSON exact_auroc GET "${knn_report}" detectors 0 ood 0 auroc)
+string(JSON ivf_auroc GET "${knn_report}" detectors 1 ood 0 auroc)
+string(JSON ivf_label GET "${knn_report}" detectors 1 label)
+if(NOT exact_auroc STREQUAL ivf_auroc OR NOT ivf_label MATCHES "IVF 8/8, recall@50 1.000")
+  message(FATAL_ERROR "IVF with every list probed: AUROC ${ivf_auroc} (exact ${exact_auroc}), "
+                      "label '${ivf_label}'")
+endif()
+
 # The per-sample CSV evaluated again by `metrics` gives the same AUROC.
 run(0 ${OODFLOW} --quiet metrics --id ${WORK}/scores.csv --ood shifted=${WORK}/scores.csv
     --out ${WORK}/metrics.json)

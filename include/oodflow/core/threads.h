@@ -20,6 +20,15 @@ enum class Workload { kMatrixProducts, kBackbone };
 /// backbone, every core in both pools).
 void set_compute_threads(int threads, Workload workload = Workload::kMatrixProducts);
 
+/// Makes idle OpenMP threads sleep instead of spinning, which they otherwise do on the cores
+/// OpenBLAS needs (docs/threads.md): called first thing in main(), it sets
+/// OMP_WAIT_POLICY=PASSIVE and re-executes the program (/proc/self/exe, the same arguments),
+/// since libgomp reads the variable once, when it is loaded, before main() runs. Does nothing
+/// when OMP_WAIT_POLICY is already set (the user's choice, or the re-executed process) or
+/// OODFLOW_NO_REEXEC is set; returns normally when the re-execution fails (the policy costs
+/// speed, never results).
+void reexec_with_passive_openmp(char** argv);
+
 /// Sets OpenBLAS's threads alone (no effect with another BLAS).
 void set_blas_threads(int threads);
 
