@@ -24,9 +24,6 @@ data="${OODFLOW_DATA:-$HOME/.cache/oodflow}"
 "$here/scripts/fetch_data.sh" "$data"
 oodflow="${OODFLOW_BUILD_DIR:-$here/build}/apps/oodflow"
 backbones="$here/configs/backbones"
-# Lets LibTorch's OpenMP threads sleep instead of spinning, so both thread pools can use
-# every core (the fastest setting measured: docs/threads.md).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 start=$SECONDS
 
 models() {  # part, ID training features: the paper's flow, the recommended flow, the control

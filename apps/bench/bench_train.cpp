@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "oodflow/core/normalizer.h"
 #include "oodflow/core/progress.h"
 #include "oodflow/core/threads.h"
@@ -24,23 +25,8 @@
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Best of several runs of a square float32 matrix product: the practical GEMM peak.
-double gemm_peak_gflops(int64_t n) {
-  const torch::Tensor a = torch::randn({n, n});
-  const torch::Tensor b = torch::randn({n, n});
-  torch::Tensor c = torch::mm(a, b);  // warm-up
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    c = torch::mm(a, b);
-    best = std::max(best, 2.0 * n * n * n / seconds_since(t0) / 1e9);
-  }
-  return best;
-}
+using oodflow::bench::gemm_peak_gflops;
+using oodflow::bench::parse_list;
 
 // Matrix-product FLOPs of one training step per sample: the forward GEMMs of each block
 // (glow: two triangular factors d x d, coupling: d/2 -> 2h and two h -> d/2), times 3 for
@@ -51,15 +37,6 @@ double train_flops_per_sample(const std::string& arch, int64_t d, int64_t h, int
   const double coupling = 2.0 * cond * 2 * h + 2.0 * 2 * h * trans;
   const double mixing = arch == "glow" ? 2.0 * 2 * static_cast<double>(d) * d : 0.0;
   return 3.0 * blocks * (coupling + mixing);
-}
-
-std::vector<int64_t> parse_list(const char* text) {
-  std::vector<int64_t> out;
-  for (const char* p = text; *p;) {
-    out.push_back(std::strtoll(p, const_cast<char**>(&p), 10));
-    if (*p == ',') ++p;
-  }
-  return out;
 }
 
 }  // namespace

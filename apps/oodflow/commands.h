@@ -34,7 +34,7 @@ void setup_inspect(CLI::App& app, CommandStatus& status);
 
 /// What --threads 0 chooses for the flow's matrix products.
 inline const std::string kAutomaticFlowThreads =
-    "OpenBLAS on all cores, LibTorch on all cores only if OMP_WAIT_POLICY=passive is set, else 1";
+    "every core, in OpenBLAS's pool (LibTorch's at 1 thread: two pools are slower)";
 
 /// --threads and --device, shared by the commands that run LibTorch; `automatic_threads` says
 /// what --threads 0 chooses.

@@ -3,7 +3,6 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <spdlog/spdlog.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,23 +24,16 @@ Fn blas_symbol(const char* name) {
 
 constexpr const char* kReexecMarker = "OODFLOW_SET_OMP_WAIT_POLICY";
 
-bool openmp_waits_passively() {
-  const char* policy = std::getenv("OMP_WAIT_POLICY");
-  return policy != nullptr && ::strcasecmp(policy, "passive") == 0;
-}
-
 }  // namespace
 
 void set_compute_threads(int threads, Workload workload) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (threads <= 0 && workload == Workload::kBackbone) threads = cores;
-  if (threads > 0) {
-    at::set_num_threads(threads);
-    set_blas_threads(threads);
-  } else {
-    at::set_num_threads(openmp_waits_passively() ? cores : 1);
-    set_blas_threads(cores);
-  }
+  if (threads <= 0) threads = cores;
+  // Matrix products run on OpenBLAS's threads: LibTorch's pool gets one thread, since a second
+  // pool on the same cores slows them even when its idle threads sleep (measured by
+  // scripts/bench_threads.sh, docs/threads.md). A backbone's convolutions run on LibTorch's.
+  at::set_num_threads(workload == Workload::kBackbone ? threads : 1);
+  set_blas_threads(threads);
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   spdlog::debug("threads: LibTorch {}, OpenBLAS {}, OMP_WAIT_POLICY={}{}", torch_threads(),
                 blas_threads(), policy != nullptr ? policy : "(unset)",
@@ -54,9 +46,21 @@ void reexec_with_passive_openmp(char** argv) {
   }
   if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
   ::setenv(kReexecMarker, "1", 1);  // for the log line: the policy was oodflow's choice
-  ::execv("/proc/self/exe", argv);
+  // Also read by the loader only, so set in the same re-execution: glibc's heap on
+  // transparent huge pages (madvise), which makes the first training step's page faults of
+  // the parameters, gradients and optimiser state fewer (docs/speed.md#training).
+  const bool tunables = std::getenv("GLIBC_TUNABLES") == nullptr;
+  if (tunables) ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+  // The real path, not /proc/self/exe itself: the process keeps its name in ps and top.
+  char self[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (length > 0) {
+    self[length] = '\0';
+    ::execv(self, argv);
+  }
   ::unsetenv("OMP_WAIT_POLICY");  // exec failed: go on as started, the policy unchanged
   ::unsetenv(kReexecMarker);
+  if (tunables) ::unsetenv("GLIBC_TUNABLES");
 }
 
 void set_blas_threads(int threads) {

@@ -5,6 +5,7 @@
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/invlists/InvertedLists.h>
 #include <faiss/utils/distances.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <set>
 
 #include "oodflow/core/error.h"
+#include "oodflow/core/threads.h"
 
 namespace oodflow::detect {
 namespace {
@@ -185,7 +187,13 @@ KnnResult IvfSearcher::search(const float* queries, std::int64_t query_rows, std
   std::vector<faiss_idx> idx(nk);
   faiss::SearchParametersIVF params;
   params.nprobe = static_cast<std::size_t>(std::clamp<std::int64_t>(nprobe, 1, impl_->index.nlist));
+  // faiss scans the lists on OpenMP threads, one query each, without BLAS: it gets the
+  // threads oodflow gives OpenBLAS (LibTorch keeps its pool at one thread for matrix
+  // products, which sets OpenMP's default to one; docs/threads.md).
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(std::max(1, blas_threads()));
   impl_->index.search(query_rows, queries, k, sim.data(), idx.data(), &params);
+  omp_set_num_threads(before);
   for (std::size_t i = 0; i < nk; ++i) {
     if (idx[i] < 0) sim[i] = -std::numeric_limits<float>::infinity();
   }

@@ -228,6 +228,7 @@ class KnnDetector : public Detector {
 
  private:
   std::string fmt_label() const {
+    if (recall_.queries == 0) return "knn (IVF)";  // not fitted yet: no recall to show
     std::ostringstream s;
     s << "knn (IVF " << nlist_ << "/" << nprobe_ << ", recall@" << k_ << " " << std::fixed
       << std::setprecision(3) << recall_.recall_at_k << ")";

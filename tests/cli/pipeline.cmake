@@ -26,7 +26,7 @@ run(0 ${CMAKE_COMMAND} -E env --unset=OMP_WAIT_POLICY --unset=OODFLOW_NO_REEXEC
     --unset=OODFLOW_SET_OMP_WAIT_POLICY
     ${OODFLOW} -v fit --detector knn -f ${WORK}/id_train.safetensors -o ${WORK}/knn.safetensors
     --threads 2)
-if(NOT last_err MATCHES "LibTorch 2, OpenBLAS 2, OMP_WAIT_POLICY=PASSIVE \\(set by oodflow\\)")
+if(NOT last_err MATCHES "LibTorch 1, OpenBLAS 2, OMP_WAIT_POLICY=PASSIVE \\(set by oodflow\\)")
   message(FATAL_ERROR "fit did not run with OMP_WAIT_POLICY=PASSIVE set by oodflow:\n${last_err}")
 endif()
 run(0 ${CMAKE_COMMAND} -E env OMP_WAIT_POLICY=active --unset=OODFLOW_SET_OMP_WAIT_POLICY

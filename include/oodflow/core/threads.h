@@ -5,25 +5,25 @@
 
 namespace oodflow {
 
-/// 0 = automatic, the fastest setting measured by scripts/bench_train.sh: OpenBLAS on every
-/// core; LibTorch's OpenMP pool on every core only when OMP_WAIT_POLICY=passive (libgomp
-/// reads it at process start), otherwise one thread.
+/// 0 = automatic: every core (std::thread::hardware_concurrency()).
 inline constexpr int kDefaultThreads = 0;
 
-/// What the threads will mostly run, for the automatic choice: the flow's matrix products
-/// (OpenBLAS), or a backbone's convolutions (oneDNN, on LibTorch's OpenMP pool: there one
-/// thread per core is the fastest, measured by scripts/bench_extract.sh).
+/// What the threads will run: matrix products (the flows and the detectors: OpenBLAS), or a
+/// backbone's convolutions (oneDNN, on LibTorch's OpenMP pool; measured by
+/// scripts/bench_extract.sh).
 enum class Workload { kMatrixProducts, kBackbone };
 
-/// Sets LibTorch's intra-op threads and, when OpenBLAS provides the BLAS, its thread count:
-/// `threads` > 0 uses that many in both pools; 0 chooses automatically (see above; for a
-/// backbone, every core in both pools).
+/// Puts `threads` (0 = every core) where the workload computes: for matrix products in
+/// OpenBLAS's pool with LibTorch's intra-op pool at one thread (two pools on the same cores
+/// are slower, measured by scripts/bench_threads.sh); for a backbone in both pools.
 void set_compute_threads(int threads, Workload workload = Workload::kMatrixProducts);
 
 /// Makes idle OpenMP threads sleep instead of spinning, which they otherwise do on the cores
 /// OpenBLAS needs (docs/threads.md): called first thing in main(), it sets
 /// OMP_WAIT_POLICY=PASSIVE and re-executes the program (/proc/self/exe, the same arguments),
-/// since libgomp reads the variable once, when it is loaded, before main() runs. Does nothing
+/// since libgomp reads the variable once, when it is loaded, before main() runs. Unless set,
+/// GLIBC_TUNABLES=glibc.malloc.hugetlb=1 goes with it (the heap on transparent huge pages:
+/// fewer page faults in the first training step), also read only at start. Does nothing
 /// when OMP_WAIT_POLICY is already set (the user's choice, or the re-executed process) or
 /// OODFLOW_NO_REEXEC is set; returns normally when the re-execution fails (the policy costs
 /// speed, never results).
