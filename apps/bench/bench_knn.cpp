@@ -150,18 +150,15 @@ int main(int argc, char** argv) {
   const auto centroids = oodflow::detect::train_ivf_centroids(bank.data(), sample, dim, nlist, 0);
   const auto lists =
       oodflow::detect::assign_ivf_lists(centroids.data(), nlist, bank.data(), n, dim);
-  std::vector<std::int64_t> offsets(static_cast<std::size_t>(nlist + 1), 0);
-  for (const auto l : lists) ++offsets[static_cast<std::size_t>(l + 1)];
-  for (std::size_t l = 1; l < offsets.size(); ++l) offsets[l] += offsets[l - 1];
+  const oodflow::detect::IvfLayout layout = oodflow::detect::ivf_layout(lists, nlist);
   std::vector<float> ordered(bank.size());
-  std::vector<std::int64_t> next(offsets.begin(), offsets.end() - 1);
-  for (std::int64_t i = 0; i < n; ++i) {
-    std::copy_n(bank.data() + i * dim, dim,
-                ordered.data() + next[static_cast<std::size_t>(lists[i])]++ * dim);
+  for (std::size_t at = 0; at < layout.order.size(); ++at) {
+    std::copy_n(bank.data() + layout.order[at] * dim, dim, ordered.data() + at * dim);
   }
   std::printf("IVF build (k-means on %lld rows into %lld lists, assignment): %.3f s\n",
               static_cast<long long>(sample), static_cast<long long>(nlist), seconds_since(t0));
-  const oodflow::detect::IvfSearcher ivf(centroids.data(), nlist, ordered.data(), offsets, dim);
+  const oodflow::detect::IvfSearcher ivf(centroids.data(), nlist, ordered.data(), layout.offsets,
+                                         dim);
   const auto ordered_exact =
       oodflow::detect::knn_search(ordered.data(), n, queries.data(), q, dim, k, 8192);
   for (const std::int64_t nprobe : nprobes) {

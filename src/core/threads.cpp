@@ -46,9 +46,9 @@ void reexec_with_passive_openmp(char** argv) {
   }
   if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
   ::setenv(kReexecMarker, "1", 1);  // for the log line: the policy was oodflow's choice
-  // Also read by the loader only, so set in the same re-execution: glibc's heap on
-  // transparent huge pages (madvise), which makes the first training step's page faults of
-  // the parameters, gradients and optimiser state fewer (docs/speed.md#training).
+  // Also read only at start, so set in the same re-execution: glibc's heap on transparent
+  // huge pages (madvise), which halved a first training step's page-fault time when measured
+  // by hand (docs/speed.md#training; not re-measured in this form).
   const bool tunables = std::getenv("GLIBC_TUNABLES") == nullptr;
   if (tunables) ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
   // The real path, not /proc/self/exe itself: the process keeps its name in ps and top.

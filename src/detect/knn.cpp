@@ -147,6 +147,20 @@ std::vector<std::int64_t> assign_ivf_lists(const float* centroids, std::int64_t 
   return {lists.begin(), lists.end()};
 }
 
+IvfLayout ivf_layout(const std::vector<std::int64_t>& list_of, std::int64_t nlist) {
+  IvfLayout out;
+  out.offsets.assign(static_cast<std::size_t>(nlist + 1), 0);
+  for (const std::int64_t l : list_of) ++out.offsets[static_cast<std::size_t>(l + 1)];
+  std::partial_sum(out.offsets.begin(), out.offsets.end(), out.offsets.begin());
+  out.order.resize(list_of.size());
+  std::vector<std::int64_t> next(out.offsets.begin(), out.offsets.end() - 1);
+  for (std::size_t i = 0; i < list_of.size(); ++i) {
+    out.order[static_cast<std::size_t>(next[static_cast<std::size_t>(list_of[i])]++)] =
+        static_cast<std::int64_t>(i);
+  }
+  return out;
+}
+
 struct IvfSearcher::Impl {
   faiss::IndexFlatIP quantizer;
   faiss::IndexIVFFlat index;

@@ -255,6 +255,20 @@ class KnnDetector : public Detector {
     searcher_ = std::make_shared<IvfSearcher>(centroids_.data(), nlist_, bank_, offsets_, dim_);
   }
 
+  // `n` of `rows` picked by (seed, stream), in ascending order, as unit rows [n, dim_].
+  std::vector<float> sample_unit_rows(const GatherFn& gather, const std::vector<std::int64_t>& rows,
+                                      std::int64_t n, std::uint64_t seed,
+                                      std::int64_t stream) const {
+    std::vector<std::int64_t> pick =
+        shuffled_order(static_cast<std::int64_t>(rows.size()), seed, stream);
+    pick.resize(static_cast<std::size_t>(n));
+    std::sort(pick.begin(), pick.end());
+    for (auto& r : pick) r = rows[static_cast<std::size_t>(r)];
+    std::vector<float> out(static_cast<std::size_t>(n * dim_));
+    gather(pick.data(), n, out.data());
+    return out;
+  }
+
   // Trains the coarse quantizer on a seeded sample of the rows, assigns every row to its
   // list and returns the rows in list order (the order the bank is stored in).
   std::vector<std::int64_t> build_ivf(const GatherFn& gather, const std::vector<std::int64_t>& rows,
@@ -267,12 +281,7 @@ class KnnDetector : public Detector {
     nprobe_ = std::min(nprobe_, nlist_);
     // k-means needs a sample, not every row: kKnnIvfTrainPerList rows per list at most.
     const std::int64_t sample_rows = std::min(count, nlist_ * kKnnIvfTrainPerList);
-    std::vector<std::int64_t> sample = shuffled_order(count, seed, /*epoch=*/0);
-    sample.resize(static_cast<std::size_t>(sample_rows));
-    std::sort(sample.begin(), sample.end());
-    for (auto& r : sample) r = rows[static_cast<std::size_t>(r)];
-    std::vector<float> data(static_cast<std::size_t>(sample_rows * dim_));
-    gather(sample.data(), sample_rows, data.data());
+    std::vector<float> data = sample_unit_rows(gather, rows, sample_rows, seed, /*stream=*/0);
     spdlog::info("knn: IVF with {} lists, k-means on {} of {} rows", nlist_, sample_rows, count);
     centroids_ = train_ivf_centroids(data.data(), sample_rows, dim_, nlist_, seed);
     data = std::vector<float>();
@@ -285,29 +294,19 @@ class KnnDetector : public Detector {
       const auto lists = assign_ivf_lists(centroids_.data(), nlist_, chunk.data(), n, dim_);
       std::copy(lists.begin(), lists.end(), list_of.begin() + begin);
     }
-    offsets_.assign(static_cast<std::size_t>(nlist_ + 1), 0);
-    for (const std::int64_t l : list_of) ++offsets_[static_cast<std::size_t>(l + 1)];
-    std::partial_sum(offsets_.begin(), offsets_.end(), offsets_.begin());
-    std::vector<std::int64_t> order(static_cast<std::size_t>(count));
-    std::vector<std::int64_t> next(offsets_.begin(), offsets_.end() - 1);
-    for (std::int64_t i = 0; i < count; ++i) {
-      order[static_cast<std::size_t>(next[static_cast<std::size_t>(list_of[i])]++)] = rows[i];
-    }
-    return order;
+    IvfLayout layout = ivf_layout(list_of, nlist_);
+    offsets_ = std::move(layout.offsets);
+    for (auto& r : layout.order) r = rows[static_cast<std::size_t>(r)];
+    return std::move(layout.order);
   }
 
   // The recall of the IVF search against the exact one on up to kKnnRecallQueries rows
   // (held-out ID rows when the fit has them), recorded in the model file.
   void measure_recall(const GatherFn& gather, const std::vector<std::int64_t>& candidates,
                       std::uint64_t seed) {
-    const auto count = static_cast<std::int64_t>(candidates.size());
-    const std::int64_t n = std::min(count, kKnnRecallQueries);
-    std::vector<std::int64_t> pick = shuffled_order(count, seed, /*epoch=*/1);
-    pick.resize(static_cast<std::size_t>(n));
-    std::sort(pick.begin(), pick.end());
-    for (auto& r : pick) r = candidates[static_cast<std::size_t>(r)];
-    std::vector<float> queries(static_cast<std::size_t>(n * dim_));
-    gather(pick.data(), n, queries.data());
+    const std::int64_t n =
+        std::min(static_cast<std::int64_t>(candidates.size()), kKnnRecallQueries);
+    const std::vector<float> queries = sample_unit_rows(gather, candidates, n, seed, 1);
     const KnnResult exact = knn_search(bank_, rows_, queries.data(), n, dim_, k_, block_size_);
     KnnResult approx = searcher_->search(queries.data(), n, k_, nprobe_);
     exact_where_short(queries, &approx);  // as score() does: the recall of the scores

@@ -38,6 +38,15 @@ std::vector<float> train_ivf_centroids(const float* rows, std::int64_t n, std::i
 std::vector<std::int64_t> assign_ivf_lists(const float* centroids, std::int64_t nlist,
                                            const float* rows, std::int64_t n, std::int64_t dim);
 
+/// The IVF storage order of rows assigned to lists (`list_of[i]` in [0, nlist)): `offsets`
+/// [nlist + 1] (list l = positions [offsets[l], offsets[l + 1])) and `order`, the row stored
+/// at each position (rows of one list keep their order).
+struct IvfLayout {
+  std::vector<std::int64_t> offsets;
+  std::vector<std::int64_t> order;
+};
+IvfLayout ivf_layout(const std::vector<std::int64_t>& list_of, std::int64_t nlist);
+
 /// Approximate search on an IVF layout: `bank` [N, dim] holds list 0's rows, then list 1's,
 /// ...; list l is rows [list_offsets[l], list_offsets[l + 1]). Nothing is copied: the
 /// centroids, bank and offsets must outlive the searcher. Indices returned are bank rows.
