@@ -74,6 +74,7 @@ std::vector<float> kth_of(const oodflow::detect::KnnResult& r, std::int64_t k) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  oodflow::reexec_with_tuned_libraries(argv, false);  // the kernels oodflow itself runs
   std::int64_t n = 50000, q = 10000, dim = 512, k = 50;
   int threads = oodflow::kDefaultThreads;
   std::vector<std::int64_t> nprobes = {8, 32, 128};
@@ -98,8 +99,9 @@ int main(int argc, char** argv) {
   }
   oodflow::set_compute_threads(threads);
   const char* wait = std::getenv("OMP_WAIT_POLICY");
-  std::printf("threads: torch %d, openblas %d, OMP_WAIT_POLICY=%s\n", oodflow::torch_threads(),
-              oodflow::blas_threads(), wait ? wait : "(unset)");
+  std::printf("threads: torch %d, openblas %d (%s kernels), OMP_WAIT_POLICY=%s\n",
+              oodflow::torch_threads(), oodflow::blas_threads(), oodflow::blas_core().c_str(),
+              wait ? wait : "(unset)");
   const double peak = oodflow::bench::gemm_peak_gflops(2048);
   const double limit = 2.0 * n * q * dim / (peak * 1e9);
   std::printf(

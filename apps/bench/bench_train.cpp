@@ -42,6 +42,7 @@ double train_flops_per_sample(const std::string& arch, int64_t d, int64_t h, int
 }  // namespace
 
 int main(int argc, char** argv) {
+  oodflow::reexec_with_tuned_libraries(argv, false);  // the kernels oodflow itself runs
   std::vector<int64_t> dims = {512, 2048};
   int64_t samples = 20000;
   int64_t blocks = 10;
@@ -74,8 +75,9 @@ int main(int argc, char** argv) {
   if (blas_threads > 0) oodflow::set_blas_threads(blas_threads);
   oodflow::Progress::set_default_mode(oodflow::ProgressMode::kNone);
   const char* wait = std::getenv("OMP_WAIT_POLICY");
-  std::printf("threads: torch %d, openblas %d, OMP_WAIT_POLICY=%s\n", oodflow::torch_threads(),
-              oodflow::blas_threads(), wait ? wait : "(unset)");
+  std::printf("threads: torch %d, openblas %d (%s kernels), OMP_WAIT_POLICY=%s\n",
+              oodflow::torch_threads(), oodflow::blas_threads(), oodflow::blas_core().c_str(),
+              wait ? wait : "(unset)");
   const double peak = gemm_peak_gflops(2048);
   std::printf("float32 GEMM peak (2048^3, best of 5): %.1f GFLOP/s\n", peak);
   std::printf("%-6s %6s %7s %6s %12s %10s %8s %9s\n", "arch", "d", "N", "steps", "samples/s",

@@ -47,10 +47,17 @@ std::string config_message(std::string what) {
   return "unknown option '" + key.substr(dot + 1) + "' for " + key.substr(0, dot);
 }
 
+// Only a backbone computes on LibTorch's OpenMP pool (the other commands give it one thread,
+// oodflow/core/threads.h), so only the commands that may run one want OMP_WAIT_POLICY=PASSIVE.
+bool runs_backbone(const CLI::App& app) {
+  if (app.got_subcommand("extract")) return true;
+  const CLI::App* detect = app.get_subcommand("detect");
+  return detect->parsed() && detect->get_option("--images")->count() > 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  oodflow::reexec_with_passive_openmp(argv);
   CLI::App app{
       "oodflow: post-hoc out-of-distribution detection. A normalizing flow fitted for one epoch "
       "to a classifier's penultimate-layer features scores new samples by log-density.\n"
@@ -87,6 +94,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return usage_error(e.what());
   }
+  oodflow::reexec_with_tuned_libraries(argv, runs_backbone(app));
   setup_logging(quiet, verbose);
   for (const std::string& warning : oodflow::cli::parse_warnings()) spdlog::warn("{}", warning);
   try {

@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace oodflow {
 namespace {
@@ -16,13 +19,14 @@ namespace {
 // linking against it directly would tie the binary to one BLAS.
 using SetThreadsFn = void (*)(int);
 using GetThreadsFn = int (*)();
+using CoreNameFn = char* (*)();
 
 template <typename Fn>
 Fn blas_symbol(const char* name) {
   return reinterpret_cast<Fn>(::dlsym(RTLD_DEFAULT, name));
 }
 
-constexpr const char* kReexecMarker = "OODFLOW_SET_OMP_WAIT_POLICY";
+constexpr const char* kReexecMarker = "OODFLOW_SET_ENV";
 
 }  // namespace
 
@@ -35,22 +39,30 @@ void set_compute_threads(int threads, Workload workload) {
   at::set_num_threads(workload == Workload::kBackbone ? threads : 1);
   set_blas_threads(threads);
   const char* policy = std::getenv("OMP_WAIT_POLICY");
-  spdlog::debug("threads: LibTorch {}, OpenBLAS {}, OMP_WAIT_POLICY={}{}", torch_threads(),
-                blas_threads(), policy != nullptr ? policy : "(unset)",
-                std::getenv(kReexecMarker) != nullptr ? " (set by oodflow)" : "");
+  const char* set_by_us = std::getenv(kReexecMarker);
+  spdlog::debug(
+      "threads: LibTorch {}, OpenBLAS {} ({} kernels), OMP_WAIT_POLICY={}{}{}", torch_threads(),
+      blas_threads(), blas_core(), policy != nullptr ? policy : "(unset)",
+      set_by_us != nullptr ? "; set by oodflow: " : "", set_by_us != nullptr ? set_by_us : "");
 }
 
-void reexec_with_passive_openmp(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("OODFLOW_NO_REEXEC") != nullptr) {
-    return;
+void reexec_with_tuned_libraries(char** argv, bool runs_backbone) {
+  if (std::getenv("OODFLOW_NO_REEXEC") != nullptr) return;
+  std::vector<std::pair<const char*, std::string>> wanted;
+  if (runs_backbone && std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    wanted.emplace_back("OMP_WAIT_POLICY", "PASSIVE");
   }
-  if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
-  ::setenv(kReexecMarker, "1", 1);  // for the log line: the policy was oodflow's choice
-  // Also read only at start, so set in the same re-execution: glibc's heap on transparent
-  // huge pages (madvise), which halved a first training step's page-fault time when measured
-  // by hand (docs/speed.md#training; not re-measured in this form).
-  const bool tunables = std::getenv("GLIBC_TUNABLES") == nullptr;
-  if (tunables) ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    std::string core = openblas_core_override(blas_core());
+    if (!core.empty()) wanted.emplace_back("OPENBLAS_CORETYPE", std::move(core));
+  }
+  if (wanted.empty()) return;
+  std::string names;
+  for (const auto& [name, value] : wanted) {
+    ::setenv(name, value.c_str(), 1);
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  }
+  ::setenv(kReexecMarker, names.c_str(), 1);
   // The real path, not /proc/self/exe itself: the process keeps its name in ps and top.
   char self[4096];
   const ssize_t length = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -58,9 +70,28 @@ void reexec_with_passive_openmp(char** argv) {
     self[length] = '\0';
     ::execv(self, argv);
   }
-  ::unsetenv("OMP_WAIT_POLICY");  // exec failed: go on as started, the policy unchanged
+  for (const auto& entry : wanted) ::unsetenv(entry.first);  // go on as started
   ::unsetenv(kReexecMarker);
-  if (tunables) ::unsetenv("GLIBC_TUNABLES");
+}
+
+std::string openblas_core_override(const std::string& detected_core) {
+  if (detected_core != "Prescott") return "";
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512cd")) {
+    return "SkylakeX";
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return "";
+}
+
+std::string blas_core() {
+  auto name = blas_symbol<CoreNameFn>("openblas_get_corename");
+  const char* core = name != nullptr ? name() : nullptr;
+  return core != nullptr ? core : "";
 }
 
 void set_blas_threads(int threads) {
