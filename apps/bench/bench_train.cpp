@@ -1,13 +1,15 @@
 // Training-speed benchmark: one epoch of the reference flow on synthetic features, reported
-// as samples/s and as achieved GFLOP/s relative to this machine's float32 GEMM peak measured
-// in the same process with the same threads (machines here are shared and noisy, so only
-// ratios measured side by side mean something).
+// as samples/s and as ratios to what was measured in the same process with the same threads
+// (machines here are shared and noisy, so only ratios measured side by side mean something):
+// this machine's float32 GEMM peak, and the step's own matrix products timed alone at their
+// shapes (a batch of 250 rows does not reach the peak of a 2048^3 product).
 //
 //   oodflow_bench_train [--dims 512,2048] [--samples 20000] [--blocks 10] [--batch 250]
 //                       [--threads 1] [--arch glow]
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,15 +30,62 @@ namespace {
 using oodflow::bench::gemm_peak_gflops;
 using oodflow::bench::parse_list;
 
-// Matrix-product FLOPs of one training step per sample: the forward GEMMs of each block
-// (glow: two triangular factors d x d, coupling: d/2 -> 2h and two h -> d/2), times 3 for
-// forward + backward (input and weight gradients).
+// The matrix products of one training step, per block: {rows, inner, cols} of each forward
+// product (glow: the two triangular factors d x d; coupling: cond -> 2h, and two h -> trans);
+// the backward adds, for each, the input gradient {rows, cols, inner} and the weight gradient
+// {inner, rows, cols}.
+std::vector<std::array<std::int64_t, 3>> forward_products(const std::string& arch, int64_t d,
+                                                          int64_t h, int64_t batch) {
+  const int64_t cond = (d + 1) / 2;
+  const int64_t trans = d / 2;
+  std::vector<std::array<std::int64_t, 3>> out = {
+      {batch, cond, 2 * h}, {batch, h, trans}, {batch, h, trans}};
+  if (arch == "glow") {
+    out.push_back({batch, d, d});
+    out.push_back({batch, d, d});
+  }
+  return out;
+}
+
+// Dense FLOPs of one training step per sample (forward, input and weight gradients).
 double train_flops_per_sample(const std::string& arch, int64_t d, int64_t h, int64_t blocks) {
-  const double cond = static_cast<double>((d + 1) / 2);
-  const double trans = static_cast<double>(d / 2);
-  const double coupling = 2.0 * cond * 2 * h + 2.0 * 2 * h * trans;
-  const double mixing = arch == "glow" ? 2.0 * 2 * static_cast<double>(d) * d : 0.0;
-  return 3.0 * blocks * (coupling + mixing);
+  double flops = 0;
+  for (const auto& [m, k, n] : forward_products(arch, d, h, 1)) flops += 2.0 * m * k * n;
+  return 3.0 * blocks * flops;
+}
+
+// The count of useful FLOPs: the triangular factors count half (the zero triangle
+// multiplies nothing), so for glow at hidden = d, 180 d^2 per sample at K = 10.
+double useful_flops_per_sample(const std::string& arch, int64_t d, int64_t h, int64_t blocks) {
+  const double triangular = arch == "glow" ? 3.0 * blocks * 2 * (2.0 * d * d) * 0.5 : 0.0;
+  return train_flops_per_sample(arch, d, h, blocks) - triangular;
+}
+
+// Seconds of the matrix products of one training step alone, each timed at its shape on its
+// own (best of 3 runs of about 0.1 s): what the step would cost if nothing else did.
+double gemm_seconds_per_step(const std::string& arch, int64_t d, int64_t h, int64_t batch,
+                             int64_t blocks) {
+  auto best_seconds = [](int64_t m, int64_t k, int64_t n) {
+    const torch::Tensor a = torch::randn({m, k});
+    const torch::Tensor b = torch::randn({k, n});
+    torch::Tensor c = torch::mm(a, b);  // warm-up
+    double best = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {
+      int64_t calls = 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      do {
+        c = torch::mm(a, b);
+        ++calls;
+      } while (oodflow::bench::seconds_since(t0) < 0.1);
+      best = std::min(best, oodflow::bench::seconds_since(t0) / static_cast<double>(calls));
+    }
+    return best;
+  };
+  double seconds = 0;
+  for (const auto& [m, k, n] : forward_products(arch, d, h, batch)) {
+    seconds += best_seconds(m, k, n) + best_seconds(m, n, k) + best_seconds(k, m, n);
+  }
+  return seconds * static_cast<double>(blocks);
 }
 
 }  // namespace
@@ -80,8 +129,8 @@ int main(int argc, char** argv) {
               wait ? wait : "(unset)");
   const double peak = gemm_peak_gflops(2048);
   std::printf("float32 GEMM peak (2048^3, best of 5): %.1f GFLOP/s\n", peak);
-  std::printf("%-6s %6s %7s %6s %12s %10s %8s %9s\n", "arch", "d", "N", "steps", "samples/s",
-              "GFLOP/s", "of peak", "seconds");
+  std::printf("%-6s %6s %7s %6s %10s %8s %9s %12s %10s %8s\n", "arch", "d", "N", "steps",
+              "samples/s", "of peak", "of limit", "GEMM-only/s", "of GEMMs", "seconds");
   for (int64_t d : dims) {
     oodflow::data::MixtureSpec spec;
     spec.dim = d;
@@ -106,12 +155,18 @@ int main(int argc, char** argv) {
     const auto summary = oodflow::flow::train_flow(
         flow, data, oodflow::Normalizer(oodflow::Normalization::kL2), settings);
     std::remove(path.c_str());
-    const double gflops =
-        train_flops_per_sample(arch, d, d, blocks) * summary.samples_per_second / 1e9;
-    std::printf("%-6s %6lld %7lld %6lld %12.1f %10.1f %8.2f %9.1f\n", arch.c_str(),
+    // of peak: dense GFLOP/s over the GEMM peak; of limit: the useful FLOPs (the
+    // compute limit = peak / useful FLOPs per sample); GEMM-only: samples/s if the step were
+    // its matrix products alone, at their shapes; of GEMMs: the loop over that.
+    const double dense = train_flops_per_sample(arch, d, d, blocks) * summary.samples_per_second;
+    const double useful = useful_flops_per_sample(arch, d, d, blocks) * summary.samples_per_second;
+    const double gemm_only =
+        static_cast<double>(batch) / gemm_seconds_per_step(arch, d, d, batch, blocks);
+    std::printf("%-6s %6lld %7lld %6lld %10.1f %8.2f %9.2f %12.1f %10.2f %8.1f\n", arch.c_str(),
                 static_cast<long long>(d), static_cast<long long>(samples),
-                static_cast<long long>(summary.steps), summary.samples_per_second, gflops,
-                gflops / peak, summary.seconds);
+                static_cast<long long>(summary.steps), summary.samples_per_second,
+                dense / 1e9 / peak, useful / 1e9 / peak, gemm_only,
+                summary.samples_per_second / gemm_only, summary.seconds);
     std::fflush(stdout);
   }
   return 0;

@@ -203,16 +203,32 @@ void FeatureFile::read_rows(std::int64_t begin, std::int64_t count, float* out) 
 
 void FeatureFile::gather_rows(const std::int64_t* index, std::int64_t n, float* out) const {
   const std::size_t row_bytes = static_cast<std::size_t>(dim_) * dtype_size(features_.dtype);
-  // A fault maps the pages around the one touched too (Linux's fault-around, 64 KiB by
-  // default): a scattered row costs that much resident memory, however short it is.
-  constexpr std::size_t kFaultAroundBytes = std::size_t{64} << 10;
   for (std::int64_t i = 0; i < n; ++i) {
     OODFLOW_CHECK(index[i] >= 0 && index[i] < rows_,
                   "internal: row " << index[i] << " outside '" << path() << "'");
-    convert_to_float(features_.dtype,
-                     features_.data + static_cast<std::size_t>(index[i]) * row_bytes,
-                     static_cast<std::size_t>(dim_), out + i * dim_);
-    file_->note_read(std::max(row_bytes, kFaultAroundBytes));
+  }
+  const std::uint8_t* map = file_->data();
+  if (features_.data < map || features_.data >= map + file_->size()) {  // a converted copy
+    for (std::int64_t i = 0; i < n; ++i) {
+      convert_to_float(features_.dtype,
+                       features_.data + static_cast<std::size_t>(index[i]) * row_bytes,
+                       static_cast<std::size_t>(dim_), out + i * dim_);
+    }
+    return;
+  }
+  // Scattered rows are read, not faulted in through the map (MappedFile::read_at): resident
+  // memory stays flat whatever the kernel's page-cache folios.
+  const auto base = static_cast<std::size_t>(features_.data - map);
+  std::vector<std::uint8_t> row(features_.dtype == DType::F32 ? 0 : row_bytes);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::size_t offset = base + static_cast<std::size_t>(index[i]) * row_bytes;
+    float* dst = out + i * dim_;
+    if (features_.dtype == DType::F32) {
+      file_->read_at(offset, row_bytes, dst);
+    } else {
+      file_->read_at(offset, row_bytes, row.data());
+      convert_to_float(features_.dtype, row.data(), static_cast<std::size_t>(dim_), dst);
+    }
   }
 }
 

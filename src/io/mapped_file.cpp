@@ -31,13 +31,32 @@ MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
   }
   void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
   const int err = errno;
-  ::close(fd);
+  if (map == MAP_FAILED) ::close(fd);
   OODFLOW_CHECK(map != MAP_FAILED, "cannot map '" << path_ << "': " << std::strerror(err));
   data_ = static_cast<const std::uint8_t*>(map);
+  fd_ = fd;
 }
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void MappedFile::read_at(std::size_t offset, std::size_t bytes, void* out) const {
+  OODFLOW_CHECK(offset <= size_ && bytes <= size_ - offset,
+                "internal: bytes [" << offset << ", " << offset + bytes << ") outside '" << path_
+                                    << "' (" << size_ << " bytes)");
+  auto* dst = static_cast<std::uint8_t*>(out);
+  while (bytes > 0) {
+    const ssize_t got = ::pread(fd_, dst, bytes, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    OODFLOW_CHECK(got > 0, "cannot read '"
+                               << path_ << "' at byte " << offset << ": "
+                               << (got < 0 ? std::strerror(errno) : "the file was truncated"));
+    dst += got;
+    offset += static_cast<std::size_t>(got);
+    bytes -= static_cast<std::size_t>(got);
+  }
 }
 
 void MappedFile::note_read(std::size_t bytes) const {

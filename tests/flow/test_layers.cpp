@@ -116,6 +116,47 @@ TEST(Layers, InvertibleLinearIsRotationAtInitAndMatchesDenseLU) {
   EXPECT_NEAR(logdet[0].item<double>(), slogdet, 1e-9);
 }
 
+// The forward takes lu's strict triangles by a mask product (faster than tril/triu): the
+// output, the log-det and every gradient must be bit-identical to the tril/triu formulation,
+// and lu's unused diagonal must stay exactly +0 through Adam (the same flow files as before).
+TEST(Layers, InvertibleLinearMaskProductIsBitIdenticalToTrilTriu) {
+  torch::manual_seed(11);
+  InvertibleLinear lin(64);
+  perturb(lin, 0.1);
+  {
+    torch::NoGradGuard no_grad;
+    lin.lu.diagonal().zero_();  // as set_weight leaves it: L and U keep their diagonals apart
+  }
+  const torch::Tensor x = torch::randn({50, 64});
+  const torch::Tensor weights = torch::randn({50, 64});
+  auto [y, logdet] = lin.forward(x);
+  ((y * weights).sum() + logdet.sum()).backward();
+  const torch::Tensor lu_grad = lin.lu.grad().clone();
+  const torch::Tensor log_s_grad = lin.log_s.grad().clone();
+
+  const torch::Tensor lu = lin.lu.detach().clone().set_requires_grad(true);
+  const torch::Tensor log_s = lin.log_s.detach().clone().set_requires_grad(true);
+  const torch::Tensor u_diag = lin.sign * torch::exp(log_s);
+  torch::Tensor h = torch::addmm(x * u_diag, x, torch::triu(lu, 1).t());
+  h = torch::addmm(h, h, torch::tril(lu, -1).t());
+  const torch::Tensor y_ref = h.index_select(1, lin.row_perm);
+  ((y_ref * weights).sum() + log_s.sum().expand({50}).sum()).backward();
+  EXPECT_TRUE(torch::equal(y, y_ref));
+  EXPECT_TRUE(torch::equal(lu_grad, lu.grad()));
+  EXPECT_TRUE(torch::equal(log_s_grad, log_s.grad()));
+
+  torch::optim::Adam adam(lin.parameters(), torch::optim::AdamOptions(1e-2));
+  for (int step = 0; step < 3; ++step) {
+    adam.zero_grad();
+    auto [y2, logdet2] = lin.forward(torch::randn({50, 64}));
+    ((y2 * weights).sum() + logdet2.sum()).backward();
+    adam.step();
+  }
+  const torch::Tensor diag = lin.lu.detach().diagonal();
+  EXPECT_TRUE(torch::equal(diag, torch::zeros_like(diag)));
+  EXPECT_FALSE(torch::signbit(diag).any().item<bool>());  // +0, not -0: the same file bytes
+}
+
 TEST(Layers, ActNormDataInitStandardisesTheBatch) {
   ActNorm a(4);
   const torch::Tensor x = torch::randn({500, 4}) * torch::tensor({1.0, 2.0, 0.5, 3.0}) + 7.0;

@@ -73,6 +73,11 @@ class InvertibleLinear : public FlowLayer {
   Tensor sign;      ///< buffer: signs of U's diagonal
   Tensor lu;        ///< strict lower triangle: L; strict upper triangle: U
   Tensor log_s;
+
+ private:
+  // 0/1 masks of lu's strict triangles, on lu's device (not buffers: not in the file).
+  const Tensor& strict_mask(bool lower);
+  Tensor lower_mask_, upper_mask_;
 };
 
 /// Masked affine coupling with mask b (1 = conditioning dimension):
