@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
               wait ? wait : "(unset)");
   const double peak = gemm_peak_gflops(2048);
   std::printf("float32 GEMM peak (2048^3, best of 5): %.1f GFLOP/s\n", peak);
-  std::printf("%-6s %6s %7s %6s %10s %8s %9s %12s %10s %8s\n", "arch", "d", "N", "steps",
-              "samples/s", "of peak", "of limit", "GEMM-only/s", "of GEMMs", "seconds");
+  std::printf("%-6s %6s %7s %6s %10s %8s %9s %12s %10s %8s %9s\n", "arch", "d", "N", "steps",
+              "samples/s", "of peak", "of limit", "GEMM-only/s", "of GEMMs", "seconds", "1st step");
   for (int64_t d : dims) {
     oodflow::data::MixtureSpec spec;
     spec.dim = d;
@@ -162,11 +162,12 @@ int main(int argc, char** argv) {
     const double useful = useful_flops_per_sample(arch, d, d, blocks) * summary.samples_per_second;
     const double gemm_only =
         static_cast<double>(batch) / gemm_seconds_per_step(arch, d, d, batch, blocks);
-    std::printf("%-6s %6lld %7lld %6lld %10.1f %8.2f %9.2f %12.1f %10.2f %8.1f\n", arch.c_str(),
-                static_cast<long long>(d), static_cast<long long>(samples),
+    std::printf("%-6s %6lld %7lld %6lld %10.1f %8.2f %9.2f %12.1f %10.2f %8.1f %9.2f\n",
+                arch.c_str(), static_cast<long long>(d), static_cast<long long>(samples),
                 static_cast<long long>(summary.steps), summary.samples_per_second,
                 dense / 1e9 / peak, useful / 1e9 / peak, gemm_only,
-                summary.samples_per_second / gemm_only, summary.seconds);
+                summary.samples_per_second / gemm_only, summary.seconds,
+                summary.first_step_seconds);
     std::fflush(stdout);
   }
   return 0;

@@ -55,6 +55,13 @@ bool runs_backbone(const CLI::App& app) {
   return detect->parsed() && detect->get_option("--images")->count() > 0;
 }
 
+// metrics, merge and synth compute no matrix products: OpenBLAS's kernels do not matter to
+// them, so they never restart for OPENBLAS_CORETYPE.
+bool computes_matrix_products(const CLI::App& app) {
+  return !app.got_subcommand("metrics") && !app.got_subcommand("merge") &&
+         !app.got_subcommand("synth");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,7 +101,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return usage_error(e.what());
   }
-  oodflow::reexec_with_tuned_libraries(argv, runs_backbone(app));
+  oodflow::reexec_with_tuned_libraries(argv, runs_backbone(app), computes_matrix_products(app));
   setup_logging(quiet, verbose);
   for (const std::string& warning : oodflow::cli::parse_warnings()) spdlog::warn("{}", warning);
   try {

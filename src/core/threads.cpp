@@ -46,13 +46,13 @@ void set_compute_threads(int threads, Workload workload) {
       set_by_us != nullptr ? "; set by oodflow: " : "", set_by_us != nullptr ? set_by_us : "");
 }
 
-void reexec_with_tuned_libraries(char** argv, bool runs_backbone) {
+void reexec_with_tuned_libraries(char** argv, bool runs_backbone, bool uses_blas) {
   if (std::getenv("OODFLOW_NO_REEXEC") != nullptr) return;
   std::vector<std::pair<const char*, std::string>> wanted;
   if (runs_backbone && std::getenv("OMP_WAIT_POLICY") == nullptr) {
     wanted.emplace_back("OMP_WAIT_POLICY", "PASSIVE");
   }
-  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+  if (uses_blas && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
     std::string core = openblas_core_override(blas_core());
     if (!core.empty()) wanted.emplace_back("OPENBLAS_CORETYPE", std::move(core));
   }

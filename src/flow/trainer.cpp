@@ -62,7 +62,8 @@ std::string to_json_text(const TrainSummary& s) {
                       {"mean_nll", s.mean_nll},
                       {"last_nll", s.last_nll},
                       {"seconds", s.seconds},
-                      {"samples_per_second", s.samples_per_second}};
+                      {"samples_per_second", s.samples_per_second},
+                      {"first_step_seconds", s.first_step_seconds}};
   if (!s.heldout_nll.empty()) {
     j["heldout_nll"] = s.heldout_nll;
     j["eval_rows"] = s.eval_rows;
@@ -90,6 +91,7 @@ TrainSummary summary_from_json_text(const std::string& text) {
     s.heldout_nll = j.at("heldout_nll").get<std::vector<std::pair<std::int64_t, double>>>();
     s.eval_rows = j.at("eval_rows").get<std::int64_t>();
   }
+  s.first_step_seconds = j.value("first_step_seconds", 0.0);  // absent before issue 18
   s.best_step = j.value("best_step", std::int64_t{-1});
   s.stopped_early = j.value("stopped_early", false);
   return s;
@@ -271,6 +273,7 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
     for (std::int64_t begin = 0; begin < n && step < total_steps && !summary.stopped_early;
          begin += batch, ++step) {
       const std::int64_t count = std::min(batch, n - begin);
+      const double step_start = elapsed();
       torch::Tensor x = load_batch(data, normalizer, order_rows.data() + begin, count, device);
       if (settings.noise > 0) {
         x = x + settings.noise * torch::randn({count, data.dim()}, noise_generator,
@@ -313,6 +316,7 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
         optimizer.set_lr(lr);
       }
       optimizer.step();
+      if (summary.steps == 0) summary.first_step_seconds = elapsed() - step_start;
       ++summary.steps;
       summary.last_nll = loss_value;
       epoch_nll_sum += loss_value;

@@ -65,6 +65,11 @@ TEST(Trainer, OneEpochLowersTheNegativeLogLikelihood) {
   EXPECT_EQ(summary.skipped_batches, 0);
   EXPECT_LT(summary.last_nll, summary.initial_nll - 0.5);
   EXPECT_GT(summary.samples_per_second, 0);
+  EXPECT_GT(summary.first_step_seconds, 0);
+  EXPECT_LT(summary.first_step_seconds, summary.seconds);
+  const TrainSummary read_back = summary_from_json_text(to_json_text(summary));
+  EXPECT_EQ(read_back.first_step_seconds, summary.first_step_seconds);
+  EXPECT_EQ(read_back.samples_per_second, summary.samples_per_second);
 }
 
 TEST(Trainer, DivergenceStopsWithTheStepOrIsSkippedWhenAsked) {

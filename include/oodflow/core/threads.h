@@ -26,13 +26,13 @@ void set_compute_threads(int threads, Workload workload = Workload::kMatrixProdu
 ///   spinning on the cores OpenBLAS needs (docs/threads.md). The other commands keep
 ///   LibTorch's OpenMP pool at one thread, so they do not pay the second start (a LibTorch
 ///   load, about half a second).
-/// - OPENBLAS_CORETYPE=openblas_core_override(blas_core()) when OpenBLAS did not recognise
-///   the CPU and fell back to its generic kernels
+/// - OPENBLAS_CORETYPE=openblas_core_override(blas_core()) when `uses_blas` and OpenBLAS did
+///   not recognise the CPU and fell back to its generic kernels
 ///   (docs/threads.md#the-blas-matters-more-than-the-threads).
 /// A variable the user set is kept, and OODFLOW_NO_REEXEC=1 turns the re-execution off.
 /// Names what it set in OODFLOW_SET_ENV, for the log line of set_compute_threads. Returns
 /// normally when nothing needs setting or the re-execution fails (speed, never results).
-void reexec_with_tuned_libraries(char** argv, bool runs_backbone);
+void reexec_with_tuned_libraries(char** argv, bool runs_backbone, bool uses_blas = true);
 
 /// The OpenBLAS kernels to force on this CPU when OpenBLAS chose `detected_core`: when it
 /// fell back to "Prescott" (SSE3; OpenBLAS 0.3.21, Debian 12's, does so on CPUs newer than

@@ -58,8 +58,10 @@ struct TrainSummary {
   double initial_nll = 0;            ///< NLL of the first batch after ActNorm initialisation
   double mean_nll = 0;               ///< mean batch NLL over the last epoch (nats per sample)
   double last_nll = 0;               ///< NLL of the last batch
-  double seconds = 0;
+  double seconds = 0;                ///< wall time from the initialisation to the last step
   double samples_per_second = 0;
+  /// Wall time of the first step alone (its working memory is fresh: page faults), seconds.
+  double first_step_seconds = 0;
   /// Held-out NLL (nats per sample, -mean log p(x)) after (step, value) steps; empty when
   /// eval_fraction is 0.
   std::vector<std::pair<std::int64_t, double>> heldout_nll;
