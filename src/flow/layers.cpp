@@ -1,6 +1,7 @@
 #include "oodflow/flow/layers.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/linalg.h>
 
 #include <cmath>
@@ -12,7 +13,10 @@ namespace {
 // fan_in is the full d of the reference's masked MLP, not the conditioning half.
 Tensor linear_default_init(std::vector<std::int64_t> shape, std::int64_t fan_in) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-  return torch::empty(shape, torch::kFloat32).uniform_(-bound, bound);
+  // The default CPU generator named, as uniform_ would take it: the same draws, and no empty
+  // optional<Generator> for GCC's sanitizer build to warn about (-Wmaybe-uninitialized).
+  return torch::empty(shape, torch::kFloat32)
+      .uniform_(-bound, bound, at::detail::getDefaultCPUGenerator());
 }
 
 Tensor parity_index(std::int64_t dim, std::int64_t parity) {
