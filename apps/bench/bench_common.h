@@ -1,6 +1,6 @@
-// What the benchmark programs share: wall clocks and this machine's float32 GEMM peak,
-// measured in the same process with the same threads, so that every figure can be given as a
-// ratio to it (the machines here are shared and noisy; absolute numbers drift).
+// What the benchmark programs share: wall clocks, the thread line, and this machine's float32
+// GEMM peak, measured in the same process with the same threads, so that every figure can be
+// given as a ratio to it (the machines here are shared and noisy; absolute numbers drift).
 #pragma once
 
 #include <torch/torch.h>
@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
-#include <vector>
+
+#include "oodflow/core/threads.h"
 
 namespace oodflow::bench {
 
@@ -31,14 +33,13 @@ inline double gemm_peak_gflops(std::int64_t n) {
   return best;
 }
 
-/// "512,2048" -> {512, 2048}.
-inline std::vector<std::int64_t> parse_list(const char* text) {
-  std::vector<std::int64_t> out;
-  for (const char* p = text; *p;) {
-    out.push_back(std::strtoll(p, const_cast<char**>(&p), 10));
-    if (*p == ',') ++p;
-  }
-  return out;
+/// Prints the thread settings in force and the OpenBLAS kernels, the first line of every
+/// benchmark's output (a figure means little without them).
+inline void print_threads() {
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  std::printf("threads: torch %d, openblas %d (%s kernels), OMP_WAIT_POLICY=%s\n",
+              oodflow::torch_threads(), oodflow::blas_threads(), oodflow::blas_core().c_str(),
+              wait != nullptr ? wait : "(unset)");
 }
 
 }  // namespace oodflow::bench

@@ -9,6 +9,8 @@
 #include <faiss/IndexFlat.h>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -74,34 +76,20 @@ std::vector<float> kth_of(const oodflow::detect::KnnResult& r, std::int64_t k) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  oodflow::reexec_with_tuned_libraries(argv, false);  // the kernels oodflow itself runs
   std::int64_t n = 50000, q = 10000, dim = 512, k = 50;
   int threads = oodflow::kDefaultThreads;
   std::vector<std::int64_t> nprobes = {8, 32, 128};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string key = argv[i];
-    if (key == "--bank")
-      n = std::atoll(argv[i + 1]);
-    else if (key == "--queries")
-      q = std::atoll(argv[i + 1]);
-    else if (key == "--dim")
-      dim = std::atoll(argv[i + 1]);
-    else if (key == "--k")
-      k = std::atoll(argv[i + 1]);
-    else if (key == "--threads")
-      threads = std::atoi(argv[i + 1]);
-    else if (key == "--nprobe")
-      nprobes = oodflow::bench::parse_list(argv[i + 1]);
-    else {
-      std::fprintf(stderr, "unknown option %s\n", argv[i]);
-      return 2;
-    }
-  }
+  CLI::App app{"KNN search benchmark: faiss's flat index, oodflow's exact search and IVF"};
+  app.add_option("--bank", n, "Bank rows");
+  app.add_option("--queries", q, "Query rows");
+  app.add_option("--dim", dim, "Feature dimension");
+  app.add_option("--k", k, "Neighbours");
+  app.add_option("--threads", threads, "As oodflow's --threads (0 = every core)");
+  app.add_option("--nprobe", nprobes, "IVF lists probed, comma-separated")->delimiter(',');
+  CLI11_PARSE(app, argc, argv);
+  oodflow::reexec_with_tuned_libraries(argv, false);  // the kernels oodflow itself runs
   oodflow::set_compute_threads(threads);
-  const char* wait = std::getenv("OMP_WAIT_POLICY");
-  std::printf("threads: torch %d, openblas %d (%s kernels), OMP_WAIT_POLICY=%s\n",
-              oodflow::torch_threads(), oodflow::blas_threads(), oodflow::blas_core().c_str(),
-              wait ? wait : "(unset)");
+  oodflow::bench::print_threads();
   const double peak = oodflow::bench::gemm_peak_gflops(2048);
   const double limit = 2.0 * n * q * dim / (peak * 1e9);
   std::printf(

@@ -5,9 +5,11 @@
 // shapes (a batch of 250 rows does not reach the peak of a 2048^3 product).
 //
 //   oodflow_bench_train [--dims 512,2048] [--samples 20000] [--blocks 10] [--batch 250]
-//                       [--threads 1] [--arch glow]
+//                       [--threads 1] [--arch glow]    (--help lists the options)
 #include <torch/torch.h>
+
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <array>
 #include <chrono>
@@ -28,7 +30,6 @@
 namespace {
 
 using oodflow::bench::gemm_peak_gflops;
-using oodflow::bench::parse_list;
 
 // The matrix products of one training step, per block: {rows, inner, cols} of each forward
 // product (glow: the two triangular factors d x d; coupling: cond -> 2h, and two h -> trans);
@@ -91,7 +92,6 @@ double gemm_seconds_per_step(const std::string& arch, int64_t d, int64_t h, int6
 }  // namespace
 
 int main(int argc, char** argv) {
-  oodflow::reexec_with_tuned_libraries(argv, false);  // the kernels oodflow itself runs
   std::vector<int64_t> dims = {512, 2048};
   int64_t samples = 20000;
   int64_t blocks = 10;
@@ -99,34 +99,20 @@ int main(int argc, char** argv) {
   int threads = oodflow::kDefaultThreads;
   int blas_threads = 0;  // 0: same as --threads
   std::string arch = "glow";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string key = argv[i];
-    if (key == "--dims")
-      dims = parse_list(argv[i + 1]);
-    else if (key == "--samples")
-      samples = std::atoll(argv[i + 1]);
-    else if (key == "--blocks")
-      blocks = std::atoll(argv[i + 1]);
-    else if (key == "--batch")
-      batch = std::atoll(argv[i + 1]);
-    else if (key == "--threads")
-      threads = std::atoi(argv[i + 1]);
-    else if (key == "--arch")
-      arch = argv[i + 1];
-    else if (key == "--blas-threads")
-      blas_threads = std::atoi(argv[i + 1]);
-    else {
-      std::fprintf(stderr, "unknown option %s\n", argv[i]);
-      return 2;
-    }
-  }
+  CLI::App app{"Training-speed benchmark: one epoch of the reference flow on synthetic features"};
+  app.add_option("--dims", dims, "Feature dimensions, comma-separated")->delimiter(',');
+  app.add_option("--samples", samples, "Training rows");
+  app.add_option("--blocks", blocks, "Flow blocks K");
+  app.add_option("--batch", batch, "Mini-batch size");
+  app.add_option("--threads", threads, "As oodflow's --threads (0 = every core)");
+  app.add_option("--blas-threads", blas_threads, "OpenBLAS threads alone (0 = --threads)");
+  app.add_option("--arch", arch, "glow or realnvp");
+  CLI11_PARSE(app, argc, argv);
+  oodflow::reexec_with_tuned_libraries(argv, false);  // the kernels oodflow itself runs
   oodflow::set_compute_threads(threads);
   if (blas_threads > 0) oodflow::set_blas_threads(blas_threads);
   oodflow::Progress::set_default_mode(oodflow::ProgressMode::kNone);
-  const char* wait = std::getenv("OMP_WAIT_POLICY");
-  std::printf("threads: torch %d, openblas %d (%s kernels), OMP_WAIT_POLICY=%s\n",
-              oodflow::torch_threads(), oodflow::blas_threads(), oodflow::blas_core().c_str(),
-              wait ? wait : "(unset)");
+  oodflow::bench::print_threads();
   const double peak = gemm_peak_gflops(2048);
   std::printf("float32 GEMM peak (2048^3, best of 5): %.1f GFLOP/s\n", peak);
   std::printf("%-6s %6s %7s %6s %10s %8s %9s %12s %10s %8s %9s\n", "arch", "d", "N", "steps",
