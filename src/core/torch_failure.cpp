@@ -64,6 +64,8 @@ std::string cause_line(const std::string& text) {
   return cause;
 }
 
+// The phrases are LibTorch's own error texts (such as "... not implemented for 'Half'", raised
+// when a kernel lacks a dtype), matched to tell the user what to change.
 TorchFailureKind kind_of(const std::string& cause) {
   if (contains_any(cause,
                    {"'CUDA' backend", "not compiled with CUDA", "NVIDIA driver", "No CUDA GPUs",
