@@ -1,22 +1,25 @@
 #include "oodflow/core/allocator.h"
 
+// A C library header first: it defines __GLIBC__. Without one the test below was false and
+// this function did nothing (training faulted in about 89,000 pages per step at d = 2048).
+#include <cstdlib>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 namespace oodflow {
 
-void keep_large_allocations_in_heap() {
+bool keep_large_allocations_in_heap() {
 #if defined(__GLIBC__)
-  // Both are needed: setting one disables glibc's dynamic adjustment of the other, and
-  // trimming alone makes every large allocation an mmap (measured 5x slower).
+  // Both are needed: setting either turns off glibc's dynamic adjustment of the other, and a
+  // trim threshold alone leaves the mmap threshold at 128 KiB, where every large block is
+  // mapped afresh.
   constexpr int kOneGiB = 1 << 30;
-  static const bool done = [] {
-    mallopt(M_MMAP_THRESHOLD, kOneGiB);
-    mallopt(M_TRIM_THRESHOLD, kOneGiB);
-    return true;
-  }();
-  (void)done;
+  static const bool applied =
+      mallopt(M_MMAP_THRESHOLD, kOneGiB) == 1 && mallopt(M_TRIM_THRESHOLD, kOneGiB) == 1;
+  return applied;
+#else
+  return false;
 #endif
 }
 

@@ -13,7 +13,7 @@ namespace oodflow::flow {
 std::vector<double> score_rows(Flow& flow, const Normalizer& normalizer, float* features,
                                std::int64_t n, const std::string& device, const std::string& source,
                                std::int64_t first, const std::int64_t* index) {
-  keep_large_allocations_in_heap();
+  (void)keep_large_allocations_in_heap();
   torch::NoGradGuard no_grad;
   flow.eval();
   const std::int64_t dim = flow.config().dim;

@@ -3,11 +3,14 @@
 
 namespace oodflow {
 
-/// Keeps large freed blocks in the heap instead of returning them to the OS. Training
-/// allocates and frees d x d temporaries every step (Adam's intermediate tensors, the
-/// triangular factors); by default glibc unmaps them, and the page faults of touching fresh
-/// pages again cost more than the arithmetic (measured at d=2048: Adam step 0.73 -> 0.26 s).
-/// Process-wide and idempotent; no effect outside glibc.
-void keep_large_allocations_in_heap();
+/// Keeps freed blocks (up to 1 GiB each, and up to 1 GiB free at the heap's top) in the
+/// heap, where the next allocations reuse them, instead of returning them to the OS. LibTorch's CPU
+/// tensors are plain malloc blocks, and a training step allocates and frees every batch-sized and d
+/// x d temporary and gradient; by default glibc maps each block above 128 KiB afresh and unmaps it
+/// when freed, and touching fresh pages again costs page faults: at d = 2048 about 89,000 per step
+/// of 1.8 s (counted with getrusage around the steps of scripts/bench_train.sh's program), none
+/// with this. Process-wide and idempotent; returns false when glibc refused a setting (and always
+/// outside glibc, where it does nothing).
+bool keep_large_allocations_in_heap();
 
 }  // namespace oodflow

@@ -1,0 +1,28 @@
+#include "oodflow/core/allocator.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#if defined(__GLIBC__)
+// 40 MiB: above the 32 MiB ceiling of glibc's own dynamic mmap threshold, so that with glibc's
+// defaults such a block is always a fresh mapping, unmapped when freed (and faulted in again
+// page by page the next time). Allocated as LibTorch's CPU allocator does (posix_memalign, 64).
+TEST(Allocator, LargeBlocksComeFromTheHeapAndStayThereWhenFreed) {
+  ASSERT_TRUE(oodflow::keep_large_allocations_in_heap());
+  ASSERT_TRUE(oodflow::keep_large_allocations_in_heap());  // idempotent
+  constexpr std::size_t kBytes = std::size_t{40} << 20;
+  const struct mallinfo2 before = mallinfo2();
+  void* block = nullptr;
+  ASSERT_EQ(posix_memalign(&block, 64, kBytes), 0);
+  static_cast<volatile char*>(block)[kBytes - 1] = 1;
+  const struct mallinfo2 holding = mallinfo2();
+  EXPECT_EQ(holding.hblks, before.hblks) << "the block was mapped on its own";
+  EXPECT_GE(holding.arena, before.arena + kBytes) << "the block is not in the heap";
+  std::free(block);
+  EXPECT_EQ(mallinfo2().arena, holding.arena) << "the heap was trimmed";
+}
+#endif
