@@ -145,7 +145,7 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
                 "'" << data.path() << "' has features of dimension " << data.dim()
                     << " but the flow expects " << flow.config().dim);
   const torch::Device device(settings.device);
-  keep_large_allocations_in_heap();
+  (void)keep_large_allocations_in_heap();
   std::vector<std::int64_t> all_rows;
   if (rows == nullptr) {
     all_rows.resize(static_cast<std::size_t>(data.rows()));

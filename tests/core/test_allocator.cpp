@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <vector>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -24,5 +25,14 @@ TEST(Allocator, LargeBlocksComeFromTheHeapAndStayThereWhenFreed) {
   EXPECT_GE(holding.arena, before.arena + kBytes) << "the block is not in the heap";
   std::free(block);
   EXPECT_EQ(mallinfo2().arena, holding.arena) << "the heap was trimmed";
+  // More than 1 GiB freed at once (a step at d = 2048 frees about that) stays too.
+  std::vector<void*> blocks(28);
+  for (void*& b : blocks) {
+    ASSERT_EQ(posix_memalign(&b, 64, kBytes), 0);
+    static_cast<volatile char*>(b)[0] = 1;
+  }
+  const std::size_t grown = mallinfo2().arena;
+  for (void* b : blocks) std::free(b);
+  EXPECT_EQ(mallinfo2().arena, grown) << "the heap was trimmed after 1.1 GiB were freed";
 }
 #endif

@@ -3,8 +3,8 @@
 
 namespace oodflow {
 
-/// Keeps freed blocks (up to 1 GiB each, and up to 1 GiB free at the heap's top) in the
-/// heap, where the next allocations reuse them, instead of returning them to the OS. LibTorch's CPU
+/// Keeps freed blocks (up to 1 GiB each) in the heap, where the next allocations reuse them,
+/// instead of returning them to the OS: the resident size stays at the process's peak. LibTorch's CPU
 /// tensors are plain malloc blocks, and a training step allocates and frees every batch-sized and d
 /// x d temporary and gradient; by default glibc maps each block above 128 KiB afresh and unmaps it
 /// when freed, and touching fresh pages again costs page faults: at d = 2048 about 89,000 per step
