@@ -96,6 +96,41 @@ TEST(Layers, CouplingStartsAsIdentity) {
   EXPECT_TRUE(torch::equal(logdet, torch::zeros({3})));
 }
 
+// The coupling takes its halves by strided slices and interleaves them back by strided copies:
+// the output and every gradient must be bit-identical to the index_select / cat formulation
+// through the layer's index buffers (autograd's index_add_ backward), odd d included.
+TEST(Layers, CouplingSlicesAreBitIdenticalToIndexSelect) {
+  for (const std::int64_t d : {7, 8, 64}) {
+    for (bool even : {true, false}) {
+      torch::manual_seed(20 + d);
+      AffineCoupling c(d, 5, even, 2.0);
+      perturb(c, 0.3);
+      const torch::Tensor x = torch::randn({9, d}).set_requires_grad(true);
+      const torch::Tensor weights = torch::randn({9, d});
+      auto [y, logdet] = c.forward(x);
+      ((y * weights).sum() + logdet.sum()).backward();
+      std::vector<torch::Tensor> grads;
+      for (const auto& p : c.parameters()) grads.push_back(p.grad().clone());
+      c.zero_grad();
+
+      const torch::Tensor x_ref = x.detach().clone().set_requires_grad(true);
+      const torch::Tensor x_cond = x_ref.index_select(1, c.cond_index);
+      const torch::Tensor x_trans = x_ref.index_select(1, c.trans_index);
+      auto [s, t] = c.scale_shift(x_cond);
+      const torch::Tensor y_ref =
+          torch::cat({x_cond, x_trans * torch::exp(s) + t}, 1).index_select(1, c.merge_index);
+      ((y_ref * weights).sum() + s.sum(1).sum()).backward();
+      const std::string where = "d=" + std::to_string(d) + " even=" + std::to_string(even);
+      EXPECT_TRUE(torch::equal(y, y_ref)) << where;
+      EXPECT_TRUE(torch::equal(x.grad(), x_ref.grad())) << where;
+      std::size_t i = 0;
+      for (const auto& p : c.parameters()) {
+        EXPECT_TRUE(torch::equal(grads[i++], p.grad())) << where;
+      }
+    }
+  }
+}
+
 TEST(Layers, InvertibleLinearIsRotationAtInitAndMatchesDenseLU) {
   torch::manual_seed(5);
   InvertibleLinear lin(8);
@@ -116,34 +151,52 @@ TEST(Layers, InvertibleLinearIsRotationAtInitAndMatchesDenseLU) {
   EXPECT_NEAR(logdet[0].item<double>(), slogdet, 1e-9);
 }
 
-// The forward takes lu's strict triangles by a mask product (faster than tril/triu): the
-// output, the log-det and every gradient must be bit-identical to the tril/triu formulation,
-// and lu's unused diagonal must stay exactly +0 through Adam (the same flow files as before).
-TEST(Layers, InvertibleLinearMaskProductIsBitIdenticalToTrilTriu) {
+// The forward takes lu's strict triangles by StrictTriangles (CPU float32; a mask product
+// otherwise) and permutes with a gather backward: the output, the log-det and every gradient
+// must be bit-identical to the plain tril/triu and index_select formulation (whose backward
+// is autograd's own), at sizes on and off the backward's 64 x 64 tiles, in float32 and
+// float64; and lu's unused diagonal must stay exactly +0 through Adam (the same flow files).
+TEST(Layers, InvertibleLinearIsBitIdenticalToTrilTriuAndIndexSelect) {
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    for (const std::int64_t d : {64, 67, 130}) {
+      torch::manual_seed(11 + d);
+      InvertibleLinear lin(d);
+      lin.to(dtype);
+      perturb(lin, 0.1);
+      {
+        torch::NoGradGuard no_grad;
+        lin.lu.diagonal().zero_();  // as set_weight leaves it: L and U keep their diagonals apart
+      }
+      const auto opts = torch::TensorOptions(dtype);
+      const torch::Tensor x = torch::randn({50, d}, opts).set_requires_grad(true);
+      const torch::Tensor weights = torch::randn({50, d}, opts);
+      auto [y, logdet] = lin.forward(x);
+      ((y * weights).sum() + logdet.sum()).backward();
+
+      const torch::Tensor x_ref = x.detach().clone().set_requires_grad(true);
+      const torch::Tensor lu = lin.lu.detach().clone().set_requires_grad(true);
+      const torch::Tensor log_s = lin.log_s.detach().clone().set_requires_grad(true);
+      const torch::Tensor u_diag = lin.sign * torch::exp(log_s);
+      torch::Tensor h = torch::addmm(x_ref * u_diag, x_ref, torch::triu(lu, 1).t());
+      h = torch::addmm(h, h, torch::tril(lu, -1).t());
+      const torch::Tensor y_ref = h.index_select(1, lin.row_perm);
+      ((y_ref * weights).sum() + log_s.sum().expand({50}).sum()).backward();
+      const std::string where = "d=" + std::to_string(d) + " " + c10::toString(dtype);
+      EXPECT_TRUE(torch::equal(y, y_ref)) << where;
+      EXPECT_TRUE(torch::equal(x.grad(), x_ref.grad())) << where;
+      EXPECT_TRUE(torch::equal(lin.lu.grad(), lu.grad())) << where;
+      EXPECT_TRUE(torch::equal(lin.log_s.grad(), log_s.grad())) << where;
+    }
+  }
+
   torch::manual_seed(11);
   InvertibleLinear lin(64);
   perturb(lin, 0.1);
   {
     torch::NoGradGuard no_grad;
-    lin.lu.diagonal().zero_();  // as set_weight leaves it: L and U keep their diagonals apart
+    lin.lu.diagonal().zero_();
   }
-  const torch::Tensor x = torch::randn({50, 64});
   const torch::Tensor weights = torch::randn({50, 64});
-  auto [y, logdet] = lin.forward(x);
-  ((y * weights).sum() + logdet.sum()).backward();
-  const torch::Tensor lu_grad = lin.lu.grad().clone();
-  const torch::Tensor log_s_grad = lin.log_s.grad().clone();
-
-  const torch::Tensor lu = lin.lu.detach().clone().set_requires_grad(true);
-  const torch::Tensor log_s = lin.log_s.detach().clone().set_requires_grad(true);
-  const torch::Tensor u_diag = lin.sign * torch::exp(log_s);
-  torch::Tensor h = torch::addmm(x * u_diag, x, torch::triu(lu, 1).t());
-  h = torch::addmm(h, h, torch::tril(lu, -1).t());
-  const torch::Tensor y_ref = h.index_select(1, lin.row_perm);
-  ((y_ref * weights).sum() + log_s.sum().expand({50}).sum()).backward();
-  EXPECT_TRUE(torch::equal(y, y_ref));
-  EXPECT_TRUE(torch::equal(lu_grad, lu.grad()));
-  EXPECT_TRUE(torch::equal(log_s_grad, log_s.grad()));
 
   torch::optim::Adam adam(lin.parameters(), torch::optim::AdamOptions(1e-2));
   for (int step = 0; step < 3; ++step) {
