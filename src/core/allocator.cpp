@@ -1,7 +1,7 @@
 #include "oodflow/core/allocator.h"
 
 // A C library header first: it defines __GLIBC__. Without one the test below was false and
-// this function did nothing (training faulted in about 89,000 pages per step at d = 2048).
+// this function did nothing (training faulted in 77,000-89,000 pages per step at d = 2048).
 #include <cstdlib>
 #if defined(__GLIBC__)
 #include <malloc.h>
