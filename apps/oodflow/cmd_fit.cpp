@@ -1,8 +1,61 @@
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "commands.h"
 #include "oodflow/detect/detector.h"
 #include "oodflow/pipeline/fit_command.h"
 
 namespace oodflow::cli {
+namespace {
+
+// The options only some models read, with those models: fit warns when one is given for
+// another model, which ignores it (a typo'd --detector would otherwise pass unnoticed).
+// The flow's options are found by their help group.
+const std::vector<std::pair<std::string, std::vector<std::string>>>& model_options() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> table = {
+      {"--k", {"knn"}},
+      {"--block-size", {"knn"}},
+      {"--index", {"knn"}},
+      {"--nlist", {"knn"}},
+      {"--nprobe", {"knn"}},
+      {"--temperature", {"energy"}},
+      {"--shrinkage", {"gaussian", "mahalanobis"}},
+      {"--percentile", {"react"}},
+      {"--principal", {"vim"}},
+      {"--backbone", {"react", "vim"}},
+      {"--head-layer", {"react", "vim"}},
+      {"--normalize", {"glow", "realnvp", "gaussian", "mahalanobis"}},
+  };
+  return table;
+}
+
+void warn_ignored_options(const CLI::App& sub, const std::string& model) {
+  auto warn = [&model](const std::string& name, const std::vector<std::string>& readers) {
+    std::string list;
+    for (const std::string& reader : readers) list += (list.empty() ? "" : ", ") + reader;
+    parse_warnings().push_back("fit: " + name + " is read by " + list + " only; " + model +
+                               " ignores it");
+  };
+  const std::vector<std::string> flows = {"glow", "realnvp"};
+  for (const CLI::Option* option : sub.get_options()) {
+    if (option->count() == 0) continue;
+    const std::string name = option->get_name();
+    std::vector<std::string> readers;
+    for (const auto& [option_name, models] : model_options()) {
+      if (option_name == name) readers = models;
+    }
+    if (readers.empty() && option->get_group().rfind("Flow", 0) == 0 && name != "--arch") {
+      readers = flows;
+    }
+    if (!readers.empty() && std::find(readers.begin(), readers.end(), model) == readers.end()) {
+      warn(name, readers);
+    }
+  }
+}
+
+}  // namespace
 
 void setup_fit(CLI::App& app, CommandStatus& status) {
   auto opts = std::make_shared<pipeline::FitOptions>();
@@ -78,7 +131,8 @@ void setup_fit(CLI::App& app, CommandStatus& status) {
                   "config files (configs/glow.json); must agree with --detector")
       ->group("Flow (glow, realnvp)");
   add_compute_options(sub, opts->threads, flow.train.device);
-  sub->callback([opts, &status] {
+  sub->callback([opts, sub, &status] {
+    warn_ignored_options(*sub, opts->detector);
     status.run = [opts] {
       pipeline::run_fit(*opts);
       return 0;

@@ -149,6 +149,14 @@ run(0 ${OODFLOW} fit --detector knn --k 3 -f ${WORK}/id_train.safetensors -o ${W
 if(NOT last_err MATCHES "--head-param is deprecated.*use --head-layer")
   message(FATAL_ERROR "fit --head-param: no warning:\n${last_err}")
 endif()
+# An option another model reads is named as ignored, one the model reads is not.
+run(0 ${OODFLOW} fit --detector knn --k 3 --lr 1e-3 --shrinkage 0.2 -f ${WORK}/id_train.safetensors
+    -o ${WORK}/knn_ignored.safetensors)
+if(NOT last_err MATCHES "--lr is read by glow, realnvp only; knn ignores it"
+   OR NOT last_err MATCHES "--shrinkage is read by gaussian, mahalanobis only; knn ignores it"
+   OR last_err MATCHES "--k is read")
+  message(FATAL_ERROR "fit: ignored options not named, or a used one named:\n${last_err}")
+endif()
 file(READ ${WORK}/comparison.json comparison)
 string(JSON detectors LENGTH "${comparison}" detectors)
 string(JSON second GET "${comparison}" detectors 1 detector name)
