@@ -32,12 +32,6 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& model_optio
 }
 
 void warn_ignored_options(const CLI::App& sub, const std::string& model) {
-  auto warn = [&model](const std::string& name, const std::vector<std::string>& readers) {
-    std::string list;
-    for (const std::string& reader : readers) list += (list.empty() ? "" : ", ") + reader;
-    parse_warnings().push_back("fit: " + name + " is read by " + list + " only; " + model +
-                               " ignores it");
-  };
   const std::vector<std::string> flows = {"glow", "realnvp"};
   for (const CLI::Option* option : sub.get_options()) {
     if (option->count() == 0) continue;
@@ -49,9 +43,13 @@ void warn_ignored_options(const CLI::App& sub, const std::string& model) {
     if (readers.empty() && option->get_group().rfind("Flow", 0) == 0 && name != "--arch") {
       readers = flows;
     }
-    if (!readers.empty() && std::find(readers.begin(), readers.end(), model) == readers.end()) {
-      warn(name, readers);
+    if (readers.empty() || std::find(readers.begin(), readers.end(), model) != readers.end()) {
+      continue;
     }
+    std::string list;
+    for (const std::string& reader : readers) list += (list.empty() ? "" : ", ") + reader;
+    parse_warnings().push_back("fit: " + name + " is read by " + list + " only; " + model +
+                               " ignores it");
   }
 }
 

@@ -3,7 +3,7 @@
 namespace oodflow::flow::detail {
 
 // One pass over p, g, m and v instead of LibTorch's eight (two of which allocate): the update
-// is memory-bound, and at d = 2048 the flow has 120M parameters. __builtin_fmaf is a fused
+// is memory-bound, and at d = 2048 the flow has about 126M parameters. __builtin_fmaf is a fused
 // multiply-add in every clone (a call to fmaf in the default one), as the contraction in
 // LibTorch's vectorised kernels is; the clones differ in speed only.
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -112,8 +112,9 @@ class AffineCoupling : public FlowLayer {
  private:
   // The columns of one parity as a contiguous [rows, n] tensor, and the inverse: x's columns
   // interleaved back from its conditioning and transformed parts. Strided slices, whose
-  // backward is a strided copy, where index_select's backward (index_add_ along columns)
-  // took about 6% of a training step at d = 512.
+  // backward is a strided copy, where index_select's backward scatters column by column
+  // (index_add_; with the 1x1 layer's gather backward, a step at d = 512 went from 165-179
+  // to 150-156 ms).
   Tensor columns(const Tensor& x, bool conditioning) const;
   Tensor interleave(const Tensor& cond, const Tensor& trans) const;
   std::int64_t cond_parity_;  ///< 0: the even columns condition, 1: the odd ones
