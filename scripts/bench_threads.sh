@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Threads benchmark (not a test): every compute command at --threads 1, 2 and 0 (automatic),
-# each run as oodflow starts by default (extract re-executes itself with
-# OMP_WAIT_POLICY=PASSIVE, docs/threads.md) and with OODFLOW_NO_REEXEC=1 (libgomp's own
-# policy, whose idle threads spin). Both starts run the same OpenBLAS kernels (the ones
-# oodflow picks on this CPU, passed as OPENBLAS_CORETYPE to the no-reexec start), so only
-# the threads differ. Each figure is also given as a ratio to the fastest run of the same
+# each run as oodflow starts by default (its launcher sets OMP_WAIT_POLICY=PASSIVE and the
+# OpenBLAS kernels before LibTorch loads, docs/threads.md) and with OODFLOW_NO_REEXEC=1
+# (libgomp's own policy, whose idle threads spin). Both starts run the same OpenBLAS kernels
+# (the ones oodflow picks on this CPU, passed as OPENBLAS_CORETYPE to the no-reexec start),
+# so only the threads differ. The commands other than train also run a third start, restart:
+# oodflow-engine started directly, which re-executes itself for the same variables after
+# LibTorch has loaded (how oodflow started before it had a launcher). Each figure is also given as a ratio to the fastest run of the same
 # command in this run, since these machines are shared and noisy: issue 18 asks >= 0.9 for
 # every setting of the default start.
 #   bash scripts/bench_threads.sh            # about 20 minutes on 2 cores
@@ -13,6 +15,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 oodflow="${OODFLOW_BUILD_DIR:-$here/build}/apps/oodflow"
+engine="${OODFLOW_BUILD_DIR:-$here/build}/apps/oodflow-engine"
 data="${OODFLOW_DATA:-$HOME/.cache/oodflow}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -40,15 +43,17 @@ PY
 
 results="$work/results.tsv"
 : >"$results"
-# measure <command label> <rows> <start: default|no-reexec> <threads> <oodflow arguments...>
+# measure <command label> <rows> <start: default|no-reexec|restart> <threads> <arguments...>
 measure() {
   local label="$1" rows="$2" start="$3" threads="$4"
   shift 4
   local env=(env -u OMP_WAIT_POLICY -u OODFLOW_SET_ENV -u OODFLOW_NO_REEXEC -u OPENBLAS_CORETYPE)
   [ "$start" = no-reexec ] && env+=(OODFLOW_NO_REEXEC=1 ${kernels:+OPENBLAS_CORETYPE=$kernels})
+  local program="$oodflow"
+  [ "$start" = restart ] && program="$engine"
   local t0 t1
   t0=$EPOCHREALTIME
-  "${env[@]}" "$oodflow" --quiet "$@" --threads "$threads" >/dev/null
+  "${env[@]}" "$program" --quiet "$@" --threads "$threads" >/dev/null
   t1=$EPOCHREALTIME
   local wall rate
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
@@ -78,7 +83,7 @@ done
 images="$data/generated/fmnist_test_ood4.npy"
 [ -f "$images" ] || echo "  (no $images: extract rows skipped; run scripts/fetch_data.sh)"
 for repeat in $(seq "$repeats"); do
-for start in default no-reexec; do
+for start in default no-reexec restart; do
   for threads in 1 2 0; do
     measure "score flow d=512 (20000 rows)" 20000 "$start" "$threads" score \
       --model "$work/flow512.safetensors" --id "$work/d512/id_test.safetensors" \
@@ -101,7 +106,8 @@ done
 echo
 echo "Rows/s (train: the training loop's samples/s; the fastest of $repeats alternated runs) and"
 echo "the ratio to the fastest run of the same command; default = oodflow's own start,"
-echo "no-reexec = OODFLOW_NO_REEXEC=1 (libgomp's default policy) with the same OpenBLAS kernels."
+echo "no-reexec = OODFLOW_NO_REEXEC=1 (libgomp's default policy) with the same OpenBLAS kernels,"
+echo "restart = oodflow-engine started directly (it re-executes itself after LibTorch has loaded)."
 /usr/bin/env python3 - "$results" <<'PY'
 import collections, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
@@ -117,7 +123,9 @@ print("|---|---|---|---|---|")
 worst = 1.0
 for label, runs in groups.items():
     best = max(r[3] for r in runs)
-    for start in ("default", "no-reexec"):
+    for start in ("default", "no-reexec", "restart"):
+        if not any(r[0] == start for r in runs):
+            continue
         cells = []
         for threads in ("1", "2", "0"):
             rate = [r[3] for r in runs if r[0] == start and r[1] == threads][0]

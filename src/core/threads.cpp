@@ -3,14 +3,13 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <thread>
-#include <utility>
-#include <vector>
+
+#include "oodflow/core/library_environment.h"
 
 namespace oodflow {
 namespace {
@@ -26,8 +25,6 @@ Fn blas_symbol(const char* name) {
   return reinterpret_cast<Fn>(::dlsym(RTLD_DEFAULT, name));
 }
 
-constexpr const char* kReexecMarker = "OODFLOW_SET_ENV";
-
 }  // namespace
 
 void set_compute_threads(int threads, Workload workload) {
@@ -39,7 +36,7 @@ void set_compute_threads(int threads, Workload workload) {
   at::set_num_threads(workload == Workload::kBackbone ? threads : 1);
   set_blas_threads(threads);
   const char* policy = std::getenv("OMP_WAIT_POLICY");
-  const char* set_by_us = std::getenv(kReexecMarker);
+  const char* set_by_us = std::getenv(kSetByOodflowVariable);
   spdlog::debug(
       "threads: LibTorch {}, OpenBLAS {} ({} kernels), OMP_WAIT_POLICY={}{}{}", torch_threads(),
       blas_threads(), blas_core(), policy != nullptr ? policy : "(unset)",
@@ -47,45 +44,12 @@ void set_compute_threads(int threads, Workload workload) {
 }
 
 void reexec_with_tuned_libraries(char** argv, bool runs_backbone, bool uses_blas) {
-  if (std::getenv("OODFLOW_NO_REEXEC") != nullptr) return;
-  std::vector<std::pair<const char*, std::string>> wanted;
-  if (runs_backbone && std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    wanted.emplace_back("OMP_WAIT_POLICY", "PASSIVE");
-  }
-  if (uses_blas && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
-    std::string core = openblas_core_override(blas_core());
-    if (!core.empty()) wanted.emplace_back("OPENBLAS_CORETYPE", std::move(core));
-  }
-  if (wanted.empty()) return;
-  std::string names;
-  for (const auto& [name, value] : wanted) {
-    ::setenv(name, value.c_str(), 1);
-    names += (names.empty() ? "" : ", ") + std::string(name);
-  }
-  ::setenv(kReexecMarker, names.c_str(), 1);
+  const auto settings = tuned_library_environment(runs_backbone, uses_blas, blas_core());
+  if (settings.empty()) return;
   // The real path, not /proc/self/exe itself: the process keeps its name in ps and top.
-  char self[4096];
-  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (length > 0) {
-    self[length] = '\0';
-    ::execv(self, argv);
-  }
-  for (const auto& entry : wanted) ::unsetenv(entry.first);  // go on as started
-  ::unsetenv(kReexecMarker);
-}
-
-std::string openblas_core_override(const std::string& detected_core) {
-  if (detected_core != "Prescott") return "";
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512cd")) {
-    return "SkylakeX";
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-#endif
-  return "";
+  const std::string self = executable_path();
+  if (!self.empty()) exec_with_environment(self.c_str(), argv, settings);
+  // Here only when that failed: go on as started.
 }
 
 std::string blas_core() {

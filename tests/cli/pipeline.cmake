@@ -20,21 +20,44 @@ if(auroc LESS 0.9)
   message(FATAL_ERROR "AUROC ${auroc} on a well separated synthetic set")
 endif()
 
-# Matrix-product commands keep LibTorch's OpenMP pool at one thread and do not re-execute
-# for OMP_WAIT_POLICY (docs/threads.md); a policy the user chose is kept.
-run(0 ${CMAKE_COMMAND} -E env --unset=OMP_WAIT_POLICY --unset=OODFLOW_NO_REEXEC
-    --unset=OODFLOW_SET_ENV
+# The launcher (`oodflow`) sets the variables libgomp and OpenBLAS read when they load before
+# it runs oodflow-engine, so LibTorch loads once: idle OpenMP threads sleep and, where OpenBLAS
+# 0.3.21 falls back to its SSE3 "Prescott" kernels on a CPU newer than it knows (4x slower
+# matrix products), the kernels the CPU can run are forced (docs/threads.md).
+set(fresh_env ${CMAKE_COMMAND} -E env --unset=OMP_WAIT_POLICY --unset=OPENBLAS_CORETYPE
+    --unset=OODFLOW_NO_REEXEC --unset=OODFLOW_SET_ENV)
+run(0 ${fresh_env} LD_DEBUG=files
     ${OODFLOW} -v fit --detector knn -f ${WORK}/id_train.safetensors -o ${WORK}/knn.safetensors
     --threads 2)
-if(NOT last_err MATCHES "threads: LibTorch 1, OpenBLAS 2 \\([A-Za-z0-9]+ kernels\\), OMP_WAIT_POLICY=\\(unset\\)")
-  message(FATAL_ERROR "fit did not run with LibTorch 1, OpenBLAS 2 and libgomp's policy:\n${last_err}")
+if(NOT last_err MATCHES "threads: LibTorch 1, OpenBLAS 2 \\([A-Za-z0-9]+ kernels\\), OMP_WAIT_POLICY=PASSIVE; set by oodflow: OMP_WAIT_POLICY")
+  message(FATAL_ERROR "fit did not run with LibTorch 1, OpenBLAS 2 and sleeping OpenMP threads:\n${last_err}")
 endif()
-# OpenBLAS 0.3.21 falls back to its SSE3 "Prescott" kernels on CPUs newer than it knows
-# (4x slower matrix products): oodflow forces the kernels the CPU can run.
+# (The loader's lines hold ';', a CMake list separator, and '[0]'.)
+string(REPLACE ";" "," loader_log "${last_err}")
+string(REGEX MATCHALL "file=libtorch_cpu[^ ]* .0.,  generating link map" loads "${loader_log}")
+list(LENGTH loads load_count)
+if(NOT load_count EQUAL 1)
+  message(FATAL_ERROR "LibTorch was loaded ${load_count} times (the launcher should load it once)")
+endif()
 file(READ /proc/cpuinfo cpuinfo)
 if(cpuinfo MATCHES " avx2 " AND last_err MATCHES "\\(Prescott kernels\\)")
   message(FATAL_ERROR "OpenBLAS runs its Prescott kernels on a CPU with AVX2:\n${last_err}")
 endif()
+# The engine started directly re-executes itself for the kernels only: a matrix-product command
+# keeps LibTorch's OpenMP pool at one thread, which has no idle threads to put to sleep.
+get_filename_component(apps_dir ${OODFLOW} DIRECTORY)
+run(0 ${fresh_env} ${apps_dir}/oodflow-engine -v fit --detector knn
+    -f ${WORK}/id_train.safetensors -o ${WORK}/knn.safetensors)
+if(NOT last_err MATCHES "OMP_WAIT_POLICY=\\(unset\\)" OR
+   (last_err MATCHES "\\(Prescott kernels\\)" AND cpuinfo MATCHES " avx2 "))
+  message(FATAL_ERROR "oodflow-engine did not set the kernels alone:\n${last_err}")
+endif()
+# Without its engine the launcher says so, in one line.
+file(MAKE_DIRECTORY ${WORK}/lone)
+file(COPY ${OODFLOW} DESTINATION ${WORK}/lone)
+get_filename_component(launcher_name ${OODFLOW} NAME)
+run(1 ${WORK}/lone/${launcher_name} --version)
+expect_one_line_naming("cannot run '.*/lone/oodflow-engine': No such file or directory")
 run(0 ${CMAKE_COMMAND} -E env OMP_WAIT_POLICY=active OPENBLAS_CORETYPE=Prescott
     --unset=OODFLOW_SET_ENV
     ${OODFLOW} -v fit --detector knn -f ${WORK}/id_train.safetensors -o ${WORK}/knn.safetensors)

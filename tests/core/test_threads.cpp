@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace oodflow {
 namespace {
@@ -41,6 +45,76 @@ TEST(Threads, OpenBlasKernelsAreForcedOnlyAfterAFallbackToPrescott) {
     expected = "Haswell";
   }
   EXPECT_EQ(openblas_core_override("Prescott"), expected);
+}
+
+// Sets (or unsets) an environment variable for one test and puts the old value back.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+std::vector<std::string> names_of(const std::vector<EnvironmentSetting>& settings) {
+  std::vector<std::string> names;
+  for (const auto& s : settings) names.push_back(s.name + "=" + s.value);
+  return names;
+}
+
+TEST(LibraryEnvironment, SetsOnlyWhatTheUserLeftUnset) {
+  ScopedEnv no_opt_out("OODFLOW_NO_REEXEC", nullptr);
+  ScopedEnv policy("OMP_WAIT_POLICY", nullptr);
+  ScopedEnv kernels("OPENBLAS_CORETYPE", nullptr);
+  const std::string forced = openblas_core_override("Prescott");
+  std::vector<std::string> expected = {"OMP_WAIT_POLICY=PASSIVE"};
+  if (!forced.empty()) expected.push_back("OPENBLAS_CORETYPE=" + forced);
+  EXPECT_EQ(names_of(tuned_library_environment(true, true, "Prescott")), expected);
+  EXPECT_EQ(names_of(tuned_library_environment(true, true, "Haswell")),
+            std::vector<std::string>{"OMP_WAIT_POLICY=PASSIVE"});
+  EXPECT_TRUE(tuned_library_environment(false, false, "Prescott").empty());
+  {
+    ScopedEnv user_policy("OMP_WAIT_POLICY", "active");
+    ScopedEnv user_kernels("OPENBLAS_CORETYPE", "Prescott");
+    EXPECT_TRUE(tuned_library_environment(true, true, "Prescott").empty());
+  }
+  ScopedEnv opt_out("OODFLOW_NO_REEXEC", "1");
+  EXPECT_TRUE(tuned_library_environment(true, true, "Prescott").empty());
+}
+
+TEST(LibraryEnvironment, AFailedExecLeavesTheEnvironmentAsItWas) {
+  ScopedEnv policy("OMP_WAIT_POLICY", nullptr);
+  ScopedEnv marker(kSetByOodflowVariable, nullptr);
+  char program[] = "/nonexistent/oodflow-engine";
+  char* argv[] = {program, nullptr};
+  exec_with_environment(program, argv, {{"OMP_WAIT_POLICY", "PASSIVE"}});
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(std::getenv("OMP_WAIT_POLICY"), nullptr);
+  EXPECT_EQ(std::getenv(kSetByOodflowVariable), nullptr);
+}
+
+TEST(LibraryEnvironment, FindsTheKernelsOfTheBlasLibTorchLoads) {
+  // The tests link libblas.so.3, loaded with this process's environment: loading it again must
+  // report the kernels the loaded one runs.
+  EXPECT_EQ(system_blas_core(), blas_core());
+  EXPECT_FALSE(system_blas_core().empty());
 }
 
 TEST(Threads, ReportsTheBlasInUse) {

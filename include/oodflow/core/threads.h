@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "oodflow/core/library_environment.h"
+
 namespace oodflow {
 
 /// 0 = automatic: every core (std::thread::hardware_concurrency()).
@@ -21,25 +23,12 @@ enum class Workload { kMatrixProducts, kBackbone };
 void set_compute_threads(int threads, Workload workload = Workload::kMatrixProducts);
 
 /// Re-executes the program (/proc/self/exe, the same arguments) with the environment that
-/// libgomp and OpenBLAS read only when they are loaded, before main() runs, where it pays:
-/// - OMP_WAIT_POLICY=PASSIVE when `runs_backbone`: idle OpenMP threads sleep instead of
-///   spinning on the cores OpenBLAS needs (docs/threads.md). The other commands keep
-///   LibTorch's OpenMP pool at one thread, so they do not pay the second start (a LibTorch
-///   load, about half a second).
-/// - OPENBLAS_CORETYPE=openblas_core_override(blas_core()) when `uses_blas` and OpenBLAS did
-///   not recognise the CPU and fell back to its generic kernels
-///   (docs/threads.md#the-blas-matters-more-than-the-threads).
-/// A variable the user set is kept, and OODFLOW_NO_REEXEC=1 turns the re-execution off.
-/// Names what it set in OODFLOW_SET_ENV, for the log line of set_compute_threads. Returns
-/// normally when nothing needs setting or the re-execution fails (speed, never results).
+/// libgomp and OpenBLAS read only when they are loaded, before main() runs: the variables of
+/// tuned_library_environment(runs_backbone, uses_blas, blas_core()) (library_environment.h),
+/// for a program started without the launcher, which sets them before LibTorch loads. The
+/// cost is a second LibTorch load (about half a second). Returns normally when nothing needs
+/// setting or the re-execution fails (speed, never results).
 void reexec_with_tuned_libraries(char** argv, bool runs_backbone, bool uses_blas = true);
-
-/// The OpenBLAS kernels to force on this CPU when OpenBLAS chose `detected_core`: when it
-/// fell back to "Prescott" (SSE3; OpenBLAS 0.3.21, Debian 12's, does so on CPUs newer than
-/// it knows, such as Emerald Rapids, and runs matrix products 4x slower), "SkylakeX" if the
-/// CPU has AVX-512 F, BW, VL, DQ and CD, else "Haswell" if it has AVX2 and FMA; otherwise
-/// "" (nothing to change).
-std::string openblas_core_override(const std::string& detected_core);
 
 /// The OpenBLAS kernels in use ("Haswell", "SkylakeX", ...), "" when the BLAS is not
 /// OpenBLAS.
