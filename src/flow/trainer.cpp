@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -189,6 +190,13 @@ TrainSummary train_flow(Flow& flow, const io::FeatureFile& data, const Normalize
   const std::int64_t total_steps =
       settings.steps > 0 ? settings.steps : steps_per_epoch * settings.epochs;
   const bool scheduled = settings.warmup > 0 || settings.schedule != "constant";
+  if (settings.warmup > 0 && settings.warmup >= total_steps) {
+    spdlog::warn(
+        "training on '{}': the warm-up ({} steps) is not shorter than the training ({} steps): "
+        "the learning rate rises throughout and ends at {:g} (--lr {:g})",
+        data.path(), settings.warmup, total_steps,
+        learning_rate(settings, total_steps - 1, total_steps), settings.lr);
+  }
 
   // LibTorch's Adam, bit for bit, in one pass per parameter on the BLAS's threads (the
   // elementwise update does not depend on them): at d = 2048 LibTorch's eight passes took

@@ -8,6 +8,17 @@ include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 run(0 ${OODFLOW} --quiet synth -o ${WORK} --dim 32 --train 4000 --test 800 --shifts 2)
 run(0 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/flow.safetensors
     --blocks 2 --lr 1e-3)
+# A warm-up as long as the training never lets the learning rate reach --lr: said, not silent.
+run(0 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/short.safetensors
+    --blocks 1 --steps 6 --warmup 5)
+if(last_err MATCHES "warm-up")
+  message(FATAL_ERROR "a warning about a warm-up shorter than the training:\n${last_err}")
+endif()
+run(0 ${OODFLOW} --quiet train -f ${WORK}/id_train.safetensors -o ${WORK}/short.safetensors
+    --blocks 1 --steps 3 --warmup 5)
+if(NOT last_err MATCHES "the warm-up \\(5 steps\\) is not shorter than the training \\(3 steps\\)")
+  message(FATAL_ERROR "no warning for a warm-up longer than the training:\n${last_err}")
+endif()
 run(0 ${OODFLOW} --quiet score --model ${WORK}/flow.safetensors --id ${WORK}/id_test.safetensors
     --ood shifted=${WORK}/ood_shift2.safetensors --out ${WORK}/report.json
     --scores ${WORK}/scores.csv)

@@ -51,7 +51,7 @@ const std::vector<std::string>& init_names();
 double learning_rate(const TrainSettings& settings, std::int64_t step, std::int64_t total);
 
 struct TrainSummary {
-  std::int64_t epochs = 0;
+  std::int64_t epochs = 0;           ///< epochs started (the last is partial when `steps` ends it)
   std::int64_t steps = 0;            ///< optimiser steps taken
   std::int64_t samples = 0;          ///< samples seen (including skipped batches)
   std::int64_t skipped_batches = 0;  ///< batches with a non-finite loss (with skip_nonfinite)
