@@ -5,8 +5,9 @@
 # (libgomp's own policy, whose idle threads spin). Both starts run the same OpenBLAS kernels
 # (the ones oodflow picks on this CPU, passed as OPENBLAS_CORETYPE to the no-reexec start),
 # so only the threads differ. The commands other than train also run a third start, restart:
-# oodflow-engine started directly, which re-executes itself for the same variables after
-# LibTorch has loaded (how oodflow started before it had a launcher). Each figure is also given as a ratio to the fastest run of the same
+# oodflow-engine started directly, which re-executes itself after LibTorch has loaded for what
+# the command needs (the kernels; for extract also the policy), as oodflow started before it
+# had a launcher. Each figure is also given as a ratio to the fastest run of the same
 # command in this run, since these machines are shared and noisy: issue 18 asks >= 0.9 for
 # every setting of the default start.
 #   bash scripts/bench_threads.sh            # about 20 minutes on 2 cores
@@ -107,7 +108,8 @@ echo
 echo "Rows/s (train: the training loop's samples/s; the fastest of $repeats alternated runs) and"
 echo "the ratio to the fastest run of the same command; default = oodflow's own start,"
 echo "no-reexec = OODFLOW_NO_REEXEC=1 (libgomp's default policy) with the same OpenBLAS kernels,"
-echo "restart = oodflow-engine started directly (it re-executes itself after LibTorch has loaded)."
+echo "restart = oodflow-engine started directly (it re-executes itself after LibTorch has loaded"
+echo "for what the command needs)."
 /usr/bin/env python3 - "$results" <<'PY'
 import collections, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]

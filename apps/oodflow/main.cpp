@@ -47,8 +47,10 @@ std::string config_message(std::string what) {
   return "unknown option '" + key.substr(dot + 1) + "' for " + key.substr(0, dot);
 }
 
-// Only a backbone computes on LibTorch's OpenMP pool (the other commands give it one thread,
-// oodflow/core/threads.h), so only the commands that may run one want OMP_WAIT_POLICY=PASSIVE.
+// For a start without the launcher (which sets both variables before LibTorch loads,
+// apps/oodflow/launcher.cpp), what the re-execution sets. Only a backbone computes on
+// LibTorch's OpenMP pool (the other commands give it one thread, oodflow/core/threads.h), so
+// only the commands that may run one re-execute for OMP_WAIT_POLICY=PASSIVE.
 bool runs_backbone(const CLI::App& app) {
   if (app.got_subcommand("extract")) return true;
   const CLI::App* detect = app.get_subcommand("detect");
@@ -56,7 +58,7 @@ bool runs_backbone(const CLI::App& app) {
 }
 
 // metrics, merge and synth compute no matrix products: OpenBLAS's kernels do not matter to
-// them, so they never restart for OPENBLAS_CORETYPE.
+// them, so they never re-execute for OPENBLAS_CORETYPE.
 bool computes_matrix_products(const CLI::App& app) {
   return !app.got_subcommand("metrics") && !app.got_subcommand("merge") &&
          !app.got_subcommand("synth");

@@ -5,19 +5,51 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace oodflow {
+namespace {
+
+// An empty value counts as unset: libgomp ignores it, and OpenBLAS's own choice with it is
+// not the CPU's (it picked Cooperlake on this project's machine).
+bool user_set(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && value[0] != '\0';
+}
+
+std::optional<std::string> current_value(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+}
+
+void put_back(const char* name, const std::optional<std::string>& value) {
+  if (value) {
+    ::setenv(name, value->c_str(), 1);
+  } else {
+    ::unsetenv(name);
+  }
+}
+
+}  // namespace
+
+void forget_empty_library_variables() {
+  for (const char* name : {"OMP_WAIT_POLICY", "OPENBLAS_CORETYPE", "OODFLOW_NO_REEXEC"}) {
+    if (!user_set(name)) ::unsetenv(name);
+  }
+  ::unsetenv(kSetByOodflowVariable);  // inherited: not set for this process
+}
 
 std::vector<EnvironmentSetting> tuned_library_environment(bool openmp_computes, bool uses_blas,
                                                           const std::string& blas_core) {
   std::vector<EnvironmentSetting> settings;
-  if (std::getenv("OODFLOW_NO_REEXEC") != nullptr) return settings;
-  if (openmp_computes && std::getenv("OMP_WAIT_POLICY") == nullptr) {
+  if (user_set("OODFLOW_NO_REEXEC")) return settings;
+  if (openmp_computes && !user_set("OMP_WAIT_POLICY")) {
     settings.push_back({"OMP_WAIT_POLICY", "PASSIVE"});
   }
-  if (uses_blas && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+  if (uses_blas && !user_set("OPENBLAS_CORETYPE")) {
     std::string core = openblas_core_override(blas_core);
     if (!core.empty()) settings.push_back({"OPENBLAS_CORETYPE", std::move(core)});
   }
@@ -26,16 +58,19 @@ std::vector<EnvironmentSetting> tuned_library_environment(bool openmp_computes, 
 
 void exec_with_environment(const char* program, char** argv,
                            const std::vector<EnvironmentSetting>& settings) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> before;
+  before.emplace_back(kSetByOodflowVariable, current_value(kSetByOodflowVariable));
   std::string names;
   for (const auto& [name, value] : settings) {
+    before.emplace_back(name, current_value(name.c_str()));
     ::setenv(name.c_str(), value.c_str(), 1);
     names += (names.empty() ? "" : ", ") + name;
   }
   if (!names.empty()) ::setenv(kSetByOodflowVariable, names.c_str(), 1);
   ::execv(program, argv);
   const int error = errno;
-  for (const auto& setting : settings) ::unsetenv(setting.name.c_str());
-  if (!names.empty()) ::unsetenv(kSetByOodflowVariable);
+  for (auto it = before.rbegin(); it != before.rend(); ++it)
+    put_back(it->first.c_str(), it->second);
   errno = error;
 }
 

@@ -10,13 +10,17 @@ include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 set(preprocessing --backbone ${DATA}/tiny_backbone.pt --crop 20 --mean 0.5,0.4,0.3
     --std 0.25,0.2,0.3 --batch-size 3)
 set(common ${preprocessing} --data ${DATA}/images)
-# A backbone computes on LibTorch's OpenMP pool: extract re-executes itself with idle OpenMP
-# threads sleeping (docs/threads.md).
-run(0 ${CMAKE_COMMAND} -E env --unset=OMP_WAIT_POLICY --unset=OODFLOW_NO_REEXEC
-    --unset=OODFLOW_SET_ENV ${OODFLOW} -v extract ${common} --out ${WORK}/all.safetensors)
-if(NOT last_err MATCHES "OMP_WAIT_POLICY=PASSIVE; set by oodflow: OMP_WAIT_POLICY")
-  message(FATAL_ERROR "extract did not run with OMP_WAIT_POLICY=PASSIVE set by oodflow:\n${last_err}")
-endif()
+# A backbone computes on LibTorch's OpenMP pool: extract runs with idle OpenMP threads
+# sleeping, set by the launcher, or by oodflow-engine re-executing itself when it is started
+# directly (docs/threads.md).
+get_filename_component(apps_dir ${OODFLOW} DIRECTORY)
+foreach(program ${apps_dir}/oodflow-engine ${OODFLOW})
+  run(0 ${CMAKE_COMMAND} -E env --unset=OMP_WAIT_POLICY --unset=OODFLOW_NO_REEXEC
+      --unset=OODFLOW_SET_ENV ${program} -v extract ${common} --out ${WORK}/all.safetensors)
+  if(NOT last_err MATCHES "OMP_WAIT_POLICY=PASSIVE; set by oodflow: OMP_WAIT_POLICY")
+    message(FATAL_ERROR "${program} extract did not run with OMP_WAIT_POLICY=PASSIVE set by oodflow:\n${last_err}")
+  endif()
+endforeach()
 run(0 ${OODFLOW} --quiet extract ${common} --out ${WORK}/s1.safetensors --shard 1/2)
 run(0 ${OODFLOW} --quiet extract ${common} --out ${WORK}/s0.safetensors --shard 0/2 --workers 0)
 run(0 ${OODFLOW} --quiet merge ${WORK}/s1.safetensors ${WORK}/s0.safetensors

@@ -95,24 +95,53 @@ TEST(LibraryEnvironment, SetsOnlyWhatTheUserLeftUnset) {
     ScopedEnv user_kernels("OPENBLAS_CORETYPE", "Prescott");
     EXPECT_TRUE(tuned_library_environment(true, true, "Prescott").empty());
   }
+  {
+    // Empty counts as unset (OpenBLAS picks kernels of its own with an empty value).
+    ScopedEnv empty_policy("OMP_WAIT_POLICY", "");
+    ScopedEnv empty_kernels("OPENBLAS_CORETYPE", "");
+    ScopedEnv empty_opt_out("OODFLOW_NO_REEXEC", "");
+    EXPECT_EQ(names_of(tuned_library_environment(true, true, "Prescott")), expected);
+  }
   ScopedEnv opt_out("OODFLOW_NO_REEXEC", "1");
   EXPECT_TRUE(tuned_library_environment(true, true, "Prescott").empty());
 }
 
 TEST(LibraryEnvironment, AFailedExecLeavesTheEnvironmentAsItWas) {
   ScopedEnv policy("OMP_WAIT_POLICY", nullptr);
-  ScopedEnv marker(kSetByOodflowVariable, nullptr);
+  ScopedEnv kernels("OPENBLAS_CORETYPE", "Haswell");
+  ScopedEnv marker(kSetByOodflowVariable, "earlier");
   char program[] = "/nonexistent/oodflow-engine";
   char* argv[] = {program, nullptr};
-  exec_with_environment(program, argv, {{"OMP_WAIT_POLICY", "PASSIVE"}});
+  exec_with_environment(program, argv,
+                        {{"OMP_WAIT_POLICY", "PASSIVE"}, {"OPENBLAS_CORETYPE", "SkylakeX"}});
   EXPECT_EQ(errno, ENOENT);
   EXPECT_EQ(std::getenv("OMP_WAIT_POLICY"), nullptr);
-  EXPECT_EQ(std::getenv(kSetByOodflowVariable), nullptr);
+  ASSERT_NE(std::getenv("OPENBLAS_CORETYPE"), nullptr);
+  EXPECT_STREQ(std::getenv("OPENBLAS_CORETYPE"), "Haswell");
+  ASSERT_NE(std::getenv(kSetByOodflowVariable), nullptr);
+  EXPECT_STREQ(std::getenv(kSetByOodflowVariable), "earlier");
 }
 
-TEST(LibraryEnvironment, FindsTheKernelsOfTheBlasLibTorchLoads) {
-  // The tests link libblas.so.3, loaded with this process's environment: loading it again must
-  // report the kernels the loaded one runs.
+TEST(LibraryEnvironment, AStartForgetsEmptyAndInheritedVariables) {
+  ScopedEnv policy("OMP_WAIT_POLICY", "");
+  ScopedEnv kernels("OPENBLAS_CORETYPE", "");
+  ScopedEnv opt_out("OODFLOW_NO_REEXEC", "");
+  ScopedEnv marker(kSetByOodflowVariable, "OMP_WAIT_POLICY");
+  forget_empty_library_variables();
+  for (const char* name :
+       {"OMP_WAIT_POLICY", "OPENBLAS_CORETYPE", "OODFLOW_NO_REEXEC", kSetByOodflowVariable}) {
+    EXPECT_EQ(std::getenv(name), nullptr) << name;
+  }
+  ScopedEnv user_policy("OMP_WAIT_POLICY", "active");
+  forget_empty_library_variables();
+  ASSERT_NE(std::getenv("OMP_WAIT_POLICY"), nullptr);
+  EXPECT_STREQ(std::getenv("OMP_WAIT_POLICY"), "active");
+}
+
+TEST(LibraryEnvironment, ReadsTheKernelsOfTheSystemBlas) {
+  // A smoke test: this process has loaded libblas.so.3 already, so the loader returns that copy
+  // and both report its kernels. What a fresh load picks is checked by the CLI test, through
+  // the launcher (tests/cli/pipeline.cmake).
   EXPECT_EQ(system_blas_core(), blas_core());
   EXPECT_FALSE(system_blas_core().empty());
 }

@@ -19,8 +19,8 @@ struct EnvironmentSetting {
   std::string value;
 };
 
-/// The variables oodflow sets for speed (never for results), leaving out any the user set,
-/// and none at all when OODFLOW_NO_REEXEC is set:
+/// The variables oodflow sets for speed (never for results), leaving out any the user set
+/// (to a non-empty value), and none at all when OODFLOW_NO_REEXEC is set (non-empty):
 /// - OMP_WAIT_POLICY=PASSIVE when `openmp_computes`: idle OpenMP threads sleep instead of
 ///   spinning on the cores OpenBLAS needs (docs/threads.md).
 /// - OPENBLAS_CORETYPE=openblas_core_override(blas_core) when `uses_blas` and OpenBLAS fell
@@ -28,9 +28,16 @@ struct EnvironmentSetting {
 std::vector<EnvironmentSetting> tuned_library_environment(bool openmp_computes, bool uses_blas,
                                                           const std::string& blas_core);
 
+/// For a program's start (the launcher): unsets OMP_WAIT_POLICY, OPENBLAS_CORETYPE and
+/// OODFLOW_NO_REEXEC where they are empty (with an empty OPENBLAS_CORETYPE OpenBLAS picks
+/// kernels by a rule of its own, not the CPU's: Cooperlake on this project's machine), and an
+/// inherited kSetByOodflowVariable, which would name what another process set.
+void forget_empty_library_variables();
+
 /// Sets `settings`, and kSetByOodflowVariable naming them when there are any, then replaces
 /// the process by `program` (a path) with `argv`. Returns only when execv failed, with the
-/// environment as it was and errno as execv left it.
+/// environment as it was (every variable's earlier value or absence) and errno as execv left
+/// it.
 void exec_with_environment(const char* program, char** argv,
                            const std::vector<EnvironmentSetting>& settings);
 
