@@ -26,8 +26,8 @@ void set_compute_threads(int threads, Workload workload = Workload::kMatrixProdu
 /// libgomp and OpenBLAS read only when they are loaded, before main() runs: the variables of
 /// tuned_library_environment(runs_backbone, uses_blas, blas_core()) (library_environment.h),
 /// for a program started without the launcher, which sets them before LibTorch loads. The
-/// cost is a second LibTorch load (0.3-0.4 s here, docs/speed.md#threads). Returns normally when nothing needs
-/// setting or the re-execution fails (speed, never results).
+/// cost is a second LibTorch load (0.3-0.4 s here, docs/speed.md#threads). Returns normally when
+/// nothing needs setting or the re-execution fails (speed, never results).
 void reexec_with_tuned_libraries(char** argv, bool runs_backbone, bool uses_blas = true);
 
 /// The OpenBLAS kernels in use ("Haswell", "SkylakeX", ...), "" when the BLAS is not
