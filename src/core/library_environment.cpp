@@ -94,17 +94,21 @@ std::string openblas_core_override(const std::string& detected_core) {
   return "";
 }
 
+std::string openblas_core_name(void* library) {
+  using CoreNameFn = char* (*)();
+  auto name = reinterpret_cast<CoreNameFn>(::dlsym(library, "openblas_get_corename"));
+  const char* core = name != nullptr ? name() : nullptr;
+  return core != nullptr ? core : "";
+}
+
 std::string system_blas_core() {
-  // Loading OpenBLAS takes milliseconds (its threads start and stop); LibTorch takes about
-  // half a second, which is what the launcher saves by asking before LibTorch loads.
+  // Loading OpenBLAS alone is a small part of a LibTorch load (0.3-0.4 s here), which is what
+  // the launcher saves by asking before LibTorch loads.
   void* blas = ::dlopen("libblas.so.3", RTLD_NOW | RTLD_LOCAL);
   if (blas == nullptr) return "";
-  using CoreNameFn = char* (*)();
-  auto name = reinterpret_cast<CoreNameFn>(::dlsym(blas, "openblas_get_corename"));
-  const char* core = name != nullptr ? name() : nullptr;
-  std::string result = core != nullptr ? core : "";
+  std::string core = openblas_core_name(blas);
   ::dlclose(blas);
-  return result;
+  return core;
 }
 
 }  // namespace oodflow

@@ -18,7 +18,6 @@ namespace {
 // linking against it directly would tie the binary to one BLAS.
 using SetThreadsFn = void (*)(int);
 using GetThreadsFn = int (*)();
-using CoreNameFn = char* (*)();
 
 template <typename Fn>
 Fn blas_symbol(const char* name) {
@@ -53,9 +52,7 @@ void reexec_with_tuned_libraries(char** argv, bool runs_backbone, bool uses_blas
 }
 
 std::string blas_core() {
-  auto name = blas_symbol<CoreNameFn>("openblas_get_corename");
-  const char* core = name != nullptr ? name() : nullptr;
-  return core != nullptr ? core : "";
+  return openblas_core_name(RTLD_DEFAULT);
 }
 
 void set_blas_threads(int threads) {

@@ -51,6 +51,10 @@ std::string executable_path();
 /// "" (nothing to change).
 std::string openblas_core_override(const std::string& detected_core);
 
+/// The OpenBLAS kernels ("Haswell", "SkylakeX", ...) of the OpenBLAS that `library` (a dlopen
+/// handle, or RTLD_DEFAULT for the process's own libraries) reaches, "" when it reaches none.
+std::string openblas_core_name(void* library);
+
 /// The OpenBLAS kernels that the system's BLAS (libblas.so.3, the library LibTorch links)
 /// chooses when loaded into a process with this environment, found by loading it; "" when it
 /// is not OpenBLAS or cannot be loaded. For a process that has not loaded it yet.
